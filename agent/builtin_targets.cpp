@@ -1,0 +1,33 @@
+#include "agent/builtin_targets.h"
+
+namespace meshprobe {
+
+std::vector<Target> istiod_targets(const std::string& revision,
+                                   const std::string& istio_namespace) {
+  const std::string service = revision.empty() ? "istiod" : "istiod-" + revision;
+  // The name the API server uses, and the one istiod's certificate carries:
+  // no .cluster.local suffix.
+  const std::string host = service + "." + istio_namespace + ".svc";
+
+  struct Builtin {
+    const char* name;
+    std::string url;
+  };
+  // GET /ready is side-effect free on istiod's webhook server (1.23+);
+  // /inject and /validate would log and count a failed injection.
+  const Builtin builtins[] = {
+      {"istiod-webhook", "https://" + host + ":15017/ready"},
+      {"istiod-webhook-service", "https://" + host + ":443/ready"},
+      {"istiod-xds", "grpc://" + host + ":15012"},
+  };
+
+  std::vector<Target> targets;
+  for (const auto& builtin : builtins) {
+    Target target = *parse_target_url(builtin.url);
+    target.name = builtin.name;
+    targets.push_back(std::move(target));
+  }
+  return targets;
+}
+
+}  // namespace meshprobe

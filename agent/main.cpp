@@ -1,0 +1,78 @@
+// meshprobe: reachability and trust checks for istiod's webhook and xDS ports.
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "agent/check_command.h"
+#include "config/duration.h"
+#include "meshprobe_version.h"
+
+namespace {
+
+bool stdout_wants_color(const std::string& mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  return isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"meshprobe: TCP/TLS reachability and trust checks for Istio's istiod"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("meshprobe ") + MESHPROBE_VERSION);
+
+  meshprobe::CheckOptions check;
+  std::string timeout_text = "3s";
+  std::string output = "table";
+  std::string color = "auto";
+  CLI::App* check_cmd = app.add_subcommand(
+      "check", "Probe every target once and report (exit 0 all ok, 1 some failed, 2 bad usage)");
+  check_cmd->add_option("--target", check.target_urls,
+                        "Target URL: tcp://HOST:PORT, tls://HOST:PORT, https://HOST:PORT/PATH, "
+                        "grpc://HOST:PORT (repeatable; default: istiod's webhook and xDS ports)");
+  check_cmd->add_option("targets", check.target_urls, "Target URLs, as for --target");
+  check_cmd->add_option("--revision", check.revision,
+                        "Istio revision for the built-in targets (istiod-REV.istio-system.svc)");
+  check_cmd->add_option("--ca-file", check.ca_file,
+                        "PEM CA bundle to verify TLS targets against (default: the system store)");
+  check_cmd->add_option("--server-name", check.server_name,
+                        "SNI and expected certificate name (default: the URL's host)");
+  check_cmd->add_option("--timeout", timeout_text, "Time budget per probe, e.g. 3s, 500ms")
+      ->capture_default_str();
+  check_cmd->add_option("--vantage", check.vantage, "Vantage label for the results")
+      ->capture_default_str();
+  check_cmd->add_option("--output,-o", output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  check_cmd->add_option("--color", color, "auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+
+  CLI::App* version_cmd = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : meshprobe::kExitUsage;
+  }
+
+  if (version_cmd->parsed()) {
+    std::cout << "meshprobe " << MESHPROBE_VERSION << "\n";
+    return 0;
+  }
+
+  auto timeout = meshprobe::parse_duration(timeout_text);
+  if (!timeout) {
+    std::cerr << "meshprobe check: --timeout: " << timeout.error().message << "\n";
+    return meshprobe::kExitUsage;
+  }
+  check.timeout = *timeout;
+  check.output = output == "json" ? meshprobe::OutputFormat::json
+                                  : meshprobe::OutputFormat::table;
+  check.color = stdout_wants_color(color);
+  return meshprobe::run_check(check, std::cout, std::cerr);
+}

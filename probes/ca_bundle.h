@@ -1,0 +1,50 @@
+// A set of trusted CA certificates, parsed once and shared by every probe that
+// verifies against it (re-reading a bundle per probe costs more than the
+// handshake itself).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "probes/expected.h"
+
+struct x509_store_st;  // OpenSSL's X509_STORE, kept out of this header.
+
+namespace meshprobe {
+
+class CaBundle {
+ public:
+  // Parses PEM text; `source` says where it came from (file path, "inline").
+  // Fails when the text holds no certificate or a malformed one.
+  static Expected<std::shared_ptr<const CaBundle>> from_pem(
+      std::string_view pem, std::string source);
+  static Expected<std::shared_ptr<const CaBundle>> from_file(
+      const std::string& path);
+  // The operating system's default trust store.
+  static Expected<std::shared_ptr<const CaBundle>> system();
+
+  ~CaBundle();
+  CaBundle(const CaBundle&) = delete;
+  CaBundle& operator=(const CaBundle&) = delete;
+
+  const std::string& source() const { return source_; }
+  std::size_t certificate_count() const { return count_; }
+  // SHA-256 over the DER of every certificate, in order: tells two bundles
+  // apart without comparing text.
+  const std::string& fingerprint() const { return fingerprint_; }
+
+  x509_store_st* store() const { return store_; }
+
+ private:
+  CaBundle(x509_store_st* store, std::string source, std::size_t count,
+           std::string fingerprint);
+
+  x509_store_st* store_;
+  std::string source_;
+  std::size_t count_;
+  std::string fingerprint_;
+};
+
+}  // namespace meshprobe

@@ -1,0 +1,43 @@
+// Reading and judging what a TLS server presented: the session parameters,
+// the chain summary, and verification against a CA bundle with the reasons
+// kept apart (OpenSSL's pass/fail verify callback would merge them).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "probes/diagnosis.h"
+#include "probes/result.h"
+
+struct ssl_st;
+struct x509_store_st;
+
+namespace meshprobe::detail {
+
+inline constexpr std::size_t kMaxChainSummarized = 10;
+inline constexpr std::size_t kMaxSansSummarized = 64;
+
+// Version, cipher, ALPN and the served chain of a completed handshake.
+TlsInfo describe_session(ssl_st* ssl);
+
+struct Verdict {
+  Diagnosis diagnosis = Diagnosis::ok;
+  std::string message;
+};
+
+// Verifies the served chain against `store` and `expected_name` (a DNS name
+// or an IP literal). Unknown authority outranks validity, which outranks the
+// name: a stale caBundle is the root cause even when the name is also wrong.
+Verdict verify_peer(ssl_st* ssl, x509_store_st* store,
+                    std::string_view expected_name);
+
+// Explains a failed handshake from the OpenSSL reason code carried by the
+// error (0 when none) or the system errno.
+Verdict classify_handshake_failure(int openssl_reason, int system_errno,
+                                   bool eof);
+
+// A human-readable count of days from `now` to `when` (negative: in the past).
+double days_until(WallClock::time_point when, WallClock::time_point now);
+
+}  // namespace meshprobe::detail

@@ -1,0 +1,105 @@
+#include "probes/diagnosis.h"
+
+namespace meshprobe {
+namespace {
+
+struct Entry {
+  std::string_view code;
+  std::string_view meaning;
+  std::string_view remedy;
+};
+
+// Indexed by Diagnosis; the static_assert below keeps the two in step.
+constexpr Entry kCatalogue[] = {
+    {"ok", "all layers passed", ""},
+    {"dns_not_found",
+     "the name does not exist (NXDOMAIN): Service \"istiod\" not found, or the "
+     "revision in the host name is wrong",
+     "verify the Istio installation and the revision in the host name "
+     "(kubectl -n istio-system get svc)"},
+    {"dns_failure", "the resolver failed or did not answer (SERVFAIL, timeout)",
+     "check resolv.conf and the pod's dnsPolicy (hostNetwork pods need "
+     "ClusterFirstWithHostNet)"},
+    {"tcp_timeout",
+     "no answer to the TCP connect: a firewall drops the traffic (on private "
+     "clusters the control plane cannot reach 15017: context deadline exceeded)",
+     "allow TCP to the port from the source range (control-plane CIDR to the "
+     "nodes on 15017)"},
+    {"tcp_refused",
+     "the connection was refused: nothing listens, or the Service has no ready "
+     "endpoints (no endpoints available for service \"istiod\")",
+     "check that the istiod pods are running and ready "
+     "(kubectl -n istio-system get pods,endpointslices)"},
+    {"tcp_unreachable",
+     "the host or network is unreachable (ICMP unreachable or "
+     "administratively prohibited): a missing route or a rejecting firewall",
+     "check the routes and the firewall's reject rules between source and "
+     "target"},
+    {"tls_timeout",
+     "TCP connected but the TLS handshake stalled: a middlebox or a non-TLS "
+     "listener swallowed the ClientHello",
+     "check proxies on the path and the port's protocol"},
+    {"tls_protocol_error",
+     "the port does not speak the expected TLS (alert, garbage or unsupported "
+     "version)",
+     "check that the port is istiod's TLS port and the TLS settings"},
+    {"tls_unknown_authority",
+     "x509: certificate signed by unknown authority: the CA bundle is missing "
+     "or stale",
+     "re-patch the webhook caBundle (restart istiod) or fix the configured CA "
+     "bundle"},
+    {"tls_name_mismatch",
+     "the certificate does not cover the name the client uses",
+     "fix the Service name / revision in the address, or the certificate's "
+     "SANs"},
+    {"tls_expired", "the certificate has expired: rotation failed",
+     "rotate the certificate (restart istiod or check its CA integration)"},
+    {"tls_not_yet_valid",
+     "the certificate is not valid yet: clock skew or a premature rotation",
+     "check NTP on the client and on istiod's node"},
+    {"http_timeout",
+     "connected, but no response headers came (Client.Timeout exceeded while "
+     "awaiting headers): the webhook handler is hung or overloaded",
+     "check istiod's logs and load"},
+    {"http_protocol_error",
+     "connected, but the answer is not an HTTP/1.1 response (closed early or "
+     "malformed)",
+     "check that the port serves HTTPS and the path is right"},
+    {"http_unexpected_status",
+     "the response status is not the expected one: wrong path or a handler "
+     "error",
+     "check the webhook path and istiod's logs"},
+    {"grpc_not_h2",
+     "the port did not negotiate HTTP/2 (ALPN h2) or answer the preface with "
+     "SETTINGS: it is not istiod's xDS gRPC (no healthy upstream)",
+     "check the discovery address in the mesh ProxyConfig and the istiod "
+     "Service it names"},
+    {"local_resource",
+     "the prober ran out of a local resource (file descriptors, memory, "
+     "ephemeral ports)",
+     "raise the agent's limits (ulimit -n) or reduce the number of targets"},
+};
+
+static_assert(std::size(kCatalogue) == std::size(kAllDiagnoses));
+
+const Entry& entry(Diagnosis d) {
+  return kCatalogue[static_cast<std::size_t>(d)];
+}
+
+}  // namespace
+
+std::string_view code(Diagnosis d) { return entry(d).code; }
+std::string_view meaning(Diagnosis d) { return entry(d).meaning; }
+std::string_view remedy(Diagnosis d) { return entry(d).remedy; }
+
+bool parse_diagnosis(std::string_view text, Diagnosis& out) {
+  for (Diagnosis d : kAllDiagnoses) {
+    if (code(d) == text) {
+      out = d;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace meshprobe

@@ -1,0 +1,61 @@
+// The diagnosis catalogue: every probe outcome maps to exactly one code.
+// Codes are stable: they are metric label values, JSON values and exit reasons.
+#pragma once
+
+#include <string_view>
+
+namespace meshprobe {
+
+enum class Diagnosis {
+  ok,
+  dns_not_found,
+  dns_failure,
+  tcp_timeout,
+  tcp_refused,
+  tcp_unreachable,
+  tls_timeout,
+  tls_protocol_error,
+  tls_unknown_authority,
+  tls_name_mismatch,
+  tls_expired,
+  tls_not_yet_valid,
+  http_timeout,
+  http_protocol_error,
+  http_unexpected_status,
+  grpc_not_h2,
+  local_resource,
+};
+
+inline constexpr Diagnosis kAllDiagnoses[] = {
+    Diagnosis::ok,
+    Diagnosis::dns_not_found,
+    Diagnosis::dns_failure,
+    Diagnosis::tcp_timeout,
+    Diagnosis::tcp_refused,
+    Diagnosis::tcp_unreachable,
+    Diagnosis::tls_timeout,
+    Diagnosis::tls_protocol_error,
+    Diagnosis::tls_unknown_authority,
+    Diagnosis::tls_name_mismatch,
+    Diagnosis::tls_expired,
+    Diagnosis::tls_not_yet_valid,
+    Diagnosis::http_timeout,
+    Diagnosis::http_protocol_error,
+    Diagnosis::http_unexpected_status,
+    Diagnosis::grpc_not_h2,
+    Diagnosis::local_resource,
+};
+
+// The stable code, e.g. "tcp_timeout".
+std::string_view code(Diagnosis d);
+
+// What the code means, in the words users meet it (the seed's error strings).
+std::string_view meaning(Diagnosis d);
+
+// What to do about it.
+std::string_view remedy(Diagnosis d);
+
+// Parses a code; false when `text` is not one.
+bool parse_diagnosis(std::string_view text, Diagnosis& out);
+
+}  // namespace meshprobe

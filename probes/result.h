@@ -1,0 +1,74 @@
+// What one probe attempt of one address observed.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probes/diagnosis.h"
+#include "probes/target.h"
+
+namespace meshprobe {
+
+enum class Phase { resolve, connect, tls, app };
+std::string_view phase_name(Phase phase);
+
+using Duration = std::chrono::nanoseconds;
+using WallClock = std::chrono::system_clock;
+
+// Each measured with the monotonic clock; empty when the phase did not run.
+struct PhaseDurations {
+  std::optional<Duration> resolve;
+  std::optional<Duration> connect;
+  std::optional<Duration> tls;
+  std::optional<Duration> app;
+};
+
+struct CertSummary {
+  std::string subject;  // RFC 2253; istiod's leaf has an empty subject
+  std::string issuer;
+  std::string serial;   // hex
+  std::string sha256;   // hex fingerprint of the DER
+  WallClock::time_point not_before;
+  WallClock::time_point not_after;
+  std::vector<std::string> sans;  // DNS names and IP addresses, capped
+};
+
+struct TlsInfo {
+  std::string version;  // "TLSv1.3"
+  std::string cipher;
+  std::string alpn;     // empty when none was selected
+  std::vector<CertSummary> chain;  // as served, leaf first, capped
+  bool verified = false;
+  std::optional<WallClock::time_point> earliest_expiry;  // over the chain
+};
+
+struct Warning {
+  std::string code;  // e.g. "tls_expiring_soon"
+  std::string message;
+};
+
+struct ProbeResult {
+  std::string target;   // Target::name
+  std::string url;
+  ProbeKind kind = ProbeKind::tcp;
+  std::string address;  // the IP probed; empty when resolution failed
+
+  bool success = false;
+  Diagnosis diagnosis = Diagnosis::ok;
+  std::optional<Phase> failed_phase;
+  std::string message;  // what exactly happened, for a person
+  bool cancelled = false;  // stopped by its owner, not by what it observed
+
+  WallClock::time_point started_at{};
+  Duration duration{};  // monotonic, whole attempt
+  PhaseDurations phases;
+
+  std::optional<TlsInfo> tls;
+  int http_status = 0;  // https only, 0 when no status line arrived
+  std::vector<Warning> warnings;
+};
+
+}  // namespace meshprobe

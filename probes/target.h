@@ -1,0 +1,54 @@
+// What to probe: one URL, its kind, the trust it verifies against and its
+// time budget.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probes/expected.h"
+
+namespace meshprobe {
+
+class CaBundle;
+
+enum class ProbeKind { tcp, tls, https, grpc };
+
+std::string_view kind_name(ProbeKind kind);
+bool uses_tls(ProbeKind kind);
+
+struct Target {
+  std::string name;  // stable identity: the `target` label
+  std::string url;   // as the user wrote it: the `url` label
+  ProbeKind kind = ProbeKind::tcp;
+  std::string host;  // DNS name or IP literal (IPv6 without brackets)
+  std::uint16_t port = 0;
+  std::string path = "/";  // https: path and query sent in the request
+
+  // SNI and the name the certificate must cover. Defaults to the host; for an
+  // IP literal the certificate must carry that IP as a SAN.
+  std::string server_name;
+  // Trust for the chain; null means the system store.
+  std::shared_ptr<const CaBundle> ca;
+
+  std::chrono::milliseconds timeout{3000};
+  int expected_status = 200;
+  int expiry_warning_days = 14;
+
+  // When set, these addresses are probed instead of resolving `host`
+  // (endpoint discovery hands them in); SNI and the expected name still come
+  // from `server_name`.
+  std::vector<std::string> addresses;
+
+  std::map<std::string, std::string> labels;
+};
+
+// Parses `tcp://HOST:PORT`, `tls://HOST:PORT`, `https://HOST[:PORT]/PATH`,
+// `grpc://HOST:PORT`. The name defaults to the URL itself.
+Expected<Target> parse_target_url(std::string_view url);
+
+}  // namespace meshprobe

@@ -1,0 +1,374 @@
+#include "test/support/tls_test_server.h"
+
+#include <openssl/err.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <list>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "test/support/openssl_util.h"
+#include "test/support/posix_socket.h"
+
+namespace meshprobe::test {
+namespace {
+
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr std::size_t kMaxRequestHead = 64 * 1024;
+constexpr std::chrono::milliseconds kLingerAfterResponse{1000};
+
+// Writing to a socket the peer has closed raises SIGPIPE in the writing
+// thread; blocked there, the write fails with EPIPE instead of killing the
+// test process.
+void block_sigpipe_in_this_thread() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+bool send_all(int fd, std::string_view data, const StopSignal& stop) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<std::size_t>(n));
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (wait_for(fd, POLLOUT, stop) != WaitResult::ready) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Reads and discards until the peer closes, the wait times out or the server
+// stops.
+void hold_until_peer_closes(int fd, const StopSignal& stop,
+                            std::chrono::milliseconds timeout = std::chrono::milliseconds{-1}) {
+  char buffer[4096];
+  while (wait_for(fd, POLLIN, stop, timeout) == WaitResult::ready) {
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;
+  }
+}
+
+// A TLS session over a non-blocking socket whose every wait yields to the
+// server's stop signal.
+class TlsConnection {
+ public:
+  TlsConnection(SSL_CTX* ctx, int fd, const StopSignal& stop)
+      : ssl_(SSL_new(ctx)), fd_(fd), stop_(stop) {
+    if (!ssl_ || SSL_set_fd(ssl_.get(), fd) != 1) throw_openssl_error("SSL_new");
+  }
+
+  bool handshake() {
+    return run([this] { return SSL_accept(ssl_.get()); }) > 0;
+  }
+
+  // Bytes read into `buffer`, or 0 once the peer closed, failed, or the
+  // server stops.
+  std::size_t read_some(char* buffer, std::size_t size) {
+    int n = run([&] { return SSL_read(ssl_.get(), buffer, static_cast<int>(size)); });
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
+
+  bool read_exactly(std::string& out, std::size_t size) {
+    out.resize(size);
+    for (std::size_t have = 0; have < size;) {
+      std::size_t n = read_some(out.data() + have, size - have);
+      if (n == 0) return false;
+      have += n;
+    }
+    return true;
+  }
+
+  bool write_all(std::string_view data) {
+    while (!data.empty()) {
+      int n = run([&] { return SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size())); });
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  void discard_until_peer_closes() {
+    char buffer[4096];
+    while (read_some(buffer, sizeof buffer) > 0) {
+    }
+  }
+
+  std::string_view alpn() const {
+    const unsigned char* name = nullptr;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(ssl_.get(), &name, &length);
+    return {reinterpret_cast<const char*>(name), length};
+  }
+
+  // Sends close_notify and half-closes, then lets the client read everything
+  // before the socket goes: closing with unread input would reset the
+  // connection and could destroy the response in flight.
+  void close_gracefully() {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());
+    ::shutdown(fd_, SHUT_WR);
+    hold_until_peer_closes(fd_, stop_, kLingerAfterResponse);
+  }
+
+ private:
+  // Repeats `operation` while OpenSSL waits on the socket; its last result.
+  template <class Operation>
+  int run(Operation operation) {
+    for (;;) {
+      ERR_clear_error();
+      int result = operation();
+      if (result > 0) return result;
+      short events = 0;
+      switch (SSL_get_error(ssl_.get(), result)) {
+        case SSL_ERROR_WANT_READ: events = POLLIN; break;
+        case SSL_ERROR_WANT_WRITE: events = POLLOUT; break;
+        default: ERR_clear_error(); return result;
+      }
+      if (wait_for(fd_, events, stop_) != WaitResult::ready) return 0;
+    }
+  }
+
+  SslPtr ssl_;
+  int fd_;
+  const StopSignal& stop_;
+};
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 404: return "Not Found";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+  }
+}
+
+std::string http_response(int status) {
+  std::string body = std::to_string(status) + " " + std::string(reason_phrase(status)) + "\n";
+  return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) +
+         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
+
+// The path of "GET /ready?x=1 HTTP/1.1", without its query.
+std::string request_path(std::string_view head) {
+  auto start = head.find(' ');
+  if (start == std::string_view::npos) return {};
+  auto end = head.find_first_of(" ?\r", start + 1);
+  if (end == std::string_view::npos) return {};
+  return std::string(head.substr(start + 1, end - start - 1));
+}
+
+// A SETTINGS frame as istiod's gRPC server opens with.
+std::string settings_frame() {
+  constexpr std::array<std::pair<std::uint16_t, std::uint32_t>, 3> settings = {{
+      {0x3, 100},     // MAX_CONCURRENT_STREAMS
+      {0x4, 65535},   // INITIAL_WINDOW_SIZE
+      {0x5, 16384},   // MAX_FRAME_SIZE
+  }};
+  std::string frame;
+  auto put = [&frame](std::uint32_t value, int bytes) {
+    for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+      frame.push_back(static_cast<char>((value >> shift) & 0xff));
+    }
+  };
+  put(static_cast<std::uint32_t>(6 * settings.size()), 3);  // length
+  put(0x4, 1);                  // type SETTINGS
+  put(0, 1);                    // flags
+  put(0, 4);                    // stream 0
+  for (const auto& [id, value] : settings) {
+    put(id, 2);
+    put(value, 4);
+  }
+  return frame;
+}
+
+// Picks `wanted` from the client's length-prefixed ALPN list.
+bool find_protocol(const unsigned char* list, unsigned int length, std::string_view wanted,
+                   const unsigned char** out, unsigned char* out_length) {
+  for (unsigned int i = 0; i < length;) {
+    unsigned int size = list[i];
+    if (i + 1 + size > length) return false;
+    std::string_view offered(reinterpret_cast<const char*>(list + i + 1), size);
+    if (offered == wanted) {
+      *out = list + i + 1;
+      *out_length = static_cast<unsigned char>(size);
+      return true;
+    }
+    i += 1 + size;
+  }
+  return false;
+}
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
+                const unsigned char* in, unsigned int in_length, void* arg) {
+  const auto& options = *static_cast<const ServerOptions*>(arg);
+  bool wants_h2 = options.mode == ServerMode::tls_h2 && options.offer_h2;
+  if (wants_h2 && find_protocol(in, in_length, "h2", out, out_length)) {
+    return SSL_TLSEXT_ERR_OK;
+  }
+  if (find_protocol(in, in_length, "http/1.1", out, out_length)) return SSL_TLSEXT_ERR_OK;
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+SslCtxPtr make_server_context(const ServerOptions& options) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) throw_openssl_error("SSL_CTX_new");
+  std::vector<X509Ptr> chain = read_certificates(options.cert_chain_pem);
+  EvpPkeyPtr key = read_private_key(options.key_pem);
+  if (SSL_CTX_use_certificate(ctx.get(), chain.front().get()) != 1) {
+    throw_openssl_error("SSL_CTX_use_certificate");
+  }
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    if (SSL_CTX_add1_chain_cert(ctx.get(), chain[i].get()) != 1) {
+      throw_openssl_error("SSL_CTX_add1_chain_cert");
+    }
+  }
+  if (SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
+    throw_openssl_error("the key does not match the certificate");
+  }
+  // The options outlive the context: both belong to the server's Impl.
+  SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn,
+                             const_cast<ServerOptions*>(&options));
+  return ctx;
+}
+
+bool uses_tls(ServerMode mode) {
+  return mode == ServerMode::tls_http || mode == ServerMode::tls_h2;
+}
+
+}  // namespace
+
+struct TlsTestServer::Impl {
+  struct Worker {
+    std::atomic<bool> finished{false};
+    std::thread thread;
+  };
+
+  explicit Impl(ServerOptions server_options)
+      : options(std::move(server_options)),
+        listener(bind_socket(options.listen_ip, options.port, SOCK_STREAM)),
+        port(local_port(listener.get())) {
+    if (uses_tls(options.mode)) tls = make_server_context(options);
+    acceptor = std::thread([this] { accept_loop(); });
+  }
+
+  ~Impl() {
+    stop.request();
+    acceptor.join();
+    for (Worker& worker : workers) worker.thread.join();
+  }
+
+  void accept_loop() {
+    while (wait_for(listener.get(), POLLIN, stop) == WaitResult::ready) {
+      join_finished_workers();
+      UniqueFd connection(::accept4(listener.get(), nullptr, nullptr,
+                                    SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (!connection) continue;
+      Worker& worker = workers.emplace_back();
+      worker.thread = std::thread([this, &worker, fd = connection.release()] {
+        block_sigpipe_in_this_thread();
+        serve(UniqueFd(fd));
+        worker.finished = true;
+      });
+    }
+  }
+
+  // Keeps a long-running server (the testpeer) from collecting threads.
+  void join_finished_workers() {
+    for (auto it = workers.begin(); it != workers.end();) {
+      if (it->finished) {
+        it->thread.join();
+        it = workers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void serve(UniqueFd connection) {
+    int fd = connection.get();
+    switch (options.mode) {
+      case ServerMode::tcp_close:
+        return;
+      case ServerMode::tcp_silent:
+        hold_until_peer_closes(fd, stop);
+        return;
+      case ServerMode::tcp_garbage:
+        if (send_all(fd, options.garbage, stop)) hold_until_peer_closes(fd, stop);
+        return;
+      case ServerMode::tls_http:
+      case ServerMode::tls_h2: {
+        TlsConnection session(tls.get(), fd, stop);
+        if (!session.handshake()) return;
+        if (options.mode == ServerMode::tls_http) {
+          serve_http(session);
+        } else {
+          serve_h2(session);
+        }
+        return;
+      }
+    }
+  }
+
+  void serve_http(TlsConnection& session) {
+    std::string head;
+    char buffer[4096];
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      std::size_t n = session.read_some(buffer, sizeof buffer);
+      if (n == 0 || head.size() + n > kMaxRequestHead) return;
+      head.append(buffer, n);
+    }
+    if (options.hang) {
+      session.discard_until_peer_closes();
+      return;
+    }
+    if (!sleep_unless_stopped(options.response_delay, stop)) return;
+    auto path_status = options.status_by_path.find(request_path(head));
+    int status = path_status != options.status_by_path.end() ? path_status->second
+                                                            : options.status;
+    if (session.write_all(http_response(status))) session.close_gracefully();
+  }
+
+  void serve_h2(TlsConnection& session) {
+    // istiod (1.24+) closes connections that did not negotiate h2.
+    if (session.alpn() != "h2") {
+      session.close_gracefully();
+      return;
+    }
+    std::string preface;
+    if (!session.read_exactly(preface, kH2Preface.size()) || preface != kH2Preface) return;
+    if (options.send_settings && !session.write_all(settings_frame())) return;
+    session.discard_until_peer_closes();
+  }
+
+  ServerOptions options;
+  UniqueFd listener;
+  std::uint16_t port;
+  SslCtxPtr tls;
+  StopSignal stop;
+  std::list<Worker> workers;  // touched by the acceptor only, until it is joined
+  std::thread acceptor;
+};
+
+TlsTestServer::TlsTestServer(ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+TlsTestServer::~TlsTestServer() = default;
+
+std::uint16_t TlsTestServer::port() const { return impl_->port; }
+
+}  // namespace meshprobe::test

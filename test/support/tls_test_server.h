@@ -1,0 +1,62 @@
+// A misbehaving-on-demand server for probe tests: a healthy webhook, an xDS
+// port, or the broken things a firewall path shows (silence, garbage, resets).
+// Runs its accept loop and each connection on threads of its own; the
+// destructor stops it promptly even while clients hold connections.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace meshprobe::test {
+
+enum class ServerMode {
+  tls_http,     // TLS, then one HTTP/1.1 response per connection
+  tls_h2,       // TLS with ALPN h2, then the server's SETTINGS after the preface
+  tcp_silent,   // accepts and never sends a byte
+  tcp_garbage,  // sends a non-TLS banner, then holds the connection
+  tcp_close,    // accepts and closes at once
+};
+
+struct ServerOptions {
+  ServerMode mode = ServerMode::tls_http;
+  std::string listen_ip = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: an ephemeral port, see port()
+
+  // TLS modes: the served chain (leaf first) and the leaf's key.
+  std::string cert_chain_pem{};
+  std::string key_pem{};
+
+  // tls_http
+  int status = 200;
+  std::map<std::string, int> status_by_path{};  // request path without query
+  std::chrono::milliseconds response_delay{0};  // after the request head arrives
+  bool hang = false;                           // read the request, never answer
+
+  // tls_h2
+  bool offer_h2 = true;       // false: ALPN selects http/1.1, or nothing
+  bool send_settings = true;  // false: h2 negotiated but the preface goes unanswered
+
+  // tcp_garbage
+  std::string garbage = "SSH-2.0-OpenSSH_9.2\r\n";
+};
+
+class TlsTestServer {
+ public:
+  // Listens before returning, so port() is usable at once. Throws when the
+  // address cannot be bound or a TLS mode lacks a usable certificate and key.
+  explicit TlsTestServer(ServerOptions options);
+  ~TlsTestServer();
+  TlsTestServer(const TlsTestServer&) = delete;
+  TlsTestServer& operator=(const TlsTestServer&) = delete;
+
+  std::uint16_t port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meshprobe::test

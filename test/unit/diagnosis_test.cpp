@@ -1,0 +1,69 @@
+#include "probes/diagnosis.h"
+
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace meshprobe {
+namespace {
+
+std::set<std::string> all_codes() {
+  std::set<std::string> codes;
+  for (Diagnosis d : kAllDiagnoses) codes.emplace(code(d));
+  return codes;
+}
+
+TEST(Diagnosis, EveryCodeParsesBackToItsDiagnosis) {
+  for (Diagnosis d : kAllDiagnoses) {
+    Diagnosis parsed = Diagnosis::ok;
+    ASSERT_TRUE(parse_diagnosis(code(d), parsed)) << code(d);
+    EXPECT_EQ(parsed, d) << code(d);
+  }
+}
+
+TEST(Diagnosis, ParseRefusesTextThatIsNoCode) {
+  Diagnosis parsed = Diagnosis::tcp_timeout;
+  EXPECT_FALSE(parse_diagnosis("connection_refused", parsed));
+  EXPECT_EQ(parsed, Diagnosis::tcp_timeout);
+}
+
+TEST(Diagnosis, CodesAreUnique) {
+  EXPECT_EQ(all_codes().size(), std::size(kAllDiagnoses));
+}
+
+TEST(Diagnosis, EveryFailureExplainsItselfAndSaysWhatToDo) {
+  for (Diagnosis d : kAllDiagnoses) {
+    if (d == Diagnosis::ok) continue;
+    EXPECT_FALSE(meaning(d).empty()) << code(d);
+    EXPECT_FALSE(remedy(d).empty()) << code(d);
+  }
+}
+
+TEST(Diagnosis, OkNeedsNoRemedy) { EXPECT_TRUE(remedy(Diagnosis::ok).empty()); }
+
+TEST(Diagnosis, CatalogueIsTheSpecCodesPlusTheEngineAdditions) {
+  const std::set<std::string> spec_section_5 = {
+      "ok",
+      "dns_not_found",
+      "dns_failure",
+      "tcp_timeout",
+      "tcp_refused",
+      "tcp_unreachable",
+      "tls_timeout",
+      "tls_protocol_error",
+      "tls_unknown_authority",
+      "tls_name_mismatch",
+      "tls_expired",
+      "tls_not_yet_valid",
+      "http_timeout",
+      "http_unexpected_status",
+      "grpc_not_h2",
+  };
+  std::set<std::string> expected = spec_section_5;
+  expected.insert({"http_protocol_error", "local_resource"});
+  EXPECT_EQ(all_codes(), expected);
+}
+
+}  // namespace
+}  // namespace meshprobe
