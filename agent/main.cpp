@@ -5,8 +5,11 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "agent/agent_runtime.h"
 #include "agent/check_command.h"
+#include "config/config.h"
 #include "config/duration.h"
+#include "config/listen_address.h"
 #include "meshprobe_version.h"
 
 namespace {
@@ -51,6 +54,19 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
 
+  std::string agent_config;
+  std::string agent_listen;
+  CLI::App* agent_cmd = app.add_subcommand(
+      "agent", "Probe every target on schedule and serve /metrics, /status, / (runs until SIGTERM)");
+  agent_cmd->add_option("--config,-c", agent_config, "The YAML config file")->required();
+  agent_cmd->add_option("--listen", agent_listen,
+                        "ADDR:PORT to serve on, overriding the config's listen");
+
+  std::string validate_file;
+  CLI::App* validate_cmd = app.add_subcommand(
+      "validate", "Check a config file only (exit 0, or 2 with FILE:LINE: message)");
+  validate_cmd->add_option("file", validate_file, "The YAML config file")->required();
+
   CLI::App* version_cmd = app.add_subcommand("version", "Print the version");
 
   try {
@@ -63,6 +79,30 @@ int main(int argc, char** argv) {
   if (version_cmd->parsed()) {
     std::cout << "meshprobe " << MESHPROBE_VERSION << "\n";
     return 0;
+  }
+  if (validate_cmd->parsed()) {
+    try {
+      const meshprobe::Config config = meshprobe::load_config(validate_file);
+      std::cout << validate_file << ": ok (" << config.targets.size() << " targets)\n";
+      return 0;
+    } catch (const meshprobe::ConfigError& e) {
+      std::cerr << e.what() << "\n";
+      return meshprobe::kExitUsage;
+    }
+  }
+
+  if (agent_cmd->parsed()) {
+    meshprobe::AgentOptions options;
+    options.config_path = agent_config;
+    if (!agent_listen.empty()) {
+      auto listen = meshprobe::parse_listen_address(agent_listen);
+      if (!listen) {
+        std::cerr << "meshprobe agent: --listen: " << listen.error().message << "\n";
+        return meshprobe::kExitUsage;
+      }
+      options.listen = *listen;
+    }
+    return meshprobe::run_agent(options, std::cerr);
   }
 
   auto timeout = meshprobe::parse_duration(timeout_text);

@@ -25,20 +25,6 @@ double in_seconds(Duration duration) {
   return std::chrono::duration<double>(duration).count();
 }
 
-std::string rfc3339(WallClock::time_point time) {
-  namespace chrono = std::chrono;
-  const auto whole_seconds = chrono::floor<chrono::seconds>(time);
-  const auto day = chrono::floor<chrono::days>(whole_seconds);
-  const chrono::year_month_day date{day};
-  const chrono::hh_mm_ss time_of_day{whole_seconds - day};
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                     static_cast<int>(date.year()),
-                     static_cast<unsigned>(date.month()),
-                     static_cast<unsigned>(date.day()),
-                     time_of_day.hours().count(), time_of_day.minutes().count(),
-                     time_of_day.seconds().count());
-}
-
 json::value string_or_null(std::string_view text) {
   if (text.empty()) return nullptr;
   return json::string(text);
@@ -94,34 +80,6 @@ json::array warnings_json(const std::vector<Warning>& warnings) {
     out.emplace_back(json::object{{"code", warning.code},
                                   {"message", warning.message}});
   }
-  return out;
-}
-
-json::object result_json(const ProbeResult& result, std::string_view vantage) {
-  json::object out;
-  out["name"] = result.target;
-  out["url"] = result.url;
-  out["kind"] = kind_name(result.kind);
-  out["address"] = string_or_null(result.address);
-  out["vantage"] = vantage;
-  out["success"] = result.success;
-  out["diagnosis"] = code(result.diagnosis);
-  out["failed_phase"] = result.failed_phase
-                            ? json::value(phase_name(*result.failed_phase))
-                            : json::value(nullptr);
-  out["message"] = result.message;
-  out["meaning"] = meaning(result.diagnosis);
-  out["remedy"] = remedy(result.diagnosis);
-  out["duration"] = in_seconds(result.duration);
-  out["phases"] = phases_json(result.phases);
-  if (result.kind == ProbeKind::https) {
-    // 0 means no status line arrived: there is no status to report.
-    out["http_status"] = result.http_status != 0
-                             ? json::value(result.http_status)
-                             : json::value(nullptr);
-  }
-  if (result.tls) out["tls"] = tls_json(*result.tls);
-  out["warnings"] = warnings_json(result.warnings);
   return out;
 }
 
@@ -311,6 +269,49 @@ std::string render_summary(const std::vector<ProbeResult>& results,
 }
 
 }  // namespace
+
+std::string rfc3339(WallClock::time_point time) {
+  namespace chrono = std::chrono;
+  const auto whole_seconds = chrono::floor<chrono::seconds>(time);
+  const auto day = chrono::floor<chrono::days>(whole_seconds);
+  const chrono::year_month_day date{day};
+  const chrono::hh_mm_ss time_of_day{whole_seconds - day};
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                     static_cast<int>(date.year()),
+                     static_cast<unsigned>(date.month()),
+                     static_cast<unsigned>(date.day()),
+                     time_of_day.hours().count(), time_of_day.minutes().count(),
+                     time_of_day.seconds().count());
+}
+
+json::object result_json(const ProbeResult& result,
+                         std::string_view vantage) {
+  json::object out;
+  out["name"] = result.target;
+  out["url"] = result.url;
+  out["kind"] = kind_name(result.kind);
+  out["address"] = string_or_null(result.address);
+  out["vantage"] = vantage;
+  out["success"] = result.success;
+  out["diagnosis"] = code(result.diagnosis);
+  out["failed_phase"] = result.failed_phase
+                            ? json::value(phase_name(*result.failed_phase))
+                            : json::value(nullptr);
+  out["message"] = result.message;
+  out["meaning"] = meaning(result.diagnosis);
+  out["remedy"] = remedy(result.diagnosis);
+  out["duration"] = in_seconds(result.duration);
+  out["phases"] = phases_json(result.phases);
+  if (result.kind == ProbeKind::https) {
+    // 0 means no status line arrived: there is no status to report.
+    out["http_status"] = result.http_status != 0
+                             ? json::value(result.http_status)
+                             : json::value(nullptr);
+  }
+  if (result.tls) out["tls"] = tls_json(*result.tls);
+  out["warnings"] = warnings_json(result.warnings);
+  return out;
+}
 
 std::string render_json(const std::vector<ProbeResult>& results,
                         std::string_view vantage) {

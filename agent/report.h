@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/fwd.hpp>
+
 #include "probes/result.h"
 
 namespace meshprobe {
@@ -15,6 +17,14 @@ namespace meshprobe {
 // when the probe learned nothing about TLS; timestamps are RFC 3339 in UTC.
 std::string render_json(const std::vector<ProbeResult>& results,
                         std::string_view vantage);
+
+// One result as it appears in render_json's "results" array, so that other
+// outputs (the agent's /status) describe a result exactly as `check` does.
+boost::json::object result_json(const ProbeResult& result,
+                                std::string_view vantage);
+
+// A time as RFC 3339 in UTC, to the whole second: "2025-11-24T21:43:09Z".
+std::string rfc3339(WallClock::time_point time);
 
 // One aligned row per result, the message, meaning and remedy under each
 // failure, warnings under their row, and a summary line. `color` adds ANSI

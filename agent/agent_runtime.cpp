@@ -1,0 +1,282 @@
+#include "agent/agent_runtime.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <sys/stat.h>
+
+#include <csignal>
+#include <map>
+#include <ostream>
+#include <set>
+
+#include "agent/http_server.h"
+#include "agent/log.h"
+#include "agent/metrics.h"
+#include "agent/results_store.h"
+#include "agent/scheduler.h"
+#include "agent/status_render.h"
+#include "config/config.h"
+#include "meshprobe_version.h"
+#include "probes/prober.h"
+
+namespace meshprobe {
+namespace {
+
+namespace asio = boost::asio;
+
+// What identifies a file's content cheaply: a ConfigMap update swaps a
+// symlink, which changes the inode; an editor changes mtime and size.
+struct FileStamp {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = -1;
+  std::int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {st.st_dev, st.st_ino, st.st_size,
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+std::vector<TargetSpec> target_specs(const Config& config) {
+  std::vector<TargetSpec> specs;
+  specs.reserve(config.targets.size());
+  for (const TargetConfig& tc : config.targets) {
+    specs.push_back({std::make_shared<const Target>(tc.target), tc.interval});
+  }
+  return specs;
+}
+
+// The files a config depends on: itself and its CA bundle files.
+std::vector<std::string> watched_files(const Config& config) {
+  std::vector<std::string> files{config.source};
+  for (const CaBundleSource& bundle : config.ca_bundles) {
+    if (bundle.kind == CaSourceKind::file) files.push_back(bundle.file);
+  }
+  return files;
+}
+
+class Agent {
+ public:
+  Agent(asio::io_context& io, Config config, const AgentOptions& options, Logger& log)
+      : io_(io),
+        options_(options),
+        log_(log),
+        config_(std::move(config)),
+        listen_(options.listen.value_or(config_.listen)),
+        identity_{config_.vantage, config_.node_name, MESHPROBE_VERSION, config_.source},
+        prober_(io),
+        metrics_(config_.vantage, config_.node_name),
+        scheduler_(io, prober_, config_.node_name, config_.max_concurrency, scheduler_events()),
+        server_(io, listen_.host, listen_.port,
+                [this](const HttpRequest& request) { return route(request); }),
+        signals_(io, SIGHUP, SIGTERM, SIGINT),
+        watch_timer_(io) {}
+
+  void start() {
+    apply(config_);
+    log_.info("agent_started",
+              {{"version", MESHPROBE_VERSION},
+               {"listen", listen_.host + ":" + std::to_string(server_.port())},
+               {"config", config_.source},
+               {"vantage", config_.vantage},
+               {"node", config_.node_name},
+               {"targets", std::to_string(config_.targets.size())}});
+    wait_for_signal();
+    remember_file_stamps();
+    watch_files();
+  }
+
+ private:
+  SchedulerEvents scheduler_events() {
+    SchedulerEvents events;
+    events.round_done = [this](const std::string& target, std::vector<ProbeResult> results) {
+      on_round(target, std::move(results));
+    };
+    events.round_skipped = [this](const std::string& target) {
+      store_.record_skip(target);
+      if (const TargetState* state = store_.find(target)) metrics_.record_skip(*state);
+    };
+    events.started_late = [this](double seconds) { metrics_.observe_schedule_lateness(seconds); };
+    events.in_flight_changed = [this](int probes) { metrics_.set_in_flight(probes); };
+    return events;
+  }
+
+  void on_round(const std::string& target, std::vector<ProbeResult> results) {
+    // Log changes of state only: one line per transition, none per success.
+    std::map<std::string, bool> before;
+    if (const TargetState* state = store_.find(target)) {
+      for (const auto& [address, s] : state->addresses) before[address] = s.last.success;
+    }
+    const std::vector<ProbeResult> round = results;
+    const auto dropped = store_.record_round(target, std::move(results));
+    const TargetState* state = store_.find(target);
+    if (state == nullptr) return;
+    metrics_.record_round(*state, round, dropped);
+    for (const ProbeResult& r : round) {
+      auto was = before.find(r.address);
+      const bool first = was == before.end();
+      if (!r.success && (first || was->second)) {
+        log_.warn("probe_failing", {{"target", target},
+                                    {"address", r.address},
+                                    {"diagnosis", code(r.diagnosis)},
+                                    {"message", r.message}});
+      } else if (r.success && !first && !was->second) {
+        log_.info("probe_recovered", {{"target", target}, {"address", r.address}});
+      }
+    }
+  }
+
+  HttpResponse route(const HttpRequest& request) {
+    if (request.path == "/metrics") {
+      return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.serialize()};
+    }
+    if (request.path == "/status") {
+      return {200, "application/json", render_status_json(store_, identity_)};
+    }
+    if (request.path == "/") {
+      return {200, "text/html; charset=utf-8", render_status_html(store_, identity_)};
+    }
+    if (request.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+    if (request.path == "/readyz") {
+      return store_.first_round_complete()
+                 ? HttpResponse{200, "text/plain; charset=utf-8", "ready\n"}
+                 : HttpResponse{503, "text/plain; charset=utf-8",
+                                "waiting for the first round of probes\n"};
+    }
+    return {404, "text/plain; charset=utf-8", "not found\n"};
+  }
+
+  void apply(const Config& next) {
+    std::set<std::string> kept;
+    for (const TargetConfig& tc : next.targets) kept.insert(tc.target.name);
+    for (const TargetState& state : store_.targets()) {
+      if (kept.count(state.target->name) == 0) metrics_.forget_target(state.target->name);
+    }
+    const auto specs = target_specs(next);
+    store_.set_targets(specs);
+    scheduler_.set_targets(specs);
+    metrics_.set_targets(static_cast<int>(specs.size()));
+  }
+
+  void reload(std::string_view reason) {
+    try {
+      Config next = load_config(options_.config_path);
+      warn_about_restart_only_changes(next);
+      apply(next);
+      config_.targets = std::move(next.targets);
+      config_.ca_bundles = std::move(next.ca_bundles);
+      metrics_.record_config_reload(true);
+      log_.info("config_reloaded", {{"reason", reason},
+                                    {"targets", std::to_string(config_.targets.size())}});
+    } catch (const ConfigError& e) {
+      metrics_.record_config_reload(false);
+      log_.error("config_rejected", {{"reason", reason},
+                                     {"error", e.what()},
+                                     {"keeping", "the last good config"}});
+    }
+    remember_file_stamps();
+  }
+
+  // These settings shape the process itself; a reload cannot change them.
+  void warn_about_restart_only_changes(const Config& next) {
+    auto note = [&](std::string_view key, bool changed) {
+      if (changed) log_.warn("config_needs_restart", {{"key", key}});
+    };
+    note("listen", !options_.listen && next.listen != config_.listen);
+    note("vantage", next.vantage != config_.vantage);
+    note("node_name", next.node_name != config_.node_name);
+    note("max_concurrency", next.max_concurrency != config_.max_concurrency);
+    if (next.log_format != config_.log_format) log_.set_format(next.log_format);
+  }
+
+  void wait_for_signal() {
+    signals_.async_wait([this](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        reload("SIGHUP");
+        wait_for_signal();
+        return;
+      }
+      log_.info("agent_stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      stop();
+    });
+  }
+
+  void stop() {
+    stopping_ = true;
+    scheduler_.stop();  // cancels probes in flight; the io_context drains
+    server_.stop();
+    watch_timer_.cancel();
+    signals_.cancel();
+  }
+
+  void remember_file_stamps() {
+    stamps_.clear();
+    for (const std::string& file : watched_files(config_)) stamps_[file] = stamp_of(file);
+  }
+
+  void watch_files() {
+    watch_timer_.expires_after(options_.watch_interval);
+    watch_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopping_) return;
+      for (const auto& [file, stamp] : stamps_) {
+        if (stamp_of(file) != stamp) {
+          reload(file == config_.source ? "config file changed" : "CA bundle file changed");
+          break;
+        }
+      }
+      watch_files();
+    });
+  }
+
+  asio::io_context& io_;
+  const AgentOptions& options_;
+  Logger& log_;
+  Config config_;
+  ListenAddress listen_;
+  AgentIdentity identity_;
+  Prober prober_;
+  ResultsStore store_;
+  Metrics metrics_;
+  Scheduler scheduler_;
+  HttpServer server_;
+  asio::signal_set signals_;
+  asio::steady_timer watch_timer_;
+  std::map<std::string, FileStamp> stamps_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int run_agent(const AgentOptions& options, std::ostream& log_stream) {
+  Logger log(LogFormat::logfmt, log_stream);
+  Config config;
+  try {
+    config = load_config(options.config_path);
+  } catch (const ConfigError& e) {
+    log.error("config_rejected", {{"error", e.what()}});
+    return 2;
+  }
+  log.set_format(config.log_format);
+
+  asio::io_context io(1);
+  std::unique_ptr<Agent> agent;
+  try {
+    agent = std::make_unique<Agent>(io, std::move(config), options, log);
+  } catch (const std::system_error& e) {
+    log.error("listen_failed", {{"error", e.what()}});
+    return 1;
+  }
+  agent->start();
+  io.run();
+  log.info("agent_stopped");
+  return 0;
+}
+
+}  // namespace meshprobe

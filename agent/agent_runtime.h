@@ -1,0 +1,26 @@
+// `meshprobe agent`: load the config, probe on schedule, serve the results,
+// reload on SIGHUP or a changed file, stop cleanly on SIGTERM/SIGINT.
+#pragma once
+
+#include <chrono>
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "config/listen_address.h"
+
+namespace meshprobe {
+
+struct AgentOptions {
+  std::string config_path;
+  std::optional<ListenAddress> listen;  // overrides the config's `listen`
+  // How often the config and CA bundle files are checked for changes.
+  std::chrono::milliseconds watch_interval{2000};
+};
+
+// Runs until SIGTERM or SIGINT. Returns the process exit code: 0 after a
+// clean stop, 2 when the initial config is refused, 1 when the endpoint
+// cannot be served (e.g. the port is taken).
+int run_agent(const AgentOptions& options, std::ostream& log_stream);
+
+}  // namespace meshprobe

@@ -1,0 +1,644 @@
+#include "config/config.h"
+
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "config/duration.h"
+
+namespace meshprobe {
+
+ConfigError::ConfigError(std::string source, int line, std::string message)
+    : std::runtime_error(source + (line > 0 ? ":" + std::to_string(line) : "") +
+                         ": " + message),
+      source_(std::move(source)),
+      line_(line),
+      message_(std::move(message)) {}
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// ---- The schema ------------------------------------------------------------
+// Every map's known keys. Anything else is refused, including keys reserved
+// for later (`kubernetes`, the Kubernetes CA sources, `discover`, `via`), so
+// that a config written for a newer meshprobe fails loudly on an older one.
+
+constexpr std::string_view kTopLevelKeys[] = {
+    "listen", "vantage", "node_name", "node_name_env", "max_concurrency",
+    "log", "defaults", "ca_bundles", "targets"};
+constexpr std::string_view kLogKeys[] = {"format"};
+constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout",
+                                              "expiry_warning_days"};
+constexpr std::string_view kCaBundleKeys[] = {"file", "pem", "system"};
+constexpr std::string_view kTargetKeys[] = {
+    "name", "url", "ca", "server_name", "interval", "timeout",
+    "expected_status", "expiry_warning_days", "labels"};
+
+struct LogFormatName {
+  std::string_view name;
+  LogFormat format;
+};
+constexpr LogFormatName kLogFormats[] = {
+    {"logfmt", LogFormat::logfmt},
+    {"json", LogFormat::json},
+};
+
+bool is_https(ProbeKind kind) { return kind == ProbeKind::https; }
+
+// Target keys that mean nothing for some probe kinds: refused there rather
+// than silently ignored, since their presence shows a misunderstanding.
+struct KindSpecificKey {
+  std::string_view key;
+  bool (*applies_to)(ProbeKind);
+  std::string_view kinds;
+};
+const KindSpecificKey kKindSpecificKeys[] = {
+    {"ca", uses_tls, "tls, https and grpc"},
+    {"server_name", uses_tls, "tls, https and grpc"},
+    {"expiry_warning_days", uses_tls, "tls, https and grpc"},
+    {"expected_status", is_https, "https"},
+};
+
+struct IntRange {
+  int min;
+  int max;
+};
+constexpr IntRange kConcurrencyRange{1, 100'000};
+constexpr IntRange kStatusRange{100, 599};
+constexpr IntRange kExpiryDaysRange{0, 3650};
+
+constexpr std::size_t kMaxLabelsPerTarget = 8;
+
+// Labels meshprobe itself puts on its series, and those Prometheus attaches
+// or reserves: a user label of the same name would clash with them.
+constexpr std::string_view kReservedLabels[] = {
+    "target", "url", "kind", "address", "vantage", "node", "diagnosis",
+    "phase", "le", "job", "instance"};
+
+// ---- Names -----------------------------------------------------------------
+// Values that become label values or identifiers: a small character set keeps
+// them safe in logfmt, URLs and PromQL selectors without quoting.
+
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_identifier_start(char c) { return is_alpha(c) || c == '_'; }
+bool is_identifier_char(char c) { return is_identifier_start(c) || is_digit(c); }
+bool is_label_value_char(char c) {
+  return is_identifier_char(c) || c == '.' || c == '-';
+}
+bool is_target_name_char(char c) {
+  return is_label_value_char(c) || c == ':' || c == '/';
+}
+bool is_host_char(char c) { return is_label_value_char(c) || c == ':'; }
+
+struct NameRule {
+  std::string_view what;
+  std::size_t max_length;
+  bool (*first_char)(char);
+  bool (*other_char)(char);
+  std::string_view described;  // the rule, for the message
+};
+
+const NameRule kVantageRule{"vantage", 63, is_label_value_char, is_label_value_char,
+                            "letters, digits, _ . -"};
+const NameRule kNodeNameRule{"node name", 253, is_label_value_char,
+                             is_label_value_char, "letters, digits, _ . -"};
+const NameRule kEnvVarRule{"environment variable name", 255, is_identifier_start,
+                           is_identifier_char,
+                           "letters, digits and _, not starting with a digit"};
+const NameRule kBundleNameRule{"CA bundle name", 63, is_label_value_char,
+                               is_label_value_char, "letters, digits, _ . -"};
+const NameRule kTargetNameRule{"target name", 128, is_target_name_char,
+                               is_target_name_char, "letters, digits, _ . : / -"};
+const NameRule kServerNameRule{"server name", 253, is_host_char, is_host_char,
+                               "letters, digits, _ . : -"};
+const NameRule kLabelNameRule{"label name", 63, is_identifier_start,
+                              is_identifier_char,
+                              "letters, digits and _, not starting with a digit"};
+
+bool follows(const NameRule& rule, std::string_view name) {
+  if (name.empty() || name.size() > rule.max_length) return false;
+  if (!rule.first_char(name.front())) return false;
+  for (char c : name.substr(1)) {
+    if (!rule.other_char(c)) return false;
+  }
+  return true;
+}
+
+std::string in_quotes(std::string_view text) {
+  std::string out = "\"";
+  out += text;
+  out += '"';
+  return out;
+}
+
+std::string joined(std::span<const std::string_view> words) {
+  std::string out;
+  for (std::string_view word : words) {
+    if (!out.empty()) out += ", ";
+    out += word;
+  }
+  return out;
+}
+
+// ---- YAML nodes ------------------------------------------------------------
+
+// yaml-cpp counts lines from 0; nodes made up rather than parsed have none.
+int line_of(const YAML::Node& node) {
+  return node.Mark().is_null() ? 0 : node.Mark().line + 1;
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return in_quotes(node.Scalar());
+    default: return "nothing";
+  }
+}
+
+// One `key: value` of a map.
+struct Entry {
+  std::string key;
+  int line;  // of the key
+  YAML::Node value;
+
+  // Where to point at the value. yaml-cpp places an empty value on the next
+  // token, often a line further down, so those point at their key.
+  int value_line() const { return value.IsNull() ? line : line_of(value); }
+};
+
+class Section {
+ public:
+  explicit Section(std::vector<Entry> entries) : entries_(std::move(entries)) {}
+
+  const Entry* find(std::string_view key) const {
+    for (const Entry& entry : entries_) {
+      if (entry.key == key) return &entry;
+    }
+    return nullptr;
+  }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+Expected<std::shared_ptr<const CaBundle>> load_bundle(const CaBundleSource& source) {
+  switch (source.kind) {
+    case CaSourceKind::file: return CaBundle::from_file(source.file);
+    case CaSourceKind::inline_pem:
+      return CaBundle::from_pem(source.inline_pem,
+                                "CA bundle " + in_quotes(source.name) + " (inline pem)");
+    case CaSourceKind::system: return CaBundle::system();
+  }
+  return Error{"CA bundle " + in_quotes(source.name) + ": unknown source"};
+}
+
+std::optional<std::string> host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return std::nullopt;
+  return std::string(name);
+}
+
+// ---- The parser ------------------------------------------------------------
+
+class Parser {
+ public:
+  explicit Parser(std::string source) : source_(std::move(source)) {}
+
+  Config parse(const std::string& yaml_text) const;
+
+ private:
+  [[noreturn]] void fail(int line, std::string message) const {
+    throw ConfigError(source_, line, std::move(message));
+  }
+
+  // The entries of `map`, in order. yaml-cpp keeps only one of two equal keys
+  // when looking a key up, so duplicates are caught here, by walking them all.
+  std::vector<Entry> entries(const YAML::Node& map, std::string_view where,
+                             std::string_view key_noun) const;
+  // A map whose keys are all in `known`.
+  Section section(const YAML::Node& map, std::string_view where,
+                  std::span<const std::string_view> known) const;
+  const YAML::Node& map_value(const Entry& entry) const;
+
+  const std::string& scalar(const Entry& entry, std::string_view expected) const;
+  std::string string_value(const Entry& entry) const;
+  std::string name_value(const Entry& entry, const NameRule& rule) const;
+  void check_name(std::string_view name, int line, const NameRule& rule) const;
+  milliseconds duration_value(const Entry& entry) const;
+  int int_value(const Entry& entry, IntRange range) const;
+  bool bool_value(const Entry& entry) const;
+
+  void read_settings(const Section& top, Config& config) const;
+  std::string node_name(const Section& top) const;
+  void read_defaults(const Entry& entry, Config& config) const;
+  CaBundleSource read_bundle(const Entry& entry) const;
+  TargetConfig read_target(const YAML::Node& item, const Config& config) const;
+  std::map<std::string, std::string> read_labels(const Entry& entry) const;
+  void read_targets(const Section& top, int top_line, Config& config) const;
+
+  std::string source_;
+};
+
+std::vector<Entry> Parser::entries(const YAML::Node& map, std::string_view where,
+                                   std::string_view key_noun) const {
+  std::vector<Entry> result;
+  std::map<std::string, int, std::less<>> first_line_of_key;
+  for (const auto& pair : map) {
+    const int line = line_of(pair.first);
+    if (!pair.first.IsScalar()) {
+      fail(line, "keys " + std::string(where) + " must be plain text, got " +
+                     describe(pair.first));
+    }
+    const std::string& key = pair.first.Scalar();
+    if (const auto [first, inserted] = first_line_of_key.emplace(key, line); !inserted) {
+      fail(line, "duplicate " + std::string(key_noun) + " " + in_quotes(key) + " " +
+                     std::string(where) + " (first at line " +
+                     std::to_string(first->second) + ")");
+    }
+    result.push_back(Entry{key, line, pair.second});
+  }
+  return result;
+}
+
+Section Parser::section(const YAML::Node& map, std::string_view where,
+                        std::span<const std::string_view> known) const {
+  std::vector<Entry> found = entries(map, where, "key");
+  for (const Entry& entry : found) {
+    if (std::ranges::find(known, entry.key) == known.end()) {
+      fail(entry.line, "unknown key " + in_quotes(entry.key) + " " + std::string(where) +
+                           "; known keys: " + joined(known));
+    }
+  }
+  return Section(std::move(found));
+}
+
+const YAML::Node& Parser::map_value(const Entry& entry) const {
+  if (!entry.value.IsMap()) {
+    fail(entry.value_line(),
+         in_quotes(entry.key) + " must be a map, got " + describe(entry.value));
+  }
+  return entry.value;
+}
+
+const std::string& Parser::scalar(const Entry& entry,
+                                  std::string_view expected) const {
+  if (!entry.value.IsScalar()) {
+    fail(entry.value_line(), in_quotes(entry.key) + " must be " + std::string(expected) +
+                                 ", got " + describe(entry.value));
+  }
+  return entry.value.Scalar();
+}
+
+std::string Parser::string_value(const Entry& entry) const {
+  return scalar(entry, "a string");
+}
+
+void Parser::check_name(std::string_view name, int line, const NameRule& rule) const {
+  if (!follows(rule, name)) {
+    fail(line, "invalid " + std::string(rule.what) + " " + in_quotes(name) + ": use 1 to " +
+                   std::to_string(rule.max_length) + " characters: " +
+                   std::string(rule.described));
+  }
+}
+
+std::string Parser::name_value(const Entry& entry, const NameRule& rule) const {
+  std::string name = string_value(entry);
+  check_name(name, entry.value_line(), rule);
+  return name;
+}
+
+milliseconds Parser::duration_value(const Entry& entry) const {
+  const auto duration = parse_duration(scalar(entry, "a duration like 10s"));
+  if (!duration) fail(entry.value_line(), entry.key + ": " + duration.error().message);
+  if (duration->count() <= 0) {
+    fail(entry.value_line(), in_quotes(entry.key) + " must be greater than 0");
+  }
+  return *duration;
+}
+
+int Parser::int_value(const Entry& entry, IntRange range) const {
+  const std::string expected = "a whole number from " + std::to_string(range.min) +
+                               " to " + std::to_string(range.max);
+  const std::string& text = scalar(entry, expected);
+  int value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() ||
+      value < range.min || value > range.max) {
+    fail(entry.value_line(),
+         in_quotes(entry.key) + " must be " + expected + ", got " + in_quotes(text));
+  }
+  return value;
+}
+
+bool Parser::bool_value(const Entry& entry) const {
+  scalar(entry, "true or false");
+  bool value = false;
+  if (!YAML::convert<bool>::decode(entry.value, value)) {
+    fail(entry.value_line(), in_quotes(entry.key) + " must be true or false, got " +
+                                 describe(entry.value));
+  }
+  return value;
+}
+
+Config Parser::parse(const std::string& yaml_text) const {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(yaml_text);
+  } catch (const YAML::Exception& error) {
+    fail(error.mark.is_null() ? 0 : error.mark.line + 1,
+         "YAML syntax error: " + error.msg);
+  }
+  if (documents.empty() || documents.front().IsNull()) {
+    fail(1, "the file is empty; a config needs at least \"targets\"");
+  }
+  if (documents.size() > 1) {
+    fail(line_of(documents[1]),
+         "a second YAML document; a config file holds exactly one");
+  }
+  const YAML::Node& root = documents.front();
+  if (!root.IsMap()) {
+    fail(line_of(root), "the file must be a map of settings, got " + describe(root));
+  }
+
+  const Section top = section(root, "at the top level", kTopLevelKeys);
+  Config config;
+  config.source = source_;
+  read_settings(top, config);
+  if (const Entry* bundles = top.find("ca_bundles")) {
+    for (const Entry& bundle :
+         entries(map_value(*bundles), "in \"ca_bundles\"", "CA bundle name")) {
+      config.ca_bundles.push_back(read_bundle(bundle));
+    }
+  }
+  read_targets(top, line_of(root), config);
+  return config;
+}
+
+void Parser::read_settings(const Section& top, Config& config) const {
+  if (const Entry* listen = top.find("listen")) {
+    auto address = parse_listen_address(string_value(*listen));
+    if (!address) fail(listen->value_line(), address.error().message);
+    config.listen = std::move(*address);
+  }
+  if (const Entry* vantage = top.find("vantage")) {
+    config.vantage = name_value(*vantage, kVantageRule);
+  }
+  config.node_name = node_name(top);
+  if (const Entry* concurrency = top.find("max_concurrency")) {
+    config.max_concurrency = int_value(*concurrency, kConcurrencyRange);
+  }
+  if (const Entry* log = top.find("log")) {
+    const Section log_section = section(map_value(*log), "in \"log\"", kLogKeys);
+    if (const Entry* format = log_section.find("format")) {
+      const std::string name = string_value(*format);
+      const auto known = std::ranges::find(kLogFormats, name, &LogFormatName::name);
+      if (known == std::end(kLogFormats)) {
+        fail(format->value_line(),
+             "\"format\" must be logfmt or json, got " + in_quotes(name));
+      }
+      config.log_format = known->format;
+    }
+  }
+  if (const Entry* defaults = top.find("defaults")) read_defaults(*defaults, config);
+}
+
+std::string Parser::node_name(const Section& top) const {
+  if (const Entry* name = top.find("node_name")) {
+    // "" asks for the default, as if the key were not there.
+    const std::string explicit_name = string_value(*name);
+    if (!explicit_name.empty()) {
+      check_name(explicit_name, name->value_line(), kNodeNameRule);
+      return explicit_name;
+    }
+  }
+  std::string variable = "NODE_NAME";
+  if (const Entry* env = top.find("node_name_env")) {
+    variable = name_value(*env, kEnvVarRule);
+  }
+  if (const char* from_env = std::getenv(variable.c_str());
+      from_env != nullptr && *from_env != '\0') {
+    return from_env;
+  }
+  auto from_host = host_name();
+  if (!from_host) {
+    fail(0, "cannot find the node name: set \"node_name\" or " + variable);
+  }
+  return *from_host;
+}
+
+void Parser::read_defaults(const Entry& entry, Config& config) const {
+  const Section defaults = section(map_value(entry), "in \"defaults\"", kDefaultsKeys);
+  const Entry* interval = defaults.find("interval");
+  const Entry* timeout = defaults.find("timeout");
+  if (interval) config.default_interval = duration_value(*interval);
+  if (timeout) config.default_timeout = duration_value(*timeout);
+  if (const Entry* days = defaults.find("expiry_warning_days")) {
+    config.expiry_warning_days = int_value(*days, kExpiryDaysRange);
+  }
+  if (config.default_timeout > config.default_interval) {
+    fail((timeout ? timeout : interval)->value_line(),
+         "default timeout " + format_duration(config.default_timeout) +
+             " is longer than the default interval " +
+             format_duration(config.default_interval) +
+             "; a probe must finish before the next one is due");
+  }
+}
+
+CaBundleSource Parser::read_bundle(const Entry& entry) const {
+  check_name(entry.key, entry.line, kBundleNameRule);
+  CaBundleSource source;
+  source.name = entry.key;
+  source.line = entry.line;
+  const std::string where = "in CA bundle " + in_quotes(entry.key);
+  const Section keys = section(map_value(entry), where, kCaBundleKeys);
+
+  const Entry* file = keys.find("file");
+  const Entry* pem = keys.find("pem");
+  const Entry* system = keys.find("system");
+  if ((file ? 1 : 0) + (pem ? 1 : 0) + (system ? 1 : 0) != 1) {
+    fail(entry.line, "CA bundle " + in_quotes(entry.key) +
+                         " needs exactly one of \"file\", \"pem\" or \"system: true\"");
+  }
+
+  if (file) {
+    source.kind = CaSourceKind::file;
+    std::filesystem::path path = string_value(*file);
+    if (path.empty()) fail(file->value_line(), "\"file\" must not be empty");
+    // Relative to the config, not to wherever the agent was started from.
+    if (path.is_relative()) {
+      path = std::filesystem::path(source_).parent_path() / path;
+    }
+    source.file = path.lexically_normal().string();
+  } else if (pem) {
+    source.kind = CaSourceKind::inline_pem;
+    source.inline_pem = string_value(*pem);
+  } else {
+    if (!bool_value(*system)) {
+      fail(system->value_line(),
+           "\"system\" can only be true; to use a file or PEM text, replace it "
+           "with \"file\" or \"pem\"");
+    }
+    source.kind = CaSourceKind::system;
+  }
+
+  auto loaded = load_bundle(source);
+  if (!loaded) {
+    fail((file ? file : pem ? pem : system)->value_line(), loaded.error().message);
+  }
+  source.bundle = std::move(*loaded);
+  return source;
+}
+
+std::map<std::string, std::string> Parser::read_labels(const Entry& entry) const {
+  const std::vector<Entry> labels =
+      entries(map_value(entry), "in \"labels\"", "label");
+  if (labels.size() > kMaxLabelsPerTarget) {
+    fail(entry.line, "at most " + std::to_string(kMaxLabelsPerTarget) +
+                         " labels per target, got " + std::to_string(labels.size()));
+  }
+  std::map<std::string, std::string> result;
+  for (const Entry& label : labels) {
+    check_name(label.key, label.line, kLabelNameRule);
+    if (std::ranges::find(kReservedLabels, label.key) != std::end(kReservedLabels)) {
+      fail(label.line, "label " + in_quotes(label.key) +
+                           " is reserved: meshprobe or Prometheus sets it");
+    }
+    if (label.key.starts_with("__")) {
+      fail(label.line, "label " + in_quotes(label.key) +
+                           " is reserved: names starting with __ are Prometheus' own");
+    }
+    result[label.key] = string_value(label);
+  }
+  return result;
+}
+
+TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) const {
+  const int line = line_of(item);
+  if (!item.IsMap()) {
+    fail(line, "each item of \"targets\" must be a map with at least \"url\", got " +
+                   describe(item));
+  }
+  const Section keys = section(item, "in target", kTargetKeys);
+
+  const Entry* url = keys.find("url");
+  if (!url) fail(line, "target has no \"url\"");
+  auto parsed = parse_target_url(string_value(*url));
+  if (!parsed) fail(url->value_line(), parsed.error().message);
+
+  TargetConfig result;
+  result.line = line;
+  Target& target = result.target;
+  target = std::move(*parsed);
+  if (const Entry* name = keys.find("name")) {
+    target.name = name_value(*name, kTargetNameRule);
+  }
+
+  for (const KindSpecificKey& rule : kKindSpecificKeys) {
+    if (const Entry* entry = keys.find(rule.key); entry && !rule.applies_to(target.kind)) {
+      fail(entry->line, in_quotes(rule.key) + " applies only to " + std::string(rule.kinds) +
+                            " targets, and " + in_quotes(target.url) + " is " +
+                            std::string(kind_name(target.kind)));
+    }
+  }
+
+  if (const Entry* ca = keys.find("ca")) {
+    result.ca = string_value(*ca);
+    for (const CaBundleSource& bundle : config.ca_bundles) {
+      if (bundle.name == result.ca) target.ca = bundle.bundle;
+    }
+    if (!target.ca) {
+      fail(ca->value_line(), "target " + in_quotes(target.name) + " names CA bundle " +
+                                 in_quotes(result.ca) +
+                                 ", which is not defined in ca_bundles");
+    }
+  }
+  if (const Entry* server_name = keys.find("server_name")) {
+    target.server_name = name_value(*server_name, kServerNameRule);
+  }
+
+  const Entry* interval = keys.find("interval");
+  const Entry* timeout = keys.find("timeout");
+  result.interval = interval ? duration_value(*interval) : config.default_interval;
+  target.timeout = timeout ? duration_value(*timeout) : config.default_timeout;
+  if (target.timeout > result.interval) {
+    fail((timeout ? timeout : interval)->value_line(),
+         "target " + in_quotes(target.name) + ": timeout " +
+             format_duration(target.timeout) + " is longer than its interval " +
+             format_duration(result.interval) +
+             "; a probe must finish before the next one is due");
+  }
+
+  if (const Entry* status = keys.find("expected_status")) {
+    target.expected_status = int_value(*status, kStatusRange);
+  }
+  const Entry* days = keys.find("expiry_warning_days");
+  target.expiry_warning_days =
+      days ? int_value(*days, kExpiryDaysRange) : config.expiry_warning_days;
+  if (const Entry* labels = keys.find("labels")) target.labels = read_labels(*labels);
+  return result;
+}
+
+void Parser::read_targets(const Section& top, int top_line, Config& config) const {
+  const Entry* targets = top.find("targets");
+  if (!targets) fail(top_line, "no targets: the config needs a \"targets\" list");
+  if (targets->value.IsNull() ||
+      (targets->value.IsSequence() && targets->value.size() == 0)) {
+    fail(targets->line, "no targets: \"targets\" is empty");
+  }
+  if (!targets->value.IsSequence()) {
+    fail(targets->value_line(),
+         "\"targets\" must be a list, got " + describe(targets->value));
+  }
+
+  std::map<std::string, int, std::less<>> first_line_of_name;
+  for (const auto& item : targets->value) {
+    TargetConfig target = read_target(item, config);
+    const auto [first, inserted] =
+        first_line_of_name.emplace(target.target.name, target.line);
+    if (!inserted) {
+      fail(target.line, "duplicate target name " + in_quotes(target.target.name) +
+                            " (first at line " + std::to_string(first->second) +
+                            "); give each target a distinct \"name\"");
+    }
+    config.targets.push_back(std::move(target));
+  }
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::string& source) {
+  return Parser(source).parse(yaml_text);
+}
+
+Config load_config(const std::string& path) {
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(
+      std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(errno));
+  std::string text;
+  char buffer[64 * 1024];
+  while (const std::size_t count = std::fread(buffer, 1, sizeof buffer, file.get())) {
+    text.append(buffer, count);
+  }
+  if (std::ferror(file.get())) {
+    throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(errno));
+  }
+  return parse_config(text, path);
+}
+
+}  // namespace meshprobe

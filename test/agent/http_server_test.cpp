@@ -1,0 +1,362 @@
+// The agent's HTTP server against real loopback clients written with plain
+// POSIX sockets, so what is tested is what goes over the wire.
+#include "agent/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+#include <future>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "test/support/posix_socket.h"
+
+namespace meshprobe {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using test::UniqueFd;
+using testing::HasSubstr;
+using testing::Not;
+using testing::StartsWith;
+using SteadyClock = std::chrono::steady_clock;
+
+// ---- a blocking loopback client ----------------------------------------------
+
+UniqueFd connect_to(std::uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  if (!fd) throw std::runtime_error("socket failed");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address),
+                sizeof address) != 0) {
+    throw std::runtime_error("connect failed");
+  }
+  return fd;
+}
+
+// False when the server has already closed or reset the connection.
+bool send_text(const UniqueFd& fd, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t sent = ::send(fd.get(), text.data(), text.size(), MSG_NOSIGNAL);
+    if (sent <= 0) return false;
+    text.remove_prefix(static_cast<std::size_t>(sent));
+  }
+  return true;
+}
+
+// Reads what arrives until `done` says enough, the peer closes, or `timeout`.
+// `closed` tells whether the peer closed (EOF or reset).
+struct Received {
+  std::string data;
+  bool closed = false;
+};
+
+template <typename Done>
+Received receive(const UniqueFd& fd, Done done, std::chrono::milliseconds timeout = 5s) {
+  Received out;
+  const auto deadline = SteadyClock::now() + timeout;
+  while (!done(out.data)) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left <= 0ms) break;
+    pollfd poll_fd{fd.get(), POLLIN, 0};
+    if (::poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) break;
+    char chunk[4096];
+    const ssize_t got = ::recv(fd.get(), chunk, sizeof chunk, 0);
+    if (got <= 0) {
+      out.closed = true;
+      break;
+    }
+    out.data.append(chunk, static_cast<std::size_t>(got));
+  }
+  return out;
+}
+
+Received receive_until_closed(const UniqueFd& fd, std::chrono::milliseconds timeout = 5s) {
+  return receive(fd, [](const std::string&) { return false; }, timeout);
+}
+
+struct Reply {
+  int status = 0;
+  std::string head;  // status line and headers
+  std::string body;
+};
+
+// One response framed by its Content-Length; `head_only` for answers to HEAD.
+Reply receive_reply(const UniqueFd& fd, bool head_only = false) {
+  std::size_t body_length = 0;
+  const auto complete = [&](const std::string& data) {
+    const std::size_t end = data.find("\r\n\r\n");
+    if (end == std::string::npos) return false;
+    const std::size_t field = data.find("Content-Length: ");
+    body_length = field < end && !head_only ? std::stoul(data.substr(field + 16)) : 0;
+    return data.size() >= end + 4 + body_length;
+  };
+  const Received received = receive(fd, complete);
+  Reply reply;
+  const std::size_t end = received.data.find("\r\n\r\n");
+  if (end == std::string::npos || received.data.size() < 12) return reply;
+  reply.status = std::stoi(received.data.substr(9, 3));
+  reply.head = received.data.substr(0, end + 2);
+  reply.body = received.data.substr(end + 4);
+  return reply;
+}
+
+std::string get_request(std::string_view path, std::string_view method = "GET") {
+  return std::string(method) + " " + std::string(path) +
+         " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+}
+
+// ---- the server under test ---------------------------------------------------
+
+HttpResponse test_routes(const HttpRequest& request) {
+  if (request.path == "/hello") {
+    return {200, "text/plain; charset=utf-8", "hello " + request.query};
+  }
+  if (request.path == "/boom") throw std::runtime_error("handler bug");
+  return {404, "text/plain; charset=utf-8", "not found\n"};
+}
+
+class HttpServerTest : public testing::Test {
+ protected:
+  void start(HttpServerOptions options = {}) {
+    server_ = std::make_unique<HttpServer>(io_, "127.0.0.1", 0, test_routes, options);
+    runner_ = std::thread([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    if (runner_.joinable()) {
+      on_io([this] { server_->stop(); });
+      io_.stop();
+      runner_.join();
+    }
+    server_.reset();
+  }
+
+  // The server is single-threaded: calls into it run on the io thread.
+  template <typename Function>
+  void on_io(Function function) {
+    std::promise<void> done;
+    asio::post(io_, [&] {
+      function();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  std::uint16_t port() const { return server_->port(); }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  std::unique_ptr<HttpServer> server_;
+  std::thread runner_;
+};
+
+TEST_F(HttpServerTest, GetReturnsTheHandlersBodyAndHeaders) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/hello?who=me")));
+  const Reply reply = receive_reply(client);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "hello who=me");
+  EXPECT_THAT(reply.head, HasSubstr("Content-Type: text/plain; charset=utf-8\r\n"));
+  EXPECT_THAT(reply.head, HasSubstr("Content-Length: 12\r\n"));
+  EXPECT_THAT(reply.head, HasSubstr("Cache-Control: no-store\r\n"));
+  EXPECT_THAT(reply.head, HasSubstr("X-Content-Type-Options: nosniff\r\n"));
+}
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  start();
+  const UniqueFd client = connect_to(port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(send_text(client, get_request("/hello")));
+    EXPECT_EQ(receive_reply(client).status, 200);
+  }
+}
+
+TEST_F(HttpServerTest, HeadHasTheLengthButNoBody) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/hello?x", "HEAD")));
+  const Reply reply = receive_reply(client, /*head_only=*/true);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_THAT(reply.head, HasSubstr("Content-Length: 7\r\n"));
+  // The next answer on the connection must start right after the headers.
+  ASSERT_TRUE(send_text(client, get_request("/hello")));
+  const Reply next = receive_reply(client);
+  EXPECT_EQ(reply.body, "");
+  EXPECT_EQ(next.status, 200);
+}
+
+TEST_F(HttpServerTest, PostIsMethodNotAllowed) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/hello", "POST")));
+  const Reply reply = receive_reply(client);
+  EXPECT_EQ(reply.status, 405);
+  EXPECT_THAT(reply.head, HasSubstr("Allow: GET, HEAD\r\n"));
+}
+
+TEST_F(HttpServerTest, UnknownPathGetsTheHandlersNotFound) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/nowhere")));
+  const Reply reply = receive_reply(client);
+  EXPECT_EQ(reply.status, 404);
+  EXPECT_EQ(reply.body, "not found\n");
+}
+
+TEST_F(HttpServerTest, OversizedHeaderGets431AndTheConnectionCloses) {
+  start();
+  const UniqueFd client = connect_to(port());
+  const std::string request = "GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Padding: " +
+                              std::string(20 * 1024, 'a') + "\r\n\r\n";
+  send_text(client, request);  // the server may stop reading part-way
+  const Received received = receive_until_closed(client);
+  EXPECT_THAT(received.data, StartsWith("HTTP/1.1 431 "));
+  EXPECT_TRUE(received.closed);
+}
+
+TEST_F(HttpServerTest, RequestWithABodyGets413) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client,
+                        "GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"));
+  const Received received = receive_until_closed(client);
+  EXPECT_THAT(received.data, StartsWith("HTTP/1.1 413 "));
+  EXPECT_TRUE(received.closed);
+}
+
+TEST_F(HttpServerTest, RequestTrickledSlowerThanTheReadTimeoutIsCutOff) {
+  HttpServerOptions options;
+  options.read_timeout = 300ms;
+  start(options);
+  const UniqueFd client = connect_to(port());
+  const std::string request = get_request("/hello");
+  const auto started = SteadyClock::now();
+  bool cut_off = false;
+  for (const char byte : request) {
+    if (SteadyClock::now() - started > 2s) break;
+    if (!send_text(client, std::string_view(&byte, 1))) {
+      cut_off = true;
+      break;
+    }
+    const Received received = receive_until_closed(client, 100ms);
+    if (received.closed) {
+      cut_off = true;
+      EXPECT_EQ(received.data, "");  // no answer: the request never completed
+      break;
+    }
+  }
+  EXPECT_TRUE(cut_off);
+  EXPECT_LT(SteadyClock::now() - started, 1s);
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterTheReadTimeout) {
+  HttpServerOptions options;
+  options.read_timeout = 300ms;
+  start(options);
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/hello")));
+  ASSERT_EQ(receive_reply(client).status, 200);
+  EXPECT_TRUE(receive_until_closed(client, 2s).closed);
+}
+
+TEST_F(HttpServerTest, MalformedRequestLineGets400AndCloses) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, "GARBAGE\x01 /\r\n\r\n"));
+  const Received received = receive_until_closed(client);
+  EXPECT_THAT(received.data, StartsWith("HTTP/1.1 400 "));
+  EXPECT_TRUE(received.closed);
+}
+
+TEST_F(HttpServerTest, StopClosesIdleKeepAliveConnections) {
+  start();  // the default read timeout is 10 s: only stop() can close it soon
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/hello")));
+  ASSERT_EQ(receive_reply(client).status, 200);
+  on_io([this] { server_->stop(); });
+  EXPECT_TRUE(receive_until_closed(client, 2s).closed);
+}
+
+TEST_F(HttpServerTest, StopRefusesNewConnections) {
+  start();
+  const std::uint16_t bound = port();
+  on_io([this] { server_->stop(); });
+  EXPECT_THROW(connect_to(bound), std::runtime_error);
+}
+
+TEST_F(HttpServerTest, ThrowingHandlerGives500AndTheServerKeepsServing) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/boom")));
+  const Reply failure = receive_reply(client);
+  EXPECT_EQ(failure.status, 500);
+  EXPECT_THAT(failure.body, Not(HasSubstr("handler bug")));
+  ASSERT_TRUE(send_text(client, get_request("/hello")));
+  EXPECT_EQ(receive_reply(client).status, 200);
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosed) {
+  HttpServerOptions options;
+  options.max_connections = 1;
+  start(options);
+  const UniqueFd first = connect_to(port());
+  ASSERT_TRUE(send_text(first, get_request("/hello")));
+  ASSERT_EQ(receive_reply(first).status, 200);
+
+  const UniqueFd second = connect_to(port());
+  send_text(second, get_request("/hello"));
+  const Received refused = receive_until_closed(second, 2s);
+  EXPECT_TRUE(refused.closed);
+  EXPECT_EQ(refused.data, "");
+
+  // The first is still served.
+  ASSERT_TRUE(send_text(first, get_request("/hello")));
+  EXPECT_EQ(receive_reply(first).status, 200);
+}
+
+TEST_F(HttpServerTest, Http10ConnectionClosesAfterTheAnswer) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, "GET /hello HTTP/1.0\r\n\r\n"));
+  const Received received = receive_until_closed(client);
+  EXPECT_THAT(received.data, StartsWith("HTTP/1.0 200 "));
+  EXPECT_TRUE(received.closed);
+}
+
+TEST(HttpServerBindTest, PortInUseThrowsSystemError) {
+  asio::io_context io;
+  HttpServer first(io, "127.0.0.1", 0, test_routes);
+  EXPECT_THROW(HttpServer(io, "127.0.0.1", first.port(), test_routes), std::system_error);
+}
+
+TEST(HttpServerBindTest, ListensOnIpv6Loopback) {
+  asio::io_context io;
+  try {
+    HttpServer server(io, "::1", 0, test_routes);
+    EXPECT_NE(server.port(), 0);
+  } catch (const std::system_error&) {
+    GTEST_SKIP() << "no IPv6 loopback here";
+  }
+}
+
+}  // namespace
+}  // namespace meshprobe
