@@ -23,7 +23,7 @@ fail() { echo "FAIL [$CASE]: $*"; exit 1; }
 # A port nothing listens on: bind-free pick from the ephemeral range.
 free_port() {
   local port
-  for port in $(shuf -i 20000-40000 -n 50); do
+  for port in $(shuf -i 20000-32000 -n 50); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
   done
   fail "no free port"

@@ -29,7 +29,7 @@ fail() {
 
 free_port() {
   local port
-  for port in $(shuf -i 20000-40000 -n 50); do
+  for port in $(shuf -i 20000-32000 -n 50); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
   done
   fail "no free port"
@@ -55,13 +55,14 @@ serve() {  # starts a testpeer on 127.0.0.1, prints its port
   echo "$port"
 }
 
-AGENT_PORT=$(free_port)
-URL="http://127.0.0.1:$AGENT_PORT"
+# The agent binds port 0 and says in its start line which port it got: no
+# race with other processes for a port picked in advance.
+URL=""
 REFUSED_PORT=$(free_port)
 
 write_config() {  # write_config FILE EXTRA_TARGETS_YAML
   cat >"$1" <<YAML
-listen: 127.0.0.1:$AGENT_PORT
+listen: 127.0.0.1:0
 vantage: test
 node_name: test-node
 defaults: {interval: 200ms, timeout: 150ms}
@@ -72,10 +73,18 @@ $2
 YAML
 }
 
+# The address from the agent's start line, logfmt or JSON.
+started_listen() {
+  sed -n 's/.*event=agent_started.* listen=\([^ ]*\).*/\1/p; s/.*"event":"agent_started".*"listen":"\([^"]*\)".*/\1/p' \
+    "$workdir/agent.log" | head -1
+}
+
 start_agent() {
   "$MESHPROBE" agent --config "$workdir/config.yaml" "$@" >"$workdir/agent.log" 2>&1 &
   agent_pid=$!
-  eventually 5 curl -sf "$URL/healthz" || fail "agent did not come up"
+  eventually 5 grep -q agent_started "$workdir/agent.log" || fail "agent did not start"
+  URL="http://$(started_listen)"
+  eventually 5 curl -sf "$URL/healthz" || fail "agent did not come up at $URL"
 }
 
 status() { curl -sf "$URL/status"; }
@@ -154,7 +163,7 @@ YAML
 global: {scrape_interval: 1s, scrape_timeout: 1s}
 scrape_configs:
   - job_name: meshprobe
-    static_configs: [{targets: ["127.0.0.1:$AGENT_PORT"]}]
+    static_configs: [{targets: ["${URL#http://}"]}]
 YAML
     prometheus --config.file="$workdir/prometheus.yml" --storage.tsdb.path="$workdir/tsdb" \
       --web.listen-address="127.0.0.1:$prom_port" >"$workdir/prometheus.log" 2>&1 &
@@ -249,10 +258,9 @@ YAML
     ;;
   listen_flag_overrides_the_config)
     write_config "$workdir/config.yaml" ""
-    other=$(free_port)
-    "$MESHPROBE" agent --config "$workdir/config.yaml" --listen "127.0.0.1:$other" >"$workdir/agent.log" 2>&1 &
-    agent_pid=$!
-    eventually 5 curl -sf "http://127.0.0.1:$other/healthz" || fail "not serving on --listen"
+    sed -i 's/^listen: .*/listen: 192.0.2.1:9/' "$workdir/config.yaml"  # not bindable here
+    start_agent --listen 127.0.0.1:0
+    case "$URL" in http://127.0.0.1:*) ;; *) fail "serving on $URL, not on --listen" ;; esac
     ;;
   *)
     echo "unknown case: $CASE"; exit 2 ;;
