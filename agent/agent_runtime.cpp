@@ -4,12 +4,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <csignal>
 #include <map>
 #include <ostream>
-#include <set>
 
 #include "agent/http_server.h"
 #include "agent/log.h"
@@ -98,43 +98,37 @@ class Agent {
     events.round_done = [this](const std::string& target, std::vector<ProbeResult> results) {
       on_round(target, std::move(results));
     };
-    events.round_skipped = [this](const std::string& target) {
-      store_.record_skip(target);
-      if (const TargetState* state = store_.find(target)) metrics_.record_skip(*state);
-    };
+    events.round_skipped = [this](const std::string& target) { store_.record_skip(target); };
     events.started_late = [this](double seconds) { metrics_.observe_schedule_lateness(seconds); };
     events.in_flight_changed = [this](int probes) { metrics_.set_in_flight(probes); };
     return events;
   }
 
   void on_round(const std::string& target, std::vector<ProbeResult> results) {
-    // Log changes of state only: one line per transition, none per success.
-    std::map<std::string, bool> before;
-    if (const TargetState* state = store_.find(target)) {
-      for (const auto& [address, s] : state->addresses) before[address] = s.last.success;
-    }
-    const std::vector<ProbeResult> round = results;
-    const auto dropped = store_.record_round(target, std::move(results));
     const TargetState* state = store_.find(target);
-    if (state == nullptr) return;
-    metrics_.record_round(*state, round, dropped);
-    for (const ProbeResult& r : round) {
-      auto was = before.find(r.address);
-      const bool first = was == before.end();
-      if (!r.success && (first || was->second)) {
-        log_.warn("probe_failing", {{"target", target},
-                                    {"address", r.address},
-                                    {"diagnosis", code(r.diagnosis)},
-                                    {"message", r.message}});
-      } else if (r.success && !first && !was->second) {
-        log_.info("probe_recovered", {{"target", target}, {"address", r.address}});
-      }
+    if (state == nullptr) return;  // the target left the config meanwhile
+    metrics_.observe_round(results);
+    for (const ProbeResult& r : results) log_change_of_state(*state, r);
+    store_.record_round(target, std::move(results));
+  }
+
+  // One line when an address starts failing or recovers; none per success.
+  void log_change_of_state(const TargetState& state, const ProbeResult& r) {
+    const auto previous = state.addresses.find(r.address);
+    const bool first = previous == state.addresses.end();
+    if (!r.success && (first || previous->second.last.success)) {
+      log_.warn("probe_failing", {{"target", state.target->name},
+                                  {"address", r.address},
+                                  {"diagnosis", code(r.diagnosis)},
+                                  {"message", r.message}});
+    } else if (r.success && !first && !previous->second.last.success) {
+      log_.info("probe_recovered", {{"target", state.target->name}, {"address", r.address}});
     }
   }
 
   HttpResponse route(const HttpRequest& request) {
     if (request.path == "/metrics") {
-      return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.serialize()};
+      return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.serialize(store_)};
     }
     if (request.path == "/status") {
       return {200, "application/json", render_status_json(store_, identity_)};
@@ -153,11 +147,6 @@ class Agent {
   }
 
   void apply(const Config& next) {
-    std::set<std::string> kept;
-    for (const TargetConfig& tc : next.targets) kept.insert(tc.target.name);
-    for (const TargetState& state : store_.targets()) {
-      if (kept.count(state.target->name) == 0) metrics_.forget_target(state.target->name);
-    }
     const auto specs = target_specs(next);
     store_.set_targets(specs);
     scheduler_.set_targets(specs);
@@ -255,6 +244,12 @@ class Agent {
 }  // namespace
 
 int run_agent(const AgentOptions& options, std::ostream& log_stream) {
+  // A /metrics answer of a large agent is megabytes. glibc would raise its
+  // mmap threshold after the first one is freed and keep later ones on the
+  // heap for good; a fixed threshold hands them back to the kernel, and two
+  // arenas are plenty for one event loop plus the resolver threads.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_ARENA_MAX, 2);
   Logger log(LogFormat::logfmt, log_stream);
   Config config;
   try {

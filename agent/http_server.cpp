@@ -209,10 +209,10 @@ class HttpServer::Impl::Connection
       response = plain_response(http::status::method_not_allowed, "method not allowed");
       response.set(http::field::allow, "GET, HEAD");
     } else {
-      const HttpResponse answer = server_->handle(to_http_request(request));
+      HttpResponse answer = server_->handle(to_http_request(request));
       response.result(response_status(answer.status));
       response.set(http::field::content_type, answer.content_type);
-      if (allows_body(response.result_int())) response.body() = answer.body;
+      if (allows_body(response.result_int())) response.body() = std::move(answer.body);
     }
     response.version(request.version());
     response.keep_alive(request.keep_alive());

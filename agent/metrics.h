@@ -1,6 +1,12 @@
 // The Prometheus exposition: blackbox_exporter-compatible probe_* series and
-// meshprobe_* series, all labelled target, url, vantage, node (and address
-// on per-address series). prometheus-cpp stays behind this interface.
+// meshprobe_* series. Per-target series carry target, url, vantage and node
+// (and address on per-address series).
+//
+// Per-target series are written straight from the results store at scrape
+// time: an agent with 10,000 targets has 150,000 of them, and keeping a
+// metric object per series (as a client-library registry does) costs
+// hundreds of megabytes and a third of a second per scrape. The few
+// agent-wide series live in a prometheus-cpp registry.
 #pragma once
 
 #include <memory>
@@ -18,21 +24,15 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // After ResultsStore::record_round: updates every series of the target
-  // from `state`, counts `round` and removes the series of `dropped_addresses`.
-  void record_round(const TargetState& state, const std::vector<ProbeResult>& round,
-                    const std::vector<std::string>& dropped_addresses);
-  void record_skip(const TargetState& state);
-  // Removes every series of a target that left the configuration.
-  void forget_target(const std::string& target_name);
-
+  // Feeds the agent-wide latency histogram (by probe kind).
+  void observe_round(const std::vector<ProbeResult>& round);
   void observe_schedule_lateness(double seconds);
   void set_in_flight(int probes);
   void set_targets(int targets);
   void record_config_reload(bool success);
 
-  // Text exposition format 0.0.4.
-  std::string serialize() const;
+  // Text exposition format 0.0.4 of every series.
+  std::string serialize(const ResultsStore& store) const;
 
  private:
   struct Impl;

@@ -37,6 +37,7 @@ std::vector<std::string> ResultsStore::record_round(const std::string& target_na
     const bool was_failing = address.probes > 0 && !address.last.success;
 
     ++address.probes;
+    ++state->probes_by_diagnosis[static_cast<std::size_t>(result.diagnosis)];
     if (result.success) {
       ++address.consecutive_successes;
       address.consecutive_failures = 0;

@@ -42,6 +42,8 @@ struct TargetState {
   std::map<std::string, AddressState> addresses;  // by address ("" when resolution failed)
   std::uint64_t rounds = 0;
   std::uint64_t skipped = 0;  // rounds not started: the previous one was still running
+  // Every finished probe (one per address per round), indexed by Diagnosis.
+  std::array<std::uint64_t, std::size(kAllDiagnoses)> probes_by_diagnosis{};
 };
 
 struct TargetSpec {

@@ -13,7 +13,8 @@ BUILD=${1:-build}
 MESHPROBE=$BUILD/agent/meshprobe
 TESTPEER=$BUILD/test/support/meshprobe-testpeer
 PROBES=$BUILD/bench/meshprobe-bench-probes
-for bin in "$MESHPROBE" "$TESTPEER" "$PROBES"; do
+METRICS=$BUILD/bench/meshprobe-bench-metrics
+for bin in "$MESHPROBE" "$TESTPEER" "$PROBES" "$METRICS"; do
   [ -x "$bin" ] || { echo "missing $bin: build first (cmake --build $BUILD)"; exit 2; }
 done
 
@@ -166,7 +167,7 @@ after=$(cpu_ticks "$scale_pid")
 curl -sf "http://127.0.0.1:$scale_port/metrics" >"$work/m1.txt"
 probes0=$(metric_sum meshprobe_probes_total <"$work/m0.txt")
 probes1=$(metric_sum meshprobe_probes_total <"$work/m1.txt")
-failed1=$(grep '^meshprobe_probes_total{' "$work/m1.txt" | grep -v 'diagnosis="ok"' | metric_sum meshprobe_probes_total)
+failed1=$(awk '$1 ~ /^meshprobe_probes_total[{]/ && $1 !~ /diagnosis="ok"/ {s += $NF} END {printf "%.0f", s}' "$work/m1.txt")
 rate=$(echo "($probes1 - $probes0) / $SCALE_SECONDS" | bc -l | cut -c1-7)
 scale_cpu=$(echo "($after - $before) * 100 / $HZ / $SCALE_SECONDS" | bc -l | cut -c1-6)
 p50=$(histogram_quantile meshprobe_schedule_lateness_seconds 0.5 <"$work/m1.txt")
@@ -192,6 +193,7 @@ printf '/metrics median %s ms, %s bytes\n' "$(echo "$scrape_s * 1000" | bc -l | 
 bench metrics_scrape_ms "$(echo "$scrape_s * 1000" | bc -l | cut -c1-6)"
 bench metrics_bytes "$scrape_bytes"
 kill "$scale_pid"
+"$METRICS" "$SCALE_TARGETS"  # the exposition alone, without HTTP or a busy loop
 
 echo "== 6. timing accuracy: a server that answers 200 ms after the request"
 delay_port=$(serve 1 --mode tls_http --delay-ms 200 --cert "$work/pki/leaf.pem" --key "$work/pki/leaf-key.pem")

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -155,46 +156,36 @@ ProbeResult failed_result(const Target& target, const std::string& address, Diag
   return result;
 }
 
-// What ResultsStore::record_round does to the state, so these tests need
-// none of the store: last results, streaks and flips per address; addresses
-// missing from the round are dropped and returned.
-std::vector<std::string> store_round(TargetState& state, const std::vector<ProbeResult>& round) {
-  std::map<std::string, AddressState> next;
-  for (const ProbeResult& result : round) {
-    AddressState address_state = state.addresses[result.address];
-    const bool had_result = address_state.probes > 0;
-    if (had_result && address_state.last.success != result.success) ++address_state.transitions;
-    address_state.last = result;
-    ++address_state.probes;
-    address_state.consecutive_successes = result.success ? address_state.consecutive_successes + 1 : 0;
-    address_state.consecutive_failures = result.success ? 0 : address_state.consecutive_failures + 1;
-    next[result.address] = std::move(address_state);
-  }
-  std::vector<std::string> dropped;
-  for (const auto& [address, address_state] : state.addresses) {
-    if (next.count(address) == 0) dropped.push_back(address);
-  }
-  state.addresses = std::move(next);
-  ++state.rounds;
-  return dropped;
-}
-
 class MetricsTest : public ::testing::Test {
  protected:
-  TargetState& state_of(const std::shared_ptr<const Target>& target) {
-    TargetState& state = states_[target->name];
-    state.target = target;
-    return state;
+  // Puts `target` in the store's target set (replacing one of the same name).
+  void configure(const std::shared_ptr<const Target>& target) {
+    auto same_name = [&](const TargetSpec& spec) { return spec.target->name == target->name; };
+    auto it = std::find_if(specs_.begin(), specs_.end(), same_name);
+    if (it == specs_.end()) {
+      specs_.push_back({target, 10s});
+    } else {
+      it->target = target;
+    }
+    store_.set_targets(specs_);
+  }
+
+  void forget(const std::string& name) {
+    std::erase_if(specs_, [&](const TargetSpec& spec) { return spec.target->name == name; });
+    store_.set_targets(specs_);
   }
 
   void round(const std::shared_ptr<const Target>& target, const std::vector<ProbeResult>& results) {
-    TargetState& state = state_of(target);
-    const std::vector<std::string> dropped = store_round(state, results);
-    metrics_.record_round(state, results, dropped);
+    configure(target);
+    metrics_.observe_round(results);
+    store_.record_round(target->name, results);
   }
 
+  std::string exposition() const { return metrics_.serialize(store_); }
+
   Metrics metrics_{"node", "worker-1"};
-  std::map<std::string, TargetState> states_;
+  ResultsStore store_;
+  std::vector<TargetSpec> specs_;
   std::shared_ptr<const Target> webhook_ =
       make_target("istiod-webhook", "https://istiod.istio-system.svc:15017/ready", ProbeKind::https);
   std::shared_ptr<const Target> xds_ =
@@ -204,7 +195,7 @@ class MetricsTest : public ::testing::Test {
 TEST_F(MetricsTest, RoundExposesProbeSuccessWithEveryLabel) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
 
   const Labels labels = {{"target", "istiod-webhook"},
                          {"url", "https://istiod.istio-system.svc:15017/ready"},
@@ -221,7 +212,7 @@ TEST_F(MetricsTest, RoundExposesProbeSuccessWithEveryLabel) {
 TEST_F(MetricsTest, RoundExposesDurationsStatusAndCertificate) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
   const Labels address = {{"target", "istiod-webhook"}, {"address", "10.0.0.1"}};
   EXPECT_EQ(value_of(text, "probe_duration_seconds", address), 0.012);
   EXPECT_EQ(value_of(text, "probe_http_status_code", address), 200);
@@ -231,15 +222,14 @@ TEST_F(MetricsTest, RoundExposesDurationsStatusAndCertificate) {
   Labels tls_phase = address;
   tls_phase["phase"] = "tls";
   EXPECT_EQ(value_of(text, "meshprobe_phase_duration_seconds", tls_phase), 0.008);
-  EXPECT_EQ(value_of(text, "meshprobe_probe_duration_seconds_count", {{"target", "istiod-webhook"}}),
-            1);
+  EXPECT_EQ(value_of(text, "meshprobe_probe_duration_seconds_count", {{"kind", "https"}}), 1);
 }
 
 TEST_F(MetricsTest, FailingRoundFlipsSuccessAndMovesDiagnosis) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
   round(webhook_, {failed_result(*webhook_, "10.0.0.1", Diagnosis::tcp_timeout, Phase::connect)});
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
   const Labels address = {{"target", "istiod-webhook"}, {"address", "10.0.0.1"}};
   EXPECT_EQ(value_of(text, "probe_success", address), 0);
   const std::vector<Sample> diagnoses = find(text, "meshprobe_diagnosis", address);
@@ -254,7 +244,7 @@ TEST_F(MetricsTest, PhasesThatDidNotRunLoseTheirSeries) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
   round(webhook_, {failed_result(*webhook_, "10.0.0.1", Diagnosis::tcp_refused, Phase::connect)});
 
-  const std::vector<Sample> phases = find(metrics_.serialize(), "meshprobe_phase_duration_seconds",
+  const std::vector<Sample> phases = find(exposition(), "meshprobe_phase_duration_seconds",
                                           {{"address", "10.0.0.1"}});
   ASSERT_EQ(phases.size(), 1u);
   EXPECT_EQ(phases.front().labels.at("phase"), "connect");
@@ -267,12 +257,12 @@ TEST_F(MetricsTest, ProbesTotalCountsEveryAddressResult) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1"), ok_result(*webhook_, "10.0.0.2"),
                    ok_result(*webhook_, "10.0.0.3")});
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
   const Labels target = {{"target", "istiod-webhook"}};
   EXPECT_EQ(value_of(text, "meshprobe_probes_total", {{"diagnosis", "ok"}}), 5);
   EXPECT_EQ(value_of(text, "meshprobe_probes_total", {{"diagnosis", "tcp_timeout"}}), 1);
   EXPECT_EQ(find(text, "meshprobe_probes_total", target).size(), 2u);
-  EXPECT_EQ(value_of(text, "meshprobe_probe_duration_seconds_count", target), 6);
+  EXPECT_EQ(value_of(text, "meshprobe_probe_duration_seconds_count", {{"kind", "https"}}), 6);
 }
 
 TEST_F(MetricsTest, TransitionsCountEveryFlip) {
@@ -281,7 +271,7 @@ TEST_F(MetricsTest, TransitionsCountEveryFlip) {
   round(xds_, {ok_result(*xds_, "10.0.0.9")});
   round(xds_, {ok_result(*xds_, "10.0.0.9")});
 
-  EXPECT_EQ(value_of(metrics_.serialize(), "meshprobe_transitions_total",
+  EXPECT_EQ(value_of(exposition(), "meshprobe_transitions_total",
                      {{"address", "10.0.0.9"}}),
             2);
 }
@@ -291,7 +281,7 @@ TEST_F(MetricsTest, DroppedAddressesLoseEverySeries) {
                    failed_result(*webhook_, "10.0.0.2", Diagnosis::tcp_timeout, Phase::connect)});
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
   for (const Sample& sample : parse_exposition(text)) {
     auto address = sample.labels.find("address");
     EXPECT_FALSE(address != sample.labels.end() && address->second == "10.0.0.2")
@@ -300,16 +290,14 @@ TEST_F(MetricsTest, DroppedAddressesLoseEverySeries) {
   EXPECT_EQ(value_of(text, "probe_success", {{"address", "10.0.0.1"}}), 1);
 }
 
-TEST_F(MetricsTest, ForgetTargetRemovesEverySeriesOfTheTarget) {
+TEST_F(MetricsTest, ATargetLeavingTheConfigLosesEverySeries) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
   round(xds_, {ok_result(*xds_, "10.0.0.1")});
-  TargetState& webhook_state = state_of(webhook_);
-  ++webhook_state.skipped;
-  metrics_.record_skip(webhook_state);
+  store_.record_skip("istiod-webhook");
 
-  metrics_.forget_target("istiod-webhook");
+  forget("istiod-webhook");
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
   for (const Sample& sample : parse_exposition(text)) {
     auto target = sample.labels.find("target");
     EXPECT_FALSE(target != sample.labels.end() && target->second == "istiod-webhook")
@@ -321,10 +309,9 @@ TEST_F(MetricsTest, ForgetTargetRemovesEverySeriesOfTheTarget) {
 TEST_F(MetricsTest, UrlChangeReplacesEverySeriesOfTheTarget) {
   round(xds_, {ok_result(*xds_, "10.0.0.1")});
   auto moved = make_target("istiod-xds", "tcp://istiod.istio-system.svc:15010", ProbeKind::tcp);
-  states_.erase("istiod-xds");  // the store starts such a target afresh
   round(moved, {ok_result(*moved, "10.0.0.1")});
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
   EXPECT_TRUE(find(text, "probe_success", {{"url", "tcp://istiod.istio-system.svc:15012"}}).empty())
       << text;
   EXPECT_EQ(value_of(text, "meshprobe_probes_total",
@@ -339,7 +326,7 @@ TEST_F(MetricsTest, TlsVersionChangeReplacesTheInfoSeries) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
 
   const std::vector<Sample> versions =
-      find(metrics_.serialize(), "probe_tls_version_info", {{"address", "10.0.0.1"}});
+      find(exposition(), "probe_tls_version_info", {{"address", "10.0.0.1"}});
   ASSERT_EQ(versions.size(), 1u);
   EXPECT_EQ(versions.front().labels.at("version"), "TLSv1.3");
   EXPECT_EQ(versions.front().value, 1);
@@ -349,7 +336,7 @@ TEST_F(MetricsTest, ResultWithoutTlsRemovesCertificateAndVersionSeries) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
   round(webhook_, {failed_result(*webhook_, "10.0.0.1", Diagnosis::tcp_timeout, Phase::connect)});
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
   EXPECT_TRUE(find(text, "probe_tls_version_info").empty()) << text;
   EXPECT_TRUE(find(text, "probe_ssl_earliest_cert_expiry").empty()) << text;
   EXPECT_TRUE(find(text, "meshprobe_cert_remaining_seconds").empty()) << text;
@@ -359,15 +346,15 @@ TEST_F(MetricsTest, ResultWithoutTlsRemovesCertificateAndVersionSeries) {
 TEST_F(MetricsTest, HttpStatusIsOnlyExposedForHttps) {
   round(xds_, {ok_result(*xds_, "10.0.0.9")});
 
-  EXPECT_TRUE(find(metrics_.serialize(), "probe_http_status_code").empty());
+  EXPECT_TRUE(find(exposition(), "probe_http_status_code").empty());
 }
 
 TEST_F(MetricsTest, SkippedRoundsAreCountedPerTarget) {
-  TargetState& state = state_of(xds_);
-  metrics_.record_skip(state);
-  metrics_.record_skip(state);
+  configure(xds_);
+  store_.record_skip("istiod-xds");
+  store_.record_skip("istiod-xds");
 
-  EXPECT_EQ(value_of(metrics_.serialize(), "meshprobe_probes_skipped_total",
+  EXPECT_EQ(value_of(exposition(), "meshprobe_probes_skipped_total",
                      {{"target", "istiod-xds"}}),
             2);
 }
@@ -378,14 +365,14 @@ TEST_F(MetricsTest, LabelValuesAreEscaped) {
   auto odd = make_target(name, url, ProbeKind::tcp);
   round(odd, {ok_result(*odd, "10.0.0.1")});
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
   EXPECT_NE(text.find(R"(target="we\"ird\\name\nline")"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(url="tcp://host:1/\"q\"\\")"), std::string::npos) << text;
   EXPECT_EQ(value_of(text, "probe_success", {{"target", name}, {"url", url}}), 1);
 }
 
 TEST_F(MetricsTest, BuildInfoCarriesVersionVantageAndNode) {
-  EXPECT_EQ(value_of(metrics_.serialize(), "meshprobe_build_info",
+  EXPECT_EQ(value_of(exposition(), "meshprobe_build_info",
                      {{"version", MESHPROBE_VERSION}, {"vantage", "node"}, {"node", "worker-1"}}),
             1);
 }
@@ -394,7 +381,7 @@ TEST_F(MetricsTest, ConfigReloadsAreCountedByResult) {
   metrics_.record_config_reload(true);
   metrics_.record_config_reload(false);
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
   EXPECT_EQ(value_of(text, "meshprobe_config_reloads_total", {{"result", "success"}}), 1);
   EXPECT_EQ(value_of(text, "meshprobe_config_reloads_total", {{"result", "failure"}}), 1);
   EXPECT_EQ(value_of(text, "meshprobe_config_last_reload_successful", {}), 0);
@@ -405,7 +392,7 @@ TEST_F(MetricsTest, AgentGaugesAndLatenessAreExposed) {
   metrics_.set_targets(7);
   metrics_.observe_schedule_lateness(0.0002);
 
-  const std::string text = metrics_.serialize();
+  const std::string text = exposition();
   EXPECT_EQ(value_of(text, "meshprobe_probes_in_flight", {}), 3);
   EXPECT_EQ(value_of(text, "meshprobe_targets", {}), 7);
   EXPECT_EQ(value_of(text, "meshprobe_schedule_lateness_seconds_bucket", {{"le", "0.00025"}}), 1);
@@ -452,14 +439,14 @@ TEST_F(MetricsTest, PromtoolFindsNoProblemsInARealisticExposition) {
   untrusted.tls->verified = false;
   round(tls, {untrusted});
   round(missing, {failed_result(*missing, "", Diagnosis::dns_not_found, Phase::resolve)});
-  metrics_.record_skip(state_of(xds_));
+  store_.record_skip("istiod-xds");
   metrics_.observe_schedule_lateness(0.003);
   metrics_.set_in_flight(2);
   metrics_.set_targets(5);
   metrics_.record_config_reload(true);
 
   int status = 0;
-  const std::string output = promtool_check(metrics_.serialize(), status);
+  const std::string output = promtool_check(exposition(), status);
 
   EXPECT_EQ(output, "");
   ASSERT_TRUE(WIFEXITED(status)) << "promtool did not run";
