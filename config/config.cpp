@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "config/yaml_guard.h"
 
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -357,6 +358,9 @@ bool Parser::bool_value(const Entry& entry) const {
 }
 
 Config Parser::parse(const std::string& yaml_text) const {
+  if (const int line = line_of_leading_flow_entry(yaml_text)) {
+    fail(line, "YAML syntax error: a document cannot start with ','");
+  }
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(yaml_text);
