@@ -12,6 +12,8 @@
 #include <ostream>
 
 #include "agent/http_server.h"
+#include "agent/kube_runtime.h"
+#include "agent/kube_targets.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
 #include "agent/results_store.h"
@@ -43,15 +45,6 @@ FileStamp stamp_of(const std::string& path) {
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
-std::vector<TargetSpec> target_specs(const Config& config) {
-  std::vector<TargetSpec> specs;
-  specs.reserve(config.targets.size());
-  for (const TargetConfig& tc : config.targets) {
-    specs.push_back({std::make_shared<const Target>(tc.target), tc.interval});
-  }
-  return specs;
-}
-
 // The files a config depends on: itself and its CA bundle files.
 std::vector<std::string> watched_files(const Config& config) {
   std::vector<std::string> files{config.source};
@@ -63,7 +56,8 @@ std::vector<std::string> watched_files(const Config& config) {
 
 class Agent {
  public:
-  Agent(asio::io_context& io, Config config, const AgentOptions& options, Logger& log)
+  Agent(asio::io_context& io, Config config, const AgentOptions& options, Logger& log,
+        std::unique_ptr<KubeConnection> kube)
       : io_(io),
         options_(options),
         log_(log),
@@ -76,10 +70,13 @@ class Agent {
         server_(io, listen_.host, listen_.port,
                 [this](const HttpRequest& request) { return route(request); }),
         signals_(io, SIGHUP, SIGTERM, SIGINT),
-        watch_timer_(io) {}
+        watch_timer_(io) {
+    if (kube) start_kubernetes(std::move(kube));
+  }
 
   void start() {
     apply(config_);
+    if (kube_) kube_->configure(config_);
     log_.info("agent_started",
               {{"version", MESHPROBE_VERSION},
                {"listen", listen_.host + ":" + std::to_string(server_.port())},
@@ -128,13 +125,17 @@ class Agent {
 
   HttpResponse route(const HttpRequest& request) {
     if (request.path == "/metrics") {
-      return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.serialize(store_)};
+      std::string exposition = metrics_.serialize(store_);
+      if (kube_) exposition += kube_->metrics().serialize();
+      return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(exposition)};
     }
+    const KubeStatus* kube_status = kube_ ? &kube_->status() : nullptr;
     if (request.path == "/status") {
-      return {200, "application/json", render_status_json(store_, identity_)};
+      return {200, "application/json", render_status_json(store_, identity_, kube_status)};
     }
     if (request.path == "/") {
-      return {200, "text/html; charset=utf-8", render_status_html(store_, identity_)};
+      return {200, "text/html; charset=utf-8",
+              render_status_html(store_, identity_, kube_status)};
     }
     if (request.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
     if (request.path == "/readyz") {
@@ -146,20 +147,67 @@ class Agent {
     return {404, "text/plain; charset=utf-8", "not found\n"};
   }
 
+  // Targets as the cluster last described them (Kubernetes mode): the store
+  // lists them all; the scheduler gets those that can be probed; those that
+  // cannot (the Service is gone, no endpoints, the API refused a read) get
+  // their verdict as a round of their own.
   void apply(const Config& next) {
-    const auto specs = target_specs(next);
-    store_.set_targets(specs);
-    scheduler_.set_targets(specs);
-    metrics_.set_targets(static_cast<int>(specs.size()));
+    const std::vector<ExpandedTarget> expanded =
+        expand_targets(next, kube_ ? kube_->snapshot() : nullptr);
+    std::vector<TargetSpec> all;
+    std::vector<TargetSpec> probed;
+    for (const ExpandedTarget& target : expanded) {
+      all.push_back(target.spec);
+      if (!target.verdict && !target.pending) probed.push_back(target.spec);
+    }
+    store_.set_targets(all);
+    scheduler_.set_targets(probed);
+    metrics_.set_targets(static_cast<int>(all.size()));
+    if (kube_) kube_->metrics().set_endpoints(expanded, config_.vantage, config_.node_name);
+    for (const ExpandedTarget& target : expanded) {
+      if (target.verdict) on_round(target.spec.target->name, {*target.verdict});
+    }
+  }
+
+  void start_kubernetes(std::unique_ptr<KubeConnection> connection) {
+    log_.info("kubernetes_connected", {{"credentials", connection->description()}});
+    kube_ = std::make_unique<KubeRuntime>(io_, prober_, log_, std::move(connection),
+                                          [this] { apply(config_); });
+  }
+
+  // A reload that turns Kubernetes mode on connects now; one that changes
+  // the connection itself needs a restart.
+  void prepare_kubernetes(const Config& next) {
+    if (!next.kubernetes.enabled) return;
+    if (!kube_) {
+      auto connection = KubeConnection::open(next.kubernetes, options_.kubeconfig);
+      if (!connection) {
+        throw ConfigError(next.source, next.kubernetes.line,
+                          "kubernetes: " + connection.error().message);
+      }
+      start_kubernetes(std::move(*connection));
+      return;
+    }
+    const KubernetesConfig& now = config_.kubernetes;
+    if (next.kubernetes.kubeconfig != now.kubeconfig || next.kubernetes.context != now.context ||
+        next.kubernetes.request_timeout != now.request_timeout) {
+      log_.warn("config_needs_restart", {{"key", "kubernetes"}});
+    }
   }
 
   void reload(std::string_view reason) {
     try {
       Config next = load_config(options_.config_path);
       warn_about_restart_only_changes(next);
+      prepare_kubernetes(next);
       apply(next);
       config_.targets = std::move(next.targets);
       config_.ca_bundles = std::move(next.ca_bundles);
+      config_.kubernetes.enabled = next.kubernetes.enabled;
+      config_.kubernetes.refresh = next.kubernetes.refresh;
+      config_.kubernetes.hygiene = next.kubernetes.hygiene;
+      config_.kubernetes.istio_namespace = next.kubernetes.istio_namespace;
+      if (kube_) kube_->configure(config_);
       metrics_.record_config_reload(true);
       log_.info("config_reloaded", {{"reason", reason},
                                     {"targets", std::to_string(config_.targets.size())}});
@@ -200,6 +248,7 @@ class Agent {
   void stop() {
     stopping_ = true;
     scheduler_.stop();  // cancels probes in flight; the io_context drains
+    if (kube_) kube_->stop();
     server_.stop();
     watch_timer_.cancel();
     signals_.cancel();
@@ -239,6 +288,7 @@ class Agent {
   asio::steady_timer watch_timer_;
   std::map<std::string, FileStamp> stamps_;
   bool stopping_ = false;
+  std::unique_ptr<KubeRuntime> kube_;  // Kubernetes mode only
 };
 
 }  // namespace
@@ -260,10 +310,22 @@ int run_agent(const AgentOptions& options, std::ostream& log_stream) {
   }
   log.set_format(config.log_format);
 
+  // Credentials are loaded before anything starts: without them, Kubernetes
+  // mode cannot do what the config asks.
+  std::unique_ptr<KubeConnection> kube;
+  if (config.kubernetes.enabled) {
+    auto connection = KubeConnection::open(config.kubernetes, options.kubeconfig);
+    if (!connection) {
+      log.error("kubernetes_unavailable", {{"error", connection.error().message}});
+      return 2;
+    }
+    kube = std::move(*connection);
+  }
+
   asio::io_context io(1);
   std::unique_ptr<Agent> agent;
   try {
-    agent = std::make_unique<Agent>(io, std::move(config), options, log);
+    agent = std::make_unique<Agent>(io, std::move(config), options, log, std::move(kube));
   } catch (const std::system_error& e) {
     log.error("listen_failed", {{"error", e.what()}});
     return 1;

@@ -14,6 +14,7 @@ namespace meshprobe {
 struct AgentOptions {
   std::string config_path;
   std::optional<ListenAddress> listen;  // overrides the config's `listen`
+  std::string kubeconfig;  // overrides the config's kubernetes.kubeconfig
   // How often the config and CA bundle files are checked for changes.
   std::chrono::milliseconds watch_interval{2000};
 };

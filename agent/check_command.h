@@ -11,12 +11,21 @@ namespace meshprobe {
 enum class OutputFormat { table, json };
 
 struct CheckOptions {
-  std::vector<std::string> target_urls;  // empty: the built-in istiod set
+  // Targets: the config file's, then the URLs. Neither: the built-in istiod
+  // set (with a Kubernetes connection, the Kubernetes-aware one).
+  std::string config_path;
+  std::vector<std::string> target_urls;
   std::string revision;                  // for the built-in set
+  // Kubernetes: a kubeconfig (overrides the config's kubernetes.kubeconfig);
+  // given alone, it turns on the Kubernetes built-in set and the hygiene checks.
+  std::string kubeconfig;
+  // Apply to the URLs and the built-in set; config targets keep their own.
   std::string ca_file;
   std::string server_name;
   std::chrono::milliseconds timeout{3000};
+  bool timeout_given = false;  // --timeout was given: it applies to config targets too
   std::string vantage = "local";
+  bool vantage_given = false;  // --vantage was given: it wins over the config's
   OutputFormat output = OutputFormat::table;
   bool color = false;
 };
@@ -25,6 +34,9 @@ inline constexpr int kExitAllOk = 0;
 inline constexpr int kExitSomeFailed = 1;
 inline constexpr int kExitUsage = 2;
 
+// Exit 0: every probe passed and (in Kubernetes mode) no hygiene finding;
+// 1: a probe failed, a finding, or the hygiene checks could not run; 2: bad
+// usage, a bad config, or Kubernetes credentials that cannot be loaded.
 int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace meshprobe

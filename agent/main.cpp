@@ -33,6 +33,12 @@ int main(int argc, char** argv) {
   std::string color = "auto";
   CLI::App* check_cmd = app.add_subcommand(
       "check", "Probe every target once and report (exit 0 all ok, 1 some failed, 2 bad usage)");
+  check_cmd->add_option("--config,-c", check.config_path,
+                        "Probe the targets of this YAML config (as the agent would), once");
+  check_cmd->add_option("--kubeconfig", check.kubeconfig,
+                        "Kubernetes credentials (overrides kubernetes.kubeconfig); alone, it probes "
+                        "istiod's endpoints with the webhook's caBundle, the webhook through the "
+                        "API server, and runs the webhook hygiene checks");
   check_cmd->add_option("--target", check.target_urls,
                         "Target URL: tcp://HOST:PORT, tls://HOST:PORT, https://HOST:PORT/PATH, "
                         "grpc://HOST:PORT (repeatable; default: istiod's webhook and xDS ports)");
@@ -43,10 +49,12 @@ int main(int argc, char** argv) {
                         "PEM CA bundle to verify TLS targets against (default: the system store)");
   check_cmd->add_option("--server-name", check.server_name,
                         "SNI and expected certificate name (default: the URL's host)");
-  check_cmd->add_option("--timeout", timeout_text, "Time budget per probe, e.g. 3s, 500ms")
-      ->capture_default_str();
-  check_cmd->add_option("--vantage", check.vantage, "Vantage label for the results")
-      ->capture_default_str();
+  CLI::Option* timeout_option =
+      check_cmd->add_option("--timeout", timeout_text, "Time budget per probe, e.g. 3s, 500ms")
+          ->capture_default_str();
+  CLI::Option* vantage_option =
+      check_cmd->add_option("--vantage", check.vantage, "Vantage label for the results")
+          ->capture_default_str();
   check_cmd->add_option("--output,-o", output, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -61,6 +69,10 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--config,-c", agent_config, "The YAML config file")->required();
   agent_cmd->add_option("--listen", agent_listen,
                         "ADDR:PORT to serve on, overriding the config's listen");
+  std::string agent_kubeconfig;
+  agent_cmd->add_option("--kubeconfig", agent_kubeconfig,
+                        "Kubernetes credentials, overriding kubernetes.kubeconfig (default: the "
+                        "pod's service account)");
 
   std::string validate_file;
   CLI::App* validate_cmd = app.add_subcommand(
@@ -94,6 +106,7 @@ int main(int argc, char** argv) {
   if (agent_cmd->parsed()) {
     meshprobe::AgentOptions options;
     options.config_path = agent_config;
+    options.kubeconfig = agent_kubeconfig;
     if (!agent_listen.empty()) {
       auto listen = meshprobe::parse_listen_address(agent_listen);
       if (!listen) {
@@ -111,6 +124,8 @@ int main(int argc, char** argv) {
     return meshprobe::kExitUsage;
   }
   check.timeout = *timeout;
+  check.timeout_given = timeout_option->count() > 0;
+  check.vantage_given = vantage_option->count() > 0;
   check.output = output == "json" ? meshprobe::OutputFormat::json
                                   : meshprobe::OutputFormat::table;
   check.color = stdout_wants_color(color);

@@ -277,7 +277,13 @@ struct Metrics::Impl {
     labels.reserve(t.target->name.size() + t.target->url.size() + constant_labels.size() + 20);
     append_label(labels, "target", t.target->name);
     append_label(labels, "url", t.target->url);
-    labels += constant_labels;
+    if (t.target->vantage.empty()) {
+      labels += constant_labels;
+    } else {
+      // Probed from elsewhere (through the API server): its own vantage.
+      append_label(labels, "vantage", t.target->vantage);
+      append_label(labels, "node", node);
+    }
     return labels;
   }
 

@@ -257,13 +257,45 @@ std::string render_notes(const ProbeResult& result, const Painter& painter) {
   return out;
 }
 
+std::string render_hygiene(const HygieneReport& hygiene, const Painter& painter) {
+  std::string out = painter.paint("HYGIENE", kBold) + '\n';
+  if (!hygiene.error.empty()) {
+    out += render_note("error", "the checks could not run: " + hygiene.error, kRed, painter);
+  }
+  if (hygiene.error.empty() && hygiene.findings.empty()) {
+    out += kNoteIndent;
+    out += painter.paint("ok", kGreen) + "  no findings\n";
+  }
+  for (const kube::Finding& finding : hygiene.findings) {
+    out += painter.paint(finding.code, kRed);
+    out += kColumnGap;
+    out += printable(finding.object);
+    if (!finding.webhook.empty()) {
+      out += kColumnGap;
+      out += printable(finding.webhook);
+    }
+    out += '\n';
+    out += render_note("message", finding.message, "", painter);
+    out += render_note("remedy", finding.remedy, "", painter);
+  }
+  for (const std::string& note : hygiene.notes) out += render_note("note", note, kYellow, painter);
+  return out + '\n';
+}
+
 std::string render_summary(const std::vector<ProbeResult>& results,
-                           std::string_view vantage, const Painter& painter) {
+                           std::string_view vantage, const Painter& painter,
+                           const HygieneReport* hygiene) {
   const std::size_t failed = failed_count(results);
   std::string line = fmt::format("{} {}, ", results.size(),
                                  results.size() == 1 ? "target" : "targets");
   line += painter.paint(fmt::format("{} failed", failed),
                         failed == 0 ? kGreen : kRed);
+  if (hygiene != nullptr && hygiene->ran) {
+    const std::size_t findings = hygiene->findings.size();
+    line += ", " + painter.paint(fmt::format("{} hygiene {}", findings,
+                                             findings == 1 ? "finding" : "findings"),
+                                 findings == 0 && hygiene->error.empty() ? kGreen : kRed);
+  }
   if (!vantage.empty()) line += fmt::format(" (vantage {})", printable(vantage));
   return line + '\n';
 }
@@ -291,7 +323,7 @@ json::object result_json(const ProbeResult& result,
   out["url"] = result.url;
   out["kind"] = kind_name(result.kind);
   out["address"] = string_or_null(result.address);
-  out["vantage"] = vantage;
+  out["vantage"] = result.vantage.empty() ? vantage : std::string_view(result.vantage);
   out["success"] = result.success;
   out["diagnosis"] = code(result.diagnosis);
   out["failed_phase"] = result.failed_phase
@@ -310,25 +342,48 @@ json::object result_json(const ProbeResult& result,
   }
   if (result.tls) out["tls"] = tls_json(*result.tls);
   out["warnings"] = warnings_json(result.warnings);
+  if (!result.address_labels.empty()) {
+    json::object labels;
+    for (const auto& [key, value] : result.address_labels) labels[key] = value;
+    out["address_labels"] = std::move(labels);
+  }
+  return out;
+}
+
+json::array hygiene_json(const HygieneReport& hygiene) {
+  json::array out;
+  for (const kube::Finding& finding : hygiene.findings) {
+    out.emplace_back(json::object{{"code", finding.code},
+                                  {"object", finding.object},
+                                  {"webhook", finding.webhook},
+                                  {"message", finding.message},
+                                  {"remedy", finding.remedy}});
+  }
   return out;
 }
 
 std::string render_json(const std::vector<ProbeResult>& results,
-                        std::string_view vantage) {
+                        std::string_view vantage, const HygieneReport* hygiene) {
   json::array rendered;
   for (const ProbeResult& result : results) {
     rendered.emplace_back(result_json(result, vantage));
   }
-  const json::object report{
+  json::object report{
       {"results", std::move(rendered)},
       {"summary",
        {{"total", results.size()}, {"failed", failed_count(results)}}},
   };
+  if (hygiene != nullptr && hygiene->ran) {
+    report["hygiene"] = hygiene_json(*hygiene);
+    if (!hygiene->error.empty()) report["hygiene_error"] = hygiene->error;
+    if (!hygiene->notes.empty()) report["hygiene_notes"] = strings_json(hygiene->notes);
+  }
   return json::serialize(report) + '\n';
 }
 
 std::string render_table(const std::vector<ProbeResult>& results,
-                         std::string_view vantage, bool color) {
+                         std::string_view vantage, bool color,
+                         const HygieneReport* hygiene) {
   const Painter painter(color);
   std::vector<Row> rows{header_row()};
   for (const ProbeResult& result : results) rows.push_back(result_row(result));
@@ -340,7 +395,8 @@ std::string render_table(const std::vector<ProbeResult>& results,
     out += render_notes(results[i], painter);
   }
   out += '\n';
-  out += render_summary(results, vantage, painter);
+  if (hygiene != nullptr && hygiene->ran) out += render_hygiene(*hygiene, painter);
+  out += render_summary(results, vantage, painter, hygiene);
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include "agent/kube_status.h"
 #include "probes/result.h"
 
 namespace meshprobe {
@@ -15,11 +16,21 @@ namespace meshprobe {
 // {"results": [...], "summary": {"total": N, "failed": N}} and a newline.
 // Durations are in seconds; phases that did not run are left out, as is "tls"
 // when the probe learned nothing about TLS; timestamps are RFC 3339 in UTC.
+// When the hygiene checks ran: "hygiene": [{"code", "object", "webhook",
+// "message", "remedy"}], plus "hygiene_error" when they could not run and
+// "hygiene_notes" for what went unverified.
 std::string render_json(const std::vector<ProbeResult>& results,
-                        std::string_view vantage);
+                        std::string_view vantage,
+                        const HygieneReport* hygiene = nullptr);
+
+// The "hygiene" array of render_json, for /status too.
+boost::json::array hygiene_json(const HygieneReport& hygiene);
 
 // One result as it appears in render_json's "results" array, so that other
 // outputs (the agent's /status) describe a result exactly as `check` does.
+// A result observed from elsewhere (ProbeResult::vantage, e.g. "apiserver")
+// carries that vantage instead of `vantage`; a discovered endpoint's facts
+// come as "address_labels".
 boost::json::object result_json(const ProbeResult& result,
                                 std::string_view vantage);
 
@@ -30,7 +41,10 @@ std::string rfc3339(WallClock::time_point time);
 // failure, warnings under their row, and a summary line. `color` adds ANSI
 // colours (green ok, red failures, yellow warnings); the text reads the same
 // without them.
+// With hygiene: a HYGIENE section after the results, a finding per row with
+// its message and remedy, and the count in the summary line.
 std::string render_table(const std::vector<ProbeResult>& results,
-                         std::string_view vantage, bool color);
+                         std::string_view vantage, bool color,
+                         const HygieneReport* hygiene = nullptr);
 
 }  // namespace meshprobe

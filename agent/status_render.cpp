@@ -67,6 +67,9 @@ json::object target_json(const TargetState& state, std::string_view vantage) {
   out["name"] = state.target ? state.target->name : std::string();
   out["url"] = state.target ? state.target->url : std::string();
   out["kind"] = state.target ? kind_name(state.target->kind) : "";
+  // Probed from elsewhere (e.g. through the API server): said once here,
+  // since address entries leave the vantage to the agent.
+  if (state.target && !state.target->vantage.empty()) out["vantage"] = state.target->vantage;
   out["interval"] =
       std::chrono::duration<double>(state.interval).count();
   json::object labels;
@@ -201,7 +204,17 @@ std::string address_row(const Target* target, const std::string& address,
   const ProbeResult& last = state.last;
   const Badge status = badge(last);
   std::string row = "<tr>" + target_cells(target);
-  row += cell(address.empty() ? "&mdash;" : html_escape(address));
+  std::string address_text = address.empty() ? "&mdash;" : html_escape(address);
+  // A discovered endpoint: which pod, and whether the Service counts it ready.
+  const auto& labels = last.address_labels;
+  if (auto pod = labels.find("pod"); pod != labels.end()) {
+    address_text += "<br><small>" + html_escape(pod->second) + "</small>";
+  }
+  if (auto ready = labels.find("ready"); ready != labels.end() && ready->second == "false") {
+    address_text += " <small>(not ready)</small>";
+  }
+  if (!last.vantage.empty()) address_text += " <small>via " + html_escape(last.vantage) + "</small>";
+  row += cell(address_text);
   row += cell(fmt::format(R"(<span class="badge {}">{}</span>)",
                           status.css_class, status.text));
   row += cell(html_escape(code(last.diagnosis)), "code");
@@ -238,6 +251,8 @@ td.num { text-align: right; white-space: nowrap; }
 .badge.pending { background: #9e9e9e; }
 svg.spark polyline { fill: none; stroke: #1565c0; stroke-width: 1.5; }
 svg.spark circle { fill: #c62828; }
+h2 { font-size: 1.1em; margin: 1.5em 0 .3em; }
+p.err { color: #c62828; }
 )";
 
 constexpr std::string_view kTableHead =
@@ -256,15 +271,63 @@ std::string page_header(const ResultsStore& store, const AgentIdentity& identity
       rfc3339(now));
 }
 
+json::object kubernetes_json(const KubeStatus& kube) {
+  json::array errors;
+  for (const std::string& error : kube.errors) errors.emplace_back(error);
+  json::object out;
+  out["connection"] = kube.connection;
+  out["last_refresh"] = time_or_null(kube.last_refresh);
+  out["last_refresh_ok"] = kube.last_refresh_ok;
+  out["errors"] = std::move(errors);
+  out["hygiene_checked_at"] = time_or_null(kube.hygiene.checked_at);
+  out["hygiene_error"] = kube.hygiene.error.empty() ? json::value(nullptr)
+                                                    : json::value(kube.hygiene.error);
+  json::array notes;
+  for (const std::string& note : kube.hygiene.notes) notes.emplace_back(note);
+  out["hygiene_notes"] = std::move(notes);
+  return out;
+}
+
+std::string hygiene_rows(const HygieneReport& hygiene) {
+  std::string rows;
+  for (const kube::Finding& finding : hygiene.findings) {
+    rows += "<tr>" + cell(html_escape(finding.code), "code") + cell(html_escape(finding.object)) +
+            cell(html_escape(finding.webhook)) + cell(html_escape(finding.message)) +
+            cell(html_escape(finding.remedy)) + "</tr>\n";
+  }
+  return rows;
+}
+
+// The hygiene section of the page: findings, or why there are none.
+std::string hygiene_section(const KubeStatus& kube) {
+  std::string out = "<h2>Webhook hygiene</h2>\n<p>Kubernetes: " + html_escape(kube.connection);
+  if (kube.last_refresh) out += " &middot; last read " + rfc3339(*kube.last_refresh);
+  if (!kube.last_refresh_ok) out += R"( &middot; <span class="badge fail">read failed</span>)";
+  out += "</p>\n";
+  for (const std::string& error : kube.errors) out += "<p class=\"err\">" + html_escape(error) + "</p>\n";
+  if (!kube.hygiene.ran) return out + "<p>Hygiene checks are off.</p>\n";
+  if (!kube.hygiene.error.empty()) {
+    out += "<p class=\"err\">The checks could not run: " + html_escape(kube.hygiene.error) + "</p>\n";
+  } else if (kube.hygiene.findings.empty()) {
+    out += R"(<p><span class="badge ok">ok</span> no findings</p>)" "\n";
+  } else {
+    out += "<table>\n<thead><tr><th>Finding</th><th>Object</th><th>Webhook</th><th>Message</th>"
+           "<th>Remedy</th></tr></thead>\n<tbody>\n" + hygiene_rows(kube.hygiene) +
+           "</tbody>\n</table>\n";
+  }
+  for (const std::string& note : kube.hygiene.notes) out += "<p>" + html_escape(note) + "</p>\n";
+  return out;
+}
+
 }  // namespace
 
 std::string render_status_json(const ResultsStore& store,
-                               const AgentIdentity& identity) {
+                               const AgentIdentity& identity, const KubeStatus* kube) {
   json::array targets;
   for (const TargetState& state : store.targets()) {
     targets.emplace_back(target_json(state, identity.vantage));
   }
-  const json::object status{
+  json::object status{
       {"vantage", identity.vantage},
       {"node", identity.node_name},
       {"version", identity.version},
@@ -272,11 +335,15 @@ std::string render_status_json(const ResultsStore& store,
       {"ready", store.first_round_complete()},
       {"targets", std::move(targets)},
   };
+  if (kube != nullptr) {
+    status["kubernetes"] = kubernetes_json(*kube);
+    if (kube->hygiene.ran) status["hygiene"] = hygiene_json(kube->hygiene);
+  }
   return json::serialize(status) + '\n';
 }
 
 std::string render_status_html(const ResultsStore& store,
-                               const AgentIdentity& identity) {
+                               const AgentIdentity& identity, const KubeStatus* kube) {
   const WallClock::time_point now = WallClock::now();
   std::string rows;
   for (const TargetState& state : store.targets()) {
@@ -291,9 +358,10 @@ std::string render_status_html(const ResultsStore& store,
       "<meta http-equiv=\"refresh\" content=\"10\">\n"
       "<title>meshprobe &middot; {}</title>\n<style>{}</style>\n</head>\n<body>\n"
       "{}<table>\n<thead>\n{}</thead>\n<tbody>\n{}</tbody>\n</table>\n"
-      "</body>\n</html>\n",
+      "{}</body>\n</html>\n",
       html_escape(identity.vantage), kStyle,
-      page_header(store, identity, now), kTableHead, rows);
+      page_header(store, identity, now), kTableHead, rows,
+      kube != nullptr ? hygiene_section(*kube) : std::string());
 }
 
 }  // namespace meshprobe

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "agent/kube_status.h"
 #include "agent/results_store.h"
 
 namespace meshprobe {
@@ -14,7 +15,11 @@ struct AgentIdentity {
   std::string config_source;
 };
 
-std::string render_status_json(const ResultsStore& store, const AgentIdentity& identity);
-std::string render_status_html(const ResultsStore& store, const AgentIdentity& identity);
+// `kube` (Kubernetes mode) adds "kubernetes" (the connection and its last
+// read) and "hygiene" (the findings, as `check --output json` prints them).
+std::string render_status_json(const ResultsStore& store, const AgentIdentity& identity,
+                               const KubeStatus* kube = nullptr);
+std::string render_status_html(const ResultsStore& store, const AgentIdentity& identity,
+                               const KubeStatus* kube = nullptr);
 
 }  // namespace meshprobe

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "config/duration.h"
+#include "kube/endpoint_discovery.h"
 
 namespace meshprobe {
 
@@ -34,20 +35,50 @@ namespace {
 using std::chrono::milliseconds;
 
 // ---- The schema ------------------------------------------------------------
-// Every map's known keys. Anything else is refused, including keys reserved
-// for later (`kubernetes`, the Kubernetes CA sources, `discover`, `via`), so
-// that a config written for a newer meshprobe fails loudly on an older one.
+// Every map's known keys. Anything else is refused, so that a config written
+// for a newer meshprobe fails loudly on an older one.
 
 constexpr std::string_view kTopLevelKeys[] = {
     "listen", "vantage", "node_name", "node_name_env", "max_concurrency",
-    "log", "defaults", "ca_bundles", "targets"};
+    "log", "defaults", "kubernetes", "ca_bundles", "targets"};
+constexpr std::string_view kKubernetesKeys[] = {
+    "kubeconfig", "context", "refresh", "request_timeout", "hygiene", "istio_namespace"};
 constexpr std::string_view kLogKeys[] = {"format"};
 constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout",
                                               "expiry_warning_days"};
-constexpr std::string_view kCaBundleKeys[] = {"file", "pem", "system"};
+constexpr std::string_view kCaBundleKeys[] = {
+    "file", "pem", "system", "mutating_webhook", "validating_webhook", "configmap",
+    "webhook", "key"};
 constexpr std::string_view kTargetKeys[] = {
     "name", "url", "ca", "server_name", "interval", "timeout",
-    "expected_status", "expiry_warning_days", "labels"};
+    "expected_status", "expiry_warning_days", "labels", "discover", "via"};
+
+struct DiscoveryName {
+  std::string_view name;
+  Discovery discovery;
+};
+constexpr DiscoveryName kDiscoveries[] = {
+    {"endpoints", Discovery::endpoints},
+    {"revisions", Discovery::revisions},
+};
+
+struct ViaName {
+  std::string_view name;
+  Via via;
+};
+constexpr ViaName kVias[] = {
+    {"direct", Via::direct},
+    {"apiserver", Via::apiserver},
+};
+
+// Keys the API server's proxy makes meaningless: it dials istiod itself and
+// trusts what it trusts, not meshprobe's bundle or expected name.
+constexpr std::string_view kNotViaApiserverKeys[] = {"ca", "server_name",
+                                                     "expiry_warning_days"};
+
+// The shortest refresh: every refresh lists webhook configurations,
+// namespaces and Services, so a fleet of agents must not poll much faster.
+constexpr milliseconds kMinRefresh{1000};
 
 struct LogFormatName {
   std::string_view name;
@@ -131,6 +162,24 @@ const NameRule kLabelNameRule{"label name", 63, is_identifier_start,
                               is_identifier_char,
                               "letters, digits and _, not starting with a digit"};
 
+// Kubernetes object names (RFC 1123): lowercase letters, digits and '-',
+// starting and ending with a letter or digit; a subdomain may have dots.
+bool is_rfc1123(std::string_view name, std::size_t max_length, bool dots) {
+  if (name.empty() || name.size() > max_length) return false;
+  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || is_digit(c); };
+  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return alnum(c) || c == '-' || (dots && c == '.'); });
+}
+
+// A ConfigMap data key.
+bool is_config_map_key(std::string_view key) {
+  if (key.empty() || key.size() > 253) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return is_alpha(c) || is_digit(c) || c == '-' || c == '_' || c == '.';
+  });
+}
+
 bool follows(const NameRule& rule, std::string_view name) {
   if (name.empty() || name.size() > rule.max_length) return false;
   if (!rule.first_char(name.front())) return false;
@@ -205,6 +254,9 @@ Expected<std::shared_ptr<const CaBundle>> load_bundle(const CaBundleSource& sour
       return CaBundle::from_pem(source.inline_pem,
                                 "CA bundle " + in_quotes(source.name) + " (inline pem)");
     case CaSourceKind::system: return CaBundle::system();
+    case CaSourceKind::mutating_webhook:
+    case CaSourceKind::validating_webhook:
+    case CaSourceKind::configmap: break;  // read from the API, never from the config
   }
   return Error{"CA bundle " + in_quotes(source.name) + ": unknown source"};
 }
@@ -248,6 +300,11 @@ class Parser {
   void read_settings(const Section& top, Config& config) const;
   std::string node_name(const Section& top) const;
   void read_defaults(const Entry& entry, Config& config) const;
+  void read_kubernetes(const Entry& entry, Config& config) const;
+  std::string kubernetes_name(const Entry& entry, std::size_t max_length, bool dots,
+                              std::string_view what) const;
+  void read_kubernetes_bundle(const Section& keys, CaBundleSource& source) const;
+  void read_target_kubernetes_keys(const Section& keys, TargetConfig& result) const;
   CaBundleSource read_bundle(const Entry& entry) const;
   TargetConfig read_target(const YAML::Node& item, const Config& config) const;
   std::map<std::string, std::string> read_labels(const Entry& entry) const;
@@ -384,6 +441,7 @@ Config Parser::parse(const std::string& yaml_text) const {
   Config config;
   config.source = source_;
   read_settings(top, config);
+  if (const Entry* kubernetes = top.find("kubernetes")) read_kubernetes(*kubernetes, config);
   if (const Entry* bundles = top.find("ca_bundles")) {
     for (const Entry& bundle :
          entries(map_value(*bundles), "in \"ca_bundles\"", "CA bundle name")) {
@@ -391,6 +449,14 @@ Config Parser::parse(const std::string& yaml_text) const {
     }
   }
   read_targets(top, line_of(root), config);
+  // Kubernetes sources, discovery and the API-server vantage need the API:
+  // without a `kubernetes` section they use the pod's service account.
+  for (const CaBundleSource& bundle : config.ca_bundles) {
+    if (from_kubernetes(bundle.kind)) config.kubernetes.enabled = true;
+  }
+  for (const TargetConfig& target : config.targets) {
+    if (target.needs_kubernetes()) config.kubernetes.enabled = true;
+  }
   return config;
 }
 
@@ -464,6 +530,99 @@ void Parser::read_defaults(const Entry& entry, Config& config) const {
   }
 }
 
+std::string Parser::kubernetes_name(const Entry& entry, std::size_t max_length, bool dots,
+                                    std::string_view what) const {
+  std::string name = string_value(entry);
+  if (!is_rfc1123(name, max_length, dots)) {
+    fail(entry.value_line(),
+         "invalid " + std::string(what) + " " + in_quotes(name) + ": use 1 to " +
+             std::to_string(max_length) + " lowercase letters, digits, '-'" +
+             (dots ? ", '.'" : "") + ", starting and ending with a letter or digit");
+  }
+  return name;
+}
+
+void Parser::read_kubernetes(const Entry& entry, Config& config) const {
+  KubernetesConfig& kube = config.kubernetes;
+  kube.enabled = true;
+  kube.line = entry.line;
+  // `kubernetes: {}` and a bare `kubernetes:` both mean in-cluster defaults.
+  if (entry.value.IsNull()) return;
+  const Section keys = section(map_value(entry), "in \"kubernetes\"", kKubernetesKeys);
+  if (const Entry* kubeconfig = keys.find("kubeconfig")) {
+    std::filesystem::path path = string_value(*kubeconfig);
+    if (path.empty()) fail(kubeconfig->value_line(), "\"kubeconfig\" must not be empty");
+    // Relative to the config, like CA bundle files. Read when meshprobe
+    // connects, not here: validating a config never needs the cluster.
+    if (path.is_relative()) path = std::filesystem::path(source_).parent_path() / path;
+    kube.kubeconfig = path.lexically_normal().string();
+  }
+  if (const Entry* context = keys.find("context")) {
+    kube.context = string_value(*context);
+    if (kube.context.empty()) fail(context->value_line(), "\"context\" must not be empty");
+  }
+  if (const Entry* refresh = keys.find("refresh")) {
+    kube.refresh = duration_value(*refresh);
+    if (kube.refresh < kMinRefresh) {
+      fail(refresh->value_line(), "\"refresh\" must be at least " + format_duration(kMinRefresh) +
+                                      ": each refresh reads several lists from the API server");
+    }
+  }
+  if (const Entry* timeout = keys.find("request_timeout")) {
+    kube.request_timeout = duration_value(*timeout);
+  }
+  if (const Entry* hygiene = keys.find("hygiene")) kube.hygiene = bool_value(*hygiene);
+  if (const Entry* ns = keys.find("istio_namespace")) {
+    kube.istio_namespace = kubernetes_name(*ns, 63, false, "namespace");
+  }
+}
+
+void Parser::read_kubernetes_bundle(const Section& keys, CaBundleSource& source) const {
+  const Entry* mutating = keys.find("mutating_webhook");
+  const Entry* validating = keys.find("validating_webhook");
+  const Entry* configmap = keys.find("configmap");
+  const Entry* webhook = keys.find("webhook");
+  const Entry* key = keys.find("key");
+  if (webhook && !mutating && !validating) {
+    fail(webhook->line, "\"webhook\" names an entry of a webhook configuration: it goes with "
+                        "\"mutating_webhook\" or \"validating_webhook\"");
+  }
+  if (key && !configmap) {
+    fail(key->line, "\"key\" names a ConfigMap key: it goes with \"configmap\"");
+  }
+  if (mutating || validating) {
+    source.kind = mutating ? CaSourceKind::mutating_webhook : CaSourceKind::validating_webhook;
+    source.object_name =
+        kubernetes_name(*(mutating ? mutating : validating), 253, true, "webhook configuration name");
+    if (webhook) source.webhook = kubernetes_name(*webhook, 253, true, "webhook name");
+    return;
+  }
+  source.kind = CaSourceKind::configmap;
+  const std::string reference = string_value(*configmap);
+  const std::size_t slash = reference.find('/');
+  if (slash == std::string::npos) {
+    fail(configmap->value_line(),
+         "\"configmap\" must be NAMESPACE/NAME, e.g. istio-system/istio-ca-root-cert, got " +
+             in_quotes(reference));
+  }
+  source.object_namespace = reference.substr(0, slash);
+  source.object_name = reference.substr(slash + 1);
+  if (!is_rfc1123(source.object_namespace, 63, false) ||
+      !is_rfc1123(source.object_name, 253, true)) {
+    fail(configmap->value_line(),
+         "invalid ConfigMap reference " + in_quotes(reference) +
+             ": NAMESPACE/NAME in lowercase letters, digits, '-' (and '.' in the name)");
+  }
+  source.key = "root-cert.pem";  // what istio-ca-root-cert holds
+  if (key) {
+    source.key = string_value(*key);
+    if (!is_config_map_key(source.key)) {
+      fail(key->value_line(), "invalid ConfigMap key " + in_quotes(source.key) +
+                                  ": use letters, digits, '-', '_' and '.'");
+    }
+  }
+}
+
 CaBundleSource Parser::read_bundle(const Entry& entry) const {
   check_name(entry.key, entry.line, kBundleNameRule);
   CaBundleSource source;
@@ -475,9 +634,24 @@ CaBundleSource Parser::read_bundle(const Entry& entry) const {
   const Entry* file = keys.find("file");
   const Entry* pem = keys.find("pem");
   const Entry* system = keys.find("system");
-  if ((file ? 1 : 0) + (pem ? 1 : 0) + (system ? 1 : 0) != 1) {
+  const int kubernetes_sources = (keys.find("mutating_webhook") ? 1 : 0) +
+                                 (keys.find("validating_webhook") ? 1 : 0) +
+                                 (keys.find("configmap") ? 1 : 0);
+  if ((file ? 1 : 0) + (pem ? 1 : 0) + (system ? 1 : 0) + kubernetes_sources != 1) {
     fail(entry.line, "CA bundle " + in_quotes(entry.key) +
-                         " needs exactly one of \"file\", \"pem\" or \"system: true\"");
+                         " needs exactly one of \"file\", \"pem\", \"system: true\", "
+                         "\"mutating_webhook\", \"validating_webhook\" or \"configmap\"");
+  }
+  if (kubernetes_sources == 1) {
+    read_kubernetes_bundle(keys, source);
+    return source;  // read from the API at run time
+  }
+  for (std::string_view kubernetes_only : {"webhook", "key"}) {
+    if (const Entry* misplaced = keys.find(kubernetes_only)) {
+      fail(misplaced->line, in_quotes(kubernetes_only) +
+                                " applies only to Kubernetes CA sources (mutating_webhook, "
+                                "validating_webhook, configmap)");
+    }
   }
 
   if (file) {
@@ -561,12 +735,16 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
     }
   }
 
+  read_target_kubernetes_keys(keys, result);
+
   if (const Entry* ca = keys.find("ca")) {
     result.ca = string_value(*ca);
     for (const CaBundleSource& bundle : config.ca_bundles) {
-      if (bundle.name == result.ca) target.ca = bundle.bundle;
+      if (bundle.name != result.ca) continue;
+      target.ca = bundle.bundle;
+      result.ca_from_kubernetes = from_kubernetes(bundle.kind);
     }
-    if (!target.ca) {
+    if (!target.ca && !result.ca_from_kubernetes) {
       fail(ca->value_line(), "target " + in_quotes(target.name) + " names CA bundle " +
                                  in_quotes(result.ca) +
                                  ", which is not defined in ca_bundles");
@@ -574,6 +752,7 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
   }
   if (const Entry* server_name = keys.find("server_name")) {
     target.server_name = name_value(*server_name, kServerNameRule);
+    result.explicit_server_name = true;
   }
 
   const Entry* interval = keys.find("interval");
@@ -596,6 +775,51 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
       days ? int_value(*days, kExpiryDaysRange) : config.expiry_warning_days;
   if (const Entry* labels = keys.find("labels")) target.labels = read_labels(*labels);
   return result;
+}
+
+void Parser::read_target_kubernetes_keys(const Section& keys, TargetConfig& result) const {
+  const Target& target = result.target;
+  const auto service_host_required = [&](const Entry& entry, std::string_view what) {
+    if (!kube::parse_service_host(target.host)) {
+      fail(entry.value_line(),
+           std::string(what) + " needs a Service host NAME.NAMESPACE.svc (or "
+           "NAME.NAMESPACE.svc.cluster.local), and " + in_quotes(target.url) + " has " +
+               in_quotes(target.host));
+    }
+  };
+  if (const Entry* discover = keys.find("discover")) {
+    const std::string name = string_value(*discover);
+    const auto known = std::ranges::find(kDiscoveries, name, &DiscoveryName::name);
+    if (known == std::end(kDiscoveries)) {
+      fail(discover->value_line(),
+           "\"discover\" must be endpoints or revisions, got " + in_quotes(name));
+    }
+    result.discover = known->discovery;
+    service_host_required(*discover, "\"discover: " + name + "\"");
+  }
+  if (const Entry* via = keys.find("via")) {
+    const std::string name = string_value(*via);
+    const auto known = std::ranges::find(kVias, name, &ViaName::name);
+    if (known == std::end(kVias)) {
+      fail(via->value_line(), "\"via\" must be apiserver or direct, got " + in_quotes(name));
+    }
+    result.via = known->via;
+  }
+  if (result.via != Via::apiserver) return;
+  const Entry* via = keys.find("via");
+  if (target.kind != ProbeKind::https) {
+    fail(via->value_line(), "\"via: apiserver\" needs an https:// target: the API server's "
+                            "proxy speaks HTTP, and " + in_quotes(target.url) + " is " +
+                                std::string(kind_name(target.kind)));
+  }
+  service_host_required(*via, "\"via: apiserver\"");
+  for (std::string_view key : kNotViaApiserverKeys) {
+    if (const Entry* entry = keys.find(key)) {
+      fail(entry->line, in_quotes(key) + " does not apply with \"via: apiserver\": the API "
+                                         "server's proxy dials istiod and verifies it by its own "
+                                         "rules (probe it directly to check a CA bundle)");
+    }
+  }
 }
 
 void Parser::read_targets(const Section& top, int top_line, Config& config) const {
@@ -625,6 +849,11 @@ void Parser::read_targets(const Section& top, int top_line, Config& config) cons
 }
 
 }  // namespace
+
+bool from_kubernetes(CaSourceKind kind) {
+  return kind == CaSourceKind::mutating_webhook || kind == CaSourceKind::validating_webhook ||
+         kind == CaSourceKind::configmap;
+}
 
 Config parse_config(const std::string& yaml_text, const std::string& source) {
   return Parser(source).parse(yaml_text);

@@ -18,10 +18,19 @@ namespace meshprobe {
 
 enum class LogFormat { logfmt, json };
 
-// Where a CA bundle's certificates come from. The Kubernetes sources of SPEC
-// section 3 (a webhook configuration's caBundle, a ConfigMap key) join this
-// list with the Kubernetes client.
-enum class CaSourceKind { file, inline_pem, system };
+// Where a CA bundle's certificates come from (SPEC section 3): local PEM, or
+// the cluster -- a webhook configuration's caBundle (what the API server
+// trusts when it calls istiod), or a ConfigMap key (what proxies trust).
+enum class CaSourceKind {
+  file,
+  inline_pem,
+  system,
+  mutating_webhook,
+  validating_webhook,
+  configmap,
+};
+
+bool from_kubernetes(CaSourceKind kind);
 
 struct CaBundleSource {
   std::string name;
@@ -29,19 +38,65 @@ struct CaBundleSource {
   std::string file;        // kind file: the path, a relative one taken from
                            // the config file's directory; re-read when it changes
   std::string inline_pem;  // kind inline_pem: the PEM text from the config
-  // Loaded at parse time, and shared by every target that names the bundle.
+  // Kubernetes kinds: the webhook configuration's or ConfigMap's name and
+  // namespace, the webhook entry (empty: the first) or the ConfigMap key.
+  std::string object_name;
+  std::string object_namespace;
+  std::string webhook;
+  std::string key;
+  // Local kinds: loaded at parse time and shared by every target that names
+  // the bundle. Kubernetes kinds: null here; read from the API at run time
+  // (validating a config never contacts the cluster).
   std::shared_ptr<const CaBundle> bundle;
   int line = 0;  // where it was declared, for messages
+};
+
+// `discover:` -- what a Service host expands to.
+enum class Discovery {
+  none,       // the host as written (resolved by DNS)
+  endpoints,  // the Service's EndpointSlice addresses, ready and not ready
+  revisions,  // every revision Service (istiod, istiod-REV) and their endpoints
+};
+
+// `via:` -- who dials the target.
+enum class Via {
+  direct,     // this host
+  apiserver,  // the Kubernetes API server, through its proxy subresources
 };
 
 struct TargetConfig {
   // Fully built: kind, host, port and path from the URL; name, server_name,
   // ca, timeout, expected_status, expiry_warning_days and labels from the
-  // target's keys or the defaults.
+  // target's keys or the defaults. A CA bundle from Kubernetes is attached
+  // at run time (target.ca is null until then).
   Target target;
   std::string ca;  // the CA bundle's name; empty: the system store
+  bool ca_from_kubernetes = false;
+  bool explicit_server_name = false;  // server_name was written, not defaulted
+  Discovery discover = Discovery::none;
+  Via via = Via::direct;
   std::chrono::milliseconds interval{10000};
   int line = 0;    // where the target's entry starts
+
+  // Whether probing it needs anything read from the Kubernetes API first.
+  bool needs_kubernetes() const {
+    return ca_from_kubernetes || discover != Discovery::none || via != Via::direct;
+  }
+};
+
+// The `kubernetes` section: the API connection behind the Kubernetes CA
+// sources, discovery, the API-server vantage and the hygiene checks.
+struct KubernetesConfig {
+  // A `kubernetes` section was written, or something needs the API.
+  bool enabled = false;
+  std::string kubeconfig;  // empty: the pod's in-cluster service account
+  std::string context;     // empty: the kubeconfig's current-context
+  // How often CA bundles, endpoints and the hygiene checks are read again.
+  std::chrono::milliseconds refresh{60000};
+  std::chrono::milliseconds request_timeout{10000};  // per API request
+  bool hygiene = true;
+  std::string istio_namespace = "istio-system";
+  int line = 0;
 };
 
 struct Config {
@@ -56,6 +111,7 @@ struct Config {
   int expiry_warning_days = 14;  // the default for targets
   int max_concurrency = 256;     // probes in flight at once
   LogFormat log_format = LogFormat::logfmt;
+  KubernetesConfig kubernetes;
   std::vector<CaBundleSource> ca_bundles;
   std::vector<TargetConfig> targets;
 };

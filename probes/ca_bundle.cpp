@@ -117,4 +117,9 @@ Expected<std::shared_ptr<const CaBundle>> CaBundle::system() {
       new CaBundle(store, "system", 0, "system"));
 }
 
+std::shared_ptr<const CaBundle> CaBundle::empty(std::string source) {
+  return std::shared_ptr<const CaBundle>(
+      new CaBundle(X509_STORE_new(), std::move(source), 0, "empty"));
+}
+
 }  // namespace meshprobe

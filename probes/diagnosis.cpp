@@ -78,6 +78,13 @@ constexpr Entry kCatalogue[] = {
      "the prober ran out of a local resource (file descriptors, memory, "
      "ephemeral ports)",
      "raise the agent's limits (ulimit -n) or reduce the number of targets"},
+    {"kubernetes_api_error",
+     "meshprobe could not read what the probe needs from the Kubernetes API "
+     "(its CA bundle source, the Service's endpoints, or the API server's "
+     "proxy): credentials refused (401), RBAC missing (403), an object that "
+     "does not exist, or the API server unreachable",
+     "read the message: grant the RBAC verb it names (deploy/rbac.yaml), fix "
+     "the kubeconfig or service account, or the object's name in the config"},
 };
 
 static_assert(std::size(kCatalogue) == std::size(kAllDiagnoses));

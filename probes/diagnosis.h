@@ -24,6 +24,7 @@ enum class Diagnosis {
   http_unexpected_status,
   grpc_not_h2,
   local_resource,
+  kubernetes_api_error,
 };
 
 inline constexpr Diagnosis kAllDiagnoses[] = {
@@ -44,6 +45,7 @@ inline constexpr Diagnosis kAllDiagnoses[] = {
     Diagnosis::http_unexpected_status,
     Diagnosis::grpc_not_h2,
     Diagnosis::local_resource,
+    Diagnosis::kubernetes_api_error,
 };
 
 // The stable code, e.g. "tcp_timeout".

@@ -10,6 +10,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -21,6 +22,7 @@
 
 #include <array>
 #include <cmath>
+#include <map>
 #include <optional>
 
 #include "probes/ca_bundle.h"
@@ -118,6 +120,10 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
         socket_(shared.io),
         result_(std::move(base)) {
     result_.address = address.to_string();
+    if (auto labels = target_->address_labels.find(result_.address);
+        labels != target_->address_labels.end()) {
+      result_.address_labels = labels->second;
+    }
   }
 
   asio::awaitable<void> run() {
@@ -486,6 +492,7 @@ class ProbeRun : public std::enable_shared_from_this<ProbeRun> {
     base_.target = target_->name;
     base_.url = target_->url;
     base_.kind = target_->kind;
+    base_.vantage = target_->vantage;
     base_.started_at = WallClock::now();
     asio::co_spawn(shared_.io, resolve_and_probe(),
                    [self = shared_from_this()](std::exception_ptr) {});
@@ -599,6 +606,7 @@ class ProbeRun : public std::enable_shared_from_this<ProbeRun> {
 struct Prober::Impl {
   Impl(asio::io_context& io, ProberOptions options) : shared(io, std::move(options)) {}
   Shared shared;
+  std::map<std::string, ProbeDelegate, std::less<>> delegates;
 };
 
 Prober::Prober(asio::io_context& io, ProberOptions options)
@@ -607,12 +615,35 @@ Prober::Prober(asio::io_context& io, ProberOptions options)
 Prober::~Prober() = default;
 
 ProbeHandle Prober::probe(std::shared_ptr<const Target> target, ProbeCompletion done) {
+  if (!target->via.empty()) {
+    if (auto delegate = impl_->delegates.find(target->via); delegate != impl_->delegates.end()) {
+      return delegate->second(std::move(target), std::move(done));
+    }
+    // Completions always run on the io_context, never inside probe().
+    ProbeResult result;
+    result.target = target->name;
+    result.url = target->url;
+    result.kind = target->kind;
+    result.vantage = target->vantage;
+    result.started_at = WallClock::now();
+    result.diagnosis = Diagnosis::local_resource;
+    result.failed_phase = Phase::resolve;
+    result.message = "this meshprobe cannot probe via \"" + target->via + "\"";
+    asio::post(impl_->shared.io, [done = std::move(done), result = std::move(result)]() mutable {
+      done({std::move(result)});
+    });
+    return {};
+  }
   auto run = std::make_shared<ProbeRun>(impl_->shared, std::move(target), std::move(done));
   run->start();
   return ProbeHandle(std::make_shared<std::function<void()>>(
       [weak = std::weak_ptr<ProbeRun>(run)] {
         if (auto r = weak.lock()) r->cancel();
       }));
+}
+
+void Prober::set_delegate(std::string via, ProbeDelegate delegate) {
+  impl_->delegates[std::move(via)] = std::move(delegate);
 }
 
 }  // namespace meshprobe

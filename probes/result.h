@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +56,10 @@ struct ProbeResult {
   std::string url;
   ProbeKind kind = ProbeKind::tcp;
   std::string address;  // the IP probed; empty when resolution failed
+  // Target::vantage: empty means the prober's own vantage.
+  std::string vantage;
+  // Target::address_labels of `address`: what discovery knows about it.
+  std::map<std::string, std::string> address_labels;
 
   bool success = false;
   Diagnosis diagnosis = Diagnosis::ok;

@@ -43,6 +43,18 @@ struct Target {
   // (endpoint discovery hands them in); SNI and the expected name still come
   // from `server_name`.
   std::vector<std::string> addresses;
+  // What discovery knows about a pinned address (e.g. "ready", "pod",
+  // "node"), keyed by the address as written in `addresses`. Results of that
+  // address carry them, so outputs can say which endpoint was not ready.
+  std::map<std::string, std::map<std::string, std::string>> address_labels;
+
+  // Empty: probe from this host. Otherwise the name of a delegate registered
+  // with the Prober that reaches the target some other way (e.g. "apiserver":
+  // through the Kubernetes API server's proxy, which dials the target itself).
+  std::string via;
+  // The vantage results are reported under when it is not the prober's own
+  // (a delegate that probes from elsewhere sets it, e.g. "apiserver").
+  std::string vantage;
 
   std::map<std::string, std::string> labels;
 };

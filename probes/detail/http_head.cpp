@@ -26,6 +26,10 @@ Expected<HttpHead> parse_response_head(std::string_view head) {
   if (response.version() != 11 && response.version() != 10) {
     return Error{"unsupported HTTP version in the response"};
   }
+  // The grammar allows any three digits; a status below 100 is garbage.
+  if (response.result_int() < 100) {
+    return Error{"invalid HTTP status " + std::to_string(response.result_int())};
+  }
   return HttpHead{static_cast<int>(response.result_int()),
                   std::string(response.reason())};
 }

@@ -148,6 +148,34 @@ case "$CASE" in
         "grpc://istiod-asm-1122-0.istio-system.svc:15012"]' "$workdir/out" >/dev/null \
       || fail "built-in targets: $(jq -c '[.results[].url]' "$workdir/out")"
     ;;
+  config_targets_are_probed_once_with_their_settings)
+    port=$(serve --mode tls_http --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem")
+    refused=$(free_port)
+    cat >"$workdir/config.yaml" <<YAML
+vantage: bastion
+node_name: bastion-1
+ca_bundles:
+  mesh: {file: pki/ca.pem}
+targets:
+  - name: webhook
+    url: https://127.0.0.1:$port/ready
+    ca: mesh
+    server_name: istiod.istio-system.svc
+  - name: closed
+    url: tcp://127.0.0.1:$refused
+YAML
+    run 1 check --config "$workdir/config.yaml" --output json "tcp://127.0.0.1:$refused"
+    jq -e '[.results[] | [.name, .vantage, .diagnosis]] == [
+        ["webhook", "bastion", "ok"], ["closed", "bastion", "tcp_refused"],
+        ["tcp://127.0.0.1:'"$refused"'", "bastion", "tcp_refused"]] and (has("hygiene") | not)' \
+      "$workdir/out" >/dev/null || fail "JSON: $(cat "$workdir/out")"
+    ;;
+  bad_config_is_usage_error_with_file_and_line)
+    printf 'targets:\n  - url: tcp://127.0.0.1:1\n    discover: pods\n' >"$workdir/config.yaml"
+    run 2 check --config "$workdir/config.yaml"
+    grep -q "config.yaml:3: \"discover\" must be endpoints or revisions" "$workdir/err" \
+      || fail "stderr: $(cat "$workdir/err")"
+    ;;
   *)
     echo "unknown case: $CASE"; exit 2 ;;
 esac

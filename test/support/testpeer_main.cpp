@@ -1,14 +1,16 @@
 // meshprobe-testpeer: the test servers as a command, for shell-driven tests
 // that run meshprobe against peers in network namespaces.
 //
-//   meshprobe-testpeer pki DIR [--san NAME]...
+//   meshprobe-testpeer pki DIR [--san NAME]... [--expired]
 //   meshprobe-testpeer serve --listen ADDR:PORT --mode MODE [--cert F --key F]
-//                      [--status N] [--delay-ms N] [--hang] [--no-h2] [--no-settings]
+//                      [--status N] [--path-status PATH=N]... [--delay-ms N] [--hang]
+//                      [--also-h2] [--no-h2] [--no-settings]
 //   meshprobe-testpeer dns --listen ADDR:PORT [--a NAME=IPV4]... [--aaaa NAME=IPV6]...
 //                      [--nxdomain NAME]... [--servfail NAME]... [--drop NAME]...
 //
 // serve and dns print "ready" once listening and run until SIGTERM or SIGINT.
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -70,7 +72,7 @@ std::string read_file(const std::string& path) {
 std::pair<std::string, std::string> split_assignment(const std::string& text) {
   auto equals = text.find('=');
   if (equals == std::string::npos || equals == 0) {
-    throw std::runtime_error("expected NAME=ADDRESS, got " + text);
+    throw std::runtime_error("expected NAME=VALUE, got " + text);
   }
   return {text.substr(0, equals), text.substr(equals + 1)};
 }
@@ -78,6 +80,7 @@ std::pair<std::string, std::string> split_assignment(const std::string& text) {
 struct PkiArgs {
   std::string dir;
   std::vector<std::string> sans;
+  bool expired = false;
 };
 
 int run_pki(const PkiArgs& args) {
@@ -90,6 +93,15 @@ int run_pki(const PkiArgs& args) {
   write_file(dir / "ca.pem", ca.cert_pem);
   write_file(dir / "other-ca.pem", other_ca.cert_pem);
   leaf.write(dir, "leaf");
+  if (args.expired) {
+    // The same identity as leaf.pem, signed by the same CA, expired a day ago:
+    // what istiod serves when its certificate rotation has stopped.
+    TestCert expired = ca.issue(LeafSpec{
+        .common_name = "",
+        .sans = args.sans,
+        .validity = {std::chrono::hours(-24 * 30), std::chrono::hours(-24)}});
+    expired.write(dir, "expired");
+  }
   return 0;
 }
 
@@ -99,8 +111,10 @@ struct ServeArgs {
   std::string cert_file;
   std::string key_file;
   int status = 200;
+  std::vector<std::string> path_status;
   int delay_ms = 0;
   bool hang = false;
+  bool also_h2 = false;
   bool no_h2 = false;
   bool no_settings = false;
 };
@@ -119,8 +133,23 @@ int run_serve(const ServeArgs& args) {
     options.key_pem = read_file(args.key_file);
   }
   options.status = args.status;
+  for (const std::string& entry : args.path_status) {
+    auto [path, status] = split_assignment(entry);
+    std::size_t used = 0;
+    int code = 0;
+    try {
+      code = std::stoi(status, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (path.front() != '/' || used != status.size() || code < 100 || code > 999) {
+      throw std::runtime_error("--path-status wants /PATH=STATUS, got " + entry);
+    }
+    options.status_by_path[path] = code;
+  }
   options.response_delay = std::chrono::milliseconds(args.delay_ms);
   options.hang = args.hang;
+  options.http_also_h2 = args.also_h2;
   options.offer_h2 = !args.no_h2;
   options.send_settings = !args.no_settings;
 
@@ -171,6 +200,8 @@ int main(int argc, char** argv) {
       "pki", "write ca.pem, leaf.pem, leaf-key.pem (signed by ca.pem) and other-ca.pem to DIR");
   pki->add_option("dir", pki_args.dir, "output directory")->required();
   pki->add_option("--san", pki_args.sans, "a DNS name or IP address the leaf covers");
+  pki->add_flag("--expired", pki_args.expired,
+                "also write expired.pem and expired-key.pem: the leaf's twin, expired a day ago");
 
   ServeArgs serve_args;
   const std::map<std::string, ServerMode> modes = {
@@ -185,9 +216,15 @@ int main(int argc, char** argv) {
   serve->add_option("--cert", serve_args.cert_file, "PEM chain, leaf first (TLS modes)");
   serve->add_option("--key", serve_args.key_file, "PEM private key (TLS modes)");
   serve->add_option("--status", serve_args.status, "tls_http: the response status");
+  serve->add_option("--path-status", serve_args.path_status,
+                    "tls_http: /PATH=STATUS, the status for one request path (query ignored); "
+                    "other paths get --status");
   serve->add_option("--delay-ms", serve_args.delay_ms,
                     "tls_http: wait this long after the request head before answering");
   serve->add_flag("--hang", serve_args.hang, "tls_http: read the request, never answer");
+  serve->add_flag("--also-h2", serve_args.also_h2,
+                  "tls_http: also select h2 when offered and answer the HTTP/2 preface with "
+                  "SETTINGS (requests over h2 stay unanswered), like Go's net/http server");
   serve->add_flag("--no-h2", serve_args.no_h2, "tls_h2: do not select h2 in ALPN");
   serve->add_flag("--no-settings", serve_args.no_settings,
                   "tls_h2: leave the client preface unanswered");

@@ -148,6 +148,7 @@ class TlsConnection {
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 200: return "OK";
+    case 400: return "Bad Request";
     case 404: return "Not Found";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -215,7 +216,8 @@ bool find_protocol(const unsigned char* list, unsigned int length, std::string_v
 int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
                 const unsigned char* in, unsigned int in_length, void* arg) {
   const auto& options = *static_cast<const ServerOptions*>(arg);
-  bool wants_h2 = options.mode == ServerMode::tls_h2 && options.offer_h2;
+  bool wants_h2 = (options.mode == ServerMode::tls_h2 && options.offer_h2) ||
+                  (options.mode == ServerMode::tls_http && options.http_also_h2);
   if (wants_h2 && find_protocol(in, in_length, "h2", out, out_length)) {
     return SSL_TLSEXT_ERR_OK;
   }
@@ -314,7 +316,7 @@ struct TlsTestServer::Impl {
       case ServerMode::tls_h2: {
         TlsConnection session(tls.get(), fd, stop);
         if (!session.handshake()) return;
-        if (options.mode == ServerMode::tls_http) {
+        if (options.mode == ServerMode::tls_http && session.alpn() != "h2") {
           serve_http(session);
         } else {
           serve_h2(session);

@@ -62,6 +62,8 @@ TEST(Diagnosis, CatalogueIsTheSpecCodesPlusTheEngineAdditions) {
   };
   std::set<std::string> expected = spec_section_5;
   expected.insert({"http_protocol_error", "local_resource"});
+  // Kubernetes mode: what the API did not give the probe (RBAC, credentials).
+  expected.insert("kubernetes_api_error");
   EXPECT_EQ(all_codes(), expected);
 }
 

@@ -1,0 +1,454 @@
+#!/usr/bin/env python3
+"""An emulated Kubernetes API server for meshprobe's tests.
+
+No API server runs in the test environment, so this serves the real API's
+paths and JSON shapes (admissionregistration.k8s.io/v1, core/v1,
+discovery.k8s.io/v1, metav1.Status) over HTTPS on 127.0.0.1:
+
+  GET /apis/admissionregistration.k8s.io/v1/{mutating,validating}webhookconfigurations[/NAME]
+  GET /api/v1/namespaces
+  GET /api/v1/namespaces/NS/services[/NAME]
+  GET /apis/discovery.k8s.io/v1/namespaces/NS/endpointslices?labelSelector=kubernetes.io/service-name=NAME
+  GET /api/v1/namespaces/NS/configmaps/NAME
+  GET /api/v1/namespaces/NS/services/SCHEME:NAME:PORT/proxy/PATH
+  GET /api/v1/namespaces/NS/pods/SCHEME:NAME:PORT/proxy/PATH
+
+with bearer-token (or client-certificate) authentication (401 otherwise),
+403 for resources the state forbids, 404 NotFound, pagination with
+`limit`/`continue`, and the proxy subresources: they really dial the
+endpoint (TLS, without verification, as the API server's proxy does) and
+pass its answer through, or answer the API server's own error shapes
+(503 "error trying to reach service: dial tcp IP:PORT: i/o timeout" /
+"...: connect: connection refused", "no endpoints available for service").
+
+The cluster lives in a JSON state file, read again whenever it changes, so a
+test swaps a caBundle between two reads by rewriting it:
+
+  {"token": "T", "user": "system:serviceaccount:meshprobe:meshprobe",
+   "forbidden": [{"verb": "get", "resource": "configmaps", "namespace": "istio-system"}],
+   "mutatingwebhookconfigurations": [...], "validatingwebhookconfigurations": [...],
+   "namespaces": [...], "services": [...], "endpointslices": [...],
+   "configmaps": [...], "pods": [...],
+   "drop": ["IP:PORT"],      # the proxy's dial to it times out
+   "dial_timeout": 2.0,      # seconds; the real API server waits about 30
+   "faults": [{"path": "/api/v1/namespaces", "status": 503, "times": 2}]}
+
+Usage: fake_apiserver.py --state FILE --cert PEM --key PEM --port-file FILE
+                         [--client-ca PEM] [--log FILE]
+"""
+
+import argparse
+import base64
+import http.server
+import json
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+
+LIST_KINDS = {
+    "mutatingwebhookconfigurations": ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+    "validatingwebhookconfigurations": ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
+    "namespaces": ("v1", "Namespace"),
+    "services": ("v1", "Service"),
+    "endpointslices": ("discovery.k8s.io/v1", "EndpointSlice"),
+    "configmaps": ("v1", "ConfigMap"),
+    "pods": ("v1", "Pod"),
+}
+GROUPS = {
+    "mutatingwebhookconfigurations": "admissionregistration.k8s.io",
+    "validatingwebhookconfigurations": "admissionregistration.k8s.io",
+    "endpointslices": "discovery.k8s.io",
+}
+
+
+class State:
+    """The state file, reloaded when it changes; faults are consumed in memory."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.Lock()
+        self.stamp = None
+        self.data = {}
+        self.faults = []
+
+    def get(self):
+        with self.lock:
+            st = os.stat(self.path)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if stamp != self.stamp:
+                with open(self.path) as f:
+                    self.data = json.load(f)
+                self.faults = [dict(fault) for fault in self.data.get("faults", [])]
+                self.stamp = stamp
+            return self.data
+
+    def take_fault(self, path):
+        with self.lock:
+            for fault in self.faults:
+                if path.startswith(fault["path"]) and fault.get("times", 1) > 0:
+                    fault["times"] = fault.get("times", 1) - 1
+                    return fault
+        return None
+
+
+def status(code, reason, message, details=None):
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+    if details is not None:
+        body["details"] = details
+    return code, body
+
+
+def qualified(resource):
+    group = GROUPS.get(resource, "")
+    return resource + "." + group if group else resource
+
+
+def not_found(resource, name):
+    details = {"name": name, "kind": resource}
+    if resource in GROUPS:
+        details["group"] = GROUPS[resource]
+    return status(404, "NotFound", '%s "%s" not found' % (qualified(resource), name), details)
+
+
+def forbidden(state, verb, resource, namespace, name):
+    user = state.get("user", "system:serviceaccount:meshprobe:meshprobe")
+    base = resource.split("/")[0]
+    group = GROUPS.get(base, "")
+    subject = qualified(base) + (' "%s"' % name if name else "")
+    scope = ('in the namespace "%s"' % namespace) if namespace else "at the cluster scope"
+    message = '%s is forbidden: User "%s" cannot %s resource "%s" in API group "%s" %s' % (
+        subject, user, verb, resource, group, scope)
+    details = {"kind": base}
+    if name:
+        details["name"] = name
+    if group:
+        details["group"] = group
+    return status(403, "Forbidden", message, details)
+
+
+def is_forbidden(state, verb, resource, namespace):
+    for rule in state.get("forbidden", []):
+        if rule.get("resource") != resource:
+            continue
+        if rule.get("verb", verb) != verb:
+            continue
+        if rule.get("namespace", namespace) != namespace:
+            continue
+        return True
+    return False
+
+
+def objects(state, resource, namespace):
+    items = state.get(resource, [])
+    if namespace is None:
+        return items
+    return [o for o in items if o.get("metadata", {}).get("namespace") == namespace]
+
+
+def matches_selector(obj, selector):
+    labels = obj.get("metadata", {}).get("labels", {}) or {}
+    for term in filter(None, selector.split(",")):
+        key, _, value = term.partition("=")
+        if labels.get(key) != value:
+            return False
+    return True
+
+
+def list_response(state, resource, namespace, query):
+    items = objects(state, resource, namespace)
+    if "labelSelector" in query:
+        items = [o for o in items if matches_selector(o, query["labelSelector"])]
+    start = 0
+    if query.get("continue"):
+        try:
+            start = int(base64.b64decode(query["continue"]).decode())
+        except Exception:
+            return status(400, "BadRequest", "invalid continue token")
+        if state.get("expire_continue"):
+            return status(410, "Expired", "The provided continue parameter is too old")
+    meta = {"resourceVersion": str(state.get("resourceVersion", "1000"))}
+    page = items[start:]
+    if query.get("limit"):
+        limit = int(query["limit"])
+        page = items[start:start + limit]
+        if start + limit < len(items):
+            meta["continue"] = base64.b64encode(str(start + limit).encode()).decode()
+            meta["remainingItemCount"] = len(items) - start - limit
+    api_version, kind = LIST_KINDS[resource]
+    return 200, {"kind": kind + "List", "apiVersion": api_version, "metadata": meta, "items": page}
+
+
+def single(state, resource, namespace, name):
+    for obj in objects(state, resource, namespace):
+        if obj.get("metadata", {}).get("name") == name:
+            api_version, kind = LIST_KINDS[resource]
+            return 200, dict(obj, kind=kind, apiVersion=api_version)
+    return not_found(resource, name)
+
+
+def find(state, resource, namespace, name):
+    for obj in objects(state, resource, namespace):
+        if obj.get("metadata", {}).get("name") == name:
+            return obj
+    return None
+
+
+def dial(state, ip, port, path, timeout):
+    """The proxy's round trip to an endpoint: (status, body, content type) or an error string."""
+    address = "%s:%d" % (ip, port)
+    forced = state.get("proxy_errors", {}).get(address)
+    if forced:
+        return forced
+    if address in state.get("drop", []):
+        time.sleep(timeout)
+        return "dial tcp %s: i/o timeout" % address
+    try:
+        raw = socket.create_connection((ip, port), timeout=timeout)
+    except ConnectionRefusedError:
+        return "dial tcp %s: connect: connection refused" % address
+    except socket.timeout:
+        return "dial tcp %s: i/o timeout" % address
+    except OSError as e:
+        return "dial tcp %s: connect: %s" % (address, e.strerror.lower() if e.strerror else e)
+    # The API server's proxy does not verify the backend's certificate.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with context.wrap_socket(raw, server_hostname=ip) as tls:
+            tls.settimeout(timeout)
+            tls.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, address)).encode())
+            data = b""
+            while True:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except socket.timeout:
+        return "net/http: timeout awaiting response headers"
+    except ssl.SSLError as e:
+        return "remote error: tls: %s" % (e.reason or "handshake failure").lower().replace("_", " ")
+    except OSError as e:
+        return "read tcp %s: %s" % (address, e)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        code = int(lines[0].split()[1])
+    except (IndexError, ValueError):
+        return "malformed HTTP response %r" % lines[0]
+    content_type = "text/plain"
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-type":
+            content_type = value.strip()
+    return code, body, content_type
+
+
+def proxy_error(message):
+    return status(503, "ServiceUnavailable", "error trying to reach service: " + message)
+
+
+def service_proxy(state, namespace, ref, rest):
+    scheme, name, port = (ref.split(":") + ["", ""])[:3] if ":" in ref else ("", ref, "")
+    service = find(state, "services", namespace, name)
+    if service is None:
+        return not_found("services", name)
+    ports = service.get("spec", {}).get("ports", [])
+    chosen = None
+    for p in ports:
+        if port in ("", p.get("name", ""), str(p.get("port"))):
+            chosen = p
+            break
+    if chosen is None:
+        if port.isdigit():
+            return status(503, "ServiceUnavailable",
+                          'no service port %s found for service "%s"' % (port, name))
+        return status(503, "ServiceUnavailable",
+                      'no service port "%s" found for service "%s"' % (port, name))
+    # The endpoint behind the port: the slice port named like the Service port.
+    for slice_ in objects(state, "endpointslices", namespace):
+        if not matches_selector(slice_, "kubernetes.io/service-name=" + name):
+            continue
+        target = None
+        for p in slice_.get("ports", []) or []:
+            if p.get("name", "") == chosen.get("name", ""):
+                target = p.get("port")
+        for endpoint in slice_.get("endpoints", []) or []:
+            if endpoint.get("conditions", {}).get("ready", True) and target:
+                return forward(state, endpoint["addresses"][0], target, rest)
+    return status(503, "ServiceUnavailable", 'no endpoints available for service "%s"' % name)
+
+
+def pod_proxy(state, namespace, ref, rest):
+    parts = ref.split(":")
+    name = parts[1] if len(parts) >= 2 else parts[0]
+    port = int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else 443
+    ip = None
+    pod = find(state, "pods", namespace, name)
+    if pod is not None:
+        ip = pod.get("status", {}).get("podIP")
+    for slice_ in objects(state, "endpointslices", namespace):
+        for endpoint in slice_.get("endpoints", []) or []:
+            if (endpoint.get("targetRef") or {}).get("name") == name:
+                ip = endpoint["addresses"][0]
+    if ip is None:
+        return not_found("pods", name)
+    return forward(state, ip, port, rest)
+
+
+def forward(state, ip, port, rest):
+    answer = dial(state, ip, port, rest, float(state.get("dial_timeout", 2.0)))
+    if isinstance(answer, str):
+        return proxy_error(answer)
+    return answer
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-kube-apiserver"
+
+    def log_message(self, fmt, *args):  # the request log below replaces it
+        pass
+
+    def setup(self):
+        self.request.settimeout(30)
+        self.request.do_handshake()
+        super().setup()
+
+    def reply(self, code, body, content_type="application/json"):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        if code == 429:
+            self.send_header("Retry-After", "0")
+        self.end_headers()
+        self.wfile.write(data)
+        return code
+
+    def authenticated(self, state):
+        header = self.headers.get("Authorization", "")
+        tokens = state.get("tokens") or [state.get("token")]
+        if header.startswith("Bearer ") and header[len("Bearer "):] in tokens:
+            return "token"
+        if self.connection.getpeercert():
+            return "certificate"
+        return None
+
+    def do_GET(self):
+        state = self.server.state.get()
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        how = self.authenticated(state)
+        code = self.route(state, url.path, query, how)
+        entry = {"path": url.path, "query": query, "auth": how, "status": code}
+        with self.server.log_lock:
+            if self.server.log:
+                self.server.log.write(json.dumps(entry) + "\n")
+                self.server.log.flush()
+
+    def route(self, state, path, query, how):
+        if how is None:
+            return self.reply(*status(401, "Unauthorized", "Unauthorized"))
+        fault = self.server.state.take_fault(path)
+        if fault:
+            return self.reply(*status(fault["status"], fault.get("reason", "InternalError"),
+                                      fault.get("message", "injected fault")))
+        segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")]
+        # /apis/admissionregistration.k8s.io/v1/KIND[/NAME]
+        if segments[:3] == ["apis", "admissionregistration.k8s.io", "v1"] and len(segments) in (4, 5) \
+                and segments[3] in ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"):
+            resource = segments[3]
+            verb = "get" if len(segments) == 5 else "list"
+            if is_forbidden(state, verb, resource, None):
+                return self.reply(*forbidden(state, verb, resource, None, segments[4] if verb == "get" else None))
+            if verb == "get":
+                return self.reply(*single(state, resource, None, segments[4]))
+            return self.reply(*list_response(state, resource, None, query))
+        if segments == ["api", "v1", "namespaces"]:
+            if is_forbidden(state, "list", "namespaces", None):
+                return self.reply(*forbidden(state, "list", "namespaces", None, None))
+            return self.reply(*list_response(state, "namespaces", None, query))
+        # /api/v1/namespaces/NS/RESOURCE[/NAME[/proxy/...]]
+        if segments[:3] == ["api", "v1", "namespaces"] and len(segments) >= 5:
+            namespace, resource = segments[3], segments[4]
+            if resource in ("services", "pods") and len(segments) >= 7 and segments[6] == "proxy":
+                rest = "/" + "/".join(path.strip("/").split("/")[7:])
+                if query:
+                    rest += "?" + urllib.parse.urlencode(query)
+                sub = resource + "/proxy"
+                if is_forbidden(state, "get", sub, namespace):
+                    return self.reply(*forbidden(state, "get", sub, namespace, segments[5]))
+                handler = service_proxy if resource == "services" else pod_proxy
+                answer = handler(state, namespace, segments[5], rest)
+                if len(answer) == 3:
+                    return self.reply(answer[0], answer[1], answer[2])
+                return self.reply(*answer)
+            if resource not in LIST_KINDS:
+                return self.reply(*status(404, "NotFound", "the server could not find the requested resource", {}))
+            verb = "get" if len(segments) == 6 else "list"
+            name = segments[5] if verb == "get" else None
+            if is_forbidden(state, verb, resource, namespace):
+                return self.reply(*forbidden(state, verb, resource, namespace, name))
+            if verb == "get":
+                return self.reply(*single(state, resource, namespace, name))
+            return self.reply(*list_response(state, resource, namespace, query))
+        # /apis/discovery.k8s.io/v1/namespaces/NS/endpointslices
+        if segments[:4] == ["apis", "discovery.k8s.io", "v1", "namespaces"] and len(segments) == 6 \
+                and segments[5] == "endpointslices":
+            namespace = segments[4]
+            if is_forbidden(state, "list", "endpointslices", namespace):
+                return self.reply(*forbidden(state, "list", "endpointslices", namespace, None))
+            return self.reply(*list_response(state, "endpointslices", namespace, query))
+        return self.reply(*status(404, "NotFound", "the server could not find the requested resource", {}))
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    context = None
+
+    # The TLS handshake runs in the connection's thread (Handler.setup), so
+    # a client that stalls in it holds up nobody else.
+    def get_request(self):
+        sock, address = self.socket.accept()
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--state", required=True)
+    parser.add_argument("--cert", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--client-ca")
+    parser.add_argument("--port-file", required=True)
+    parser.add_argument("--listen", default="127.0.0.1")
+    parser.add_argument("--log")
+    args = parser.parse_args()
+
+    server = Server((args.listen, 0), Handler)
+    server.state = State(args.state)
+    server.state.get()
+    server.log = open(args.log, "a") if args.log else None
+    server.log_lock = threading.Lock()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.cert, args.key)
+    if args.client_ca:
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.load_verify_locations(args.client_ca)
+    server.context = context
+    with open(args.port_file + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(args.port_file + ".tmp", args.port_file)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

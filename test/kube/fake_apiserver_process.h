@@ -1,0 +1,43 @@
+// fake_apiserver.py as a child process for gtest: an HTTPS Kubernetes API
+// emulation on 127.0.0.1 with a certificate made at test time, whose
+// cluster state the test writes (and rewrites) as JSON.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "test/support/test_pki.h"
+
+namespace meshprobe::test {
+
+class FakeApiServer {
+ public:
+  // Starts the emulator with `state_json`; throws when it does not come up.
+  explicit FakeApiServer(const std::string& state_json);
+  ~FakeApiServer();
+  FakeApiServer(const FakeApiServer&) = delete;
+  FakeApiServer& operator=(const FakeApiServer&) = delete;
+
+  // False when python3 is missing: tests skip rather than fail.
+  static bool available();
+
+  // Replaces the state atomically; the next request sees it.
+  void set_state(const std::string& state_json);
+
+  std::string server() const;                  // https://127.0.0.1:PORT
+  const std::string& ca_pem() const { return ca_.cert_pem; }  // trust for server()
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  // One JSON object per request served: {"path","query","auth","status"}.
+  std::vector<std::string> requests() const;
+
+ private:
+  TempDir dir_;
+  TestCa ca_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace meshprobe::test

@@ -1,0 +1,175 @@
+// The hygiene checks on API responses recorded in test/kube/fixtures: a
+// default install, a revision 1-22 with one webhook missing its caBundle, a
+// leftover 1-20 injector whose Service is gone, istiod's default validator
+// still at failurePolicy Ignore, and namespaces labelled for injection.
+#include "kube/hygiene.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "test/kube/test_files.h"
+
+namespace meshprobe::kube {
+namespace {
+
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::IsEmpty;
+
+ClusterView fixture_view() {
+  ClusterView view;
+  view.mutating = parse_webhook_configuration_list(test::fixture("mutatingwebhookconfigurations.json"),
+                                                   WebhookKind::mutating)
+                      ->items;
+  view.validating =
+      parse_webhook_configuration_list(test::fixture("validatingwebhookconfigurations.json"),
+                                       WebhookKind::validating)
+          ->items;
+  view.namespaces = parse_namespace_list(test::fixture("namespaces.json"))->items;
+  const auto services = parse_service_list(test::fixture("services-istio-system.json"));
+  for (const Service& service : services->items) view.services.insert(service.name);
+  return view;
+}
+
+std::vector<Finding> findings_with(const std::vector<Finding>& all, std::string_view code) {
+  std::vector<Finding> out;
+  for (const Finding& f : all) {
+    if (f.code == code) out.push_back(f);
+  }
+  return out;
+}
+
+std::vector<std::string> what(const std::vector<Finding>& findings) {
+  std::vector<std::string> out;
+  for (const Finding& f : findings) out.push_back(f.object + " " + f.webhook);
+  return out;
+}
+
+TEST(Hygiene, AWebhookWithoutCaBundleIsWebhookCaBundleMissing) {
+  const auto found = findings_with(check_webhooks(fixture_view()), kCaBundleMissing);
+  EXPECT_THAT(what(found), ElementsAre("MutatingWebhookConfiguration/istio-sidecar-injector-1-22 "
+                                       "rev.object.sidecar-injector.istio.io"));
+  EXPECT_THAT(found[0].message, HasSubstr("x509: certificate signed by unknown authority"));
+  EXPECT_THAT(found[0].remedy, HasSubstr("restart istiod"));
+}
+
+TEST(Hygiene, AWebhookCallingAMissingServiceIsAStaleRevision) {
+  const auto found = findings_with(check_webhooks(fixture_view()), kStaleRevision);
+  EXPECT_THAT(what(found),
+              ElementsAre("MutatingWebhookConfiguration/istio-sidecar-injector-1-20 "
+                          "rev.namespace.sidecar-injector.istio.io",
+                          "MutatingWebhookConfiguration/istio-sidecar-injector-1-20 "
+                          "rev.object.sidecar-injector.istio.io"));
+  EXPECT_THAT(found[0].message, HasSubstr("Service \"istiod-1-20\" not found"));
+}
+
+TEST(Hygiene, AStaleWebhookIsNotAlsoReportedForItsCaBundle) {
+  ClusterView view = fixture_view();
+  view.mutating[2].webhooks[0].ca_bundle_pem.clear();
+  const auto all = check_webhooks(view);
+  for (const Finding& f : findings_with(all, kCaBundleMissing)) {
+    EXPECT_THAT(f.object, testing::Not(HasSubstr("1-20")));
+  }
+}
+
+TEST(Hygiene, AnIstioValidatorAtIgnoreIsValidationNotEnforced) {
+  const auto found = findings_with(check_webhooks(fixture_view()), kValidationNotEnforced);
+  EXPECT_THAT(what(found), ElementsAre("ValidatingWebhookConfiguration/istiod-default-validator "
+                                       "validation.istio.io"));
+  EXPECT_THAT(found[0].message, HasSubstr("silently off"));
+}
+
+TEST(Hygiene, OtherValidatorsMayChooseIgnore) {
+  // kyverno's validator in the fixture is at Ignore, in its own namespace.
+  for (const Finding& f : check_webhooks(fixture_view())) {
+    EXPECT_THAT(f.object, testing::Not(HasSubstr("kyverno")));
+  }
+}
+
+TEST(Hygiene, WebhooksOutsideIstiosNamespaceAreOutOfScope) {
+  // cert-manager's webhook has no caBundle in the fixture: not our concern.
+  for (const Finding& f : check_webhooks(fixture_view())) {
+    EXPECT_THAT(f.object, testing::Not(HasSubstr("cert-manager")));
+    EXPECT_THAT(f.object, testing::Not(HasSubstr("external-mutator")));
+  }
+}
+
+TEST(Hygiene, ANamespaceLabelledForARevisionNobodyServesIsUnmatched) {
+  const auto found = findings_with(check_webhooks(fixture_view()), kInjectionLabelUnmatched);
+  EXPECT_THAT(what(found), ElementsAre("Namespace/legacy "));
+  EXPECT_THAT(found[0].message, HasSubstr("istio.io/rev=1-19"));
+  EXPECT_THAT(found[0].message, HasSubstr("without sidecars"));
+}
+
+TEST(Hygiene, IstioInjectionEnabledNeedsTheDefaultInjector) {
+  ClusterView view = fixture_view();
+  view.mutating.erase(view.mutating.begin());  // only revisioned injectors left
+  const auto found = findings_with(check_webhooks(view), kInjectionLabelUnmatched);
+  EXPECT_THAT(what(found), testing::Contains("Namespace/default "));
+  EXPECT_THAT(what(found), testing::Contains("Namespace/payments "));
+}
+
+TEST(Hygiene, IstioInjectionDisabledIsNoRequest) {
+  // optout is labelled istio-injection=disabled and istio.io/rev=1-19.
+  for (const Finding& f : check_webhooks(fixture_view())) EXPECT_NE(f.object, "Namespace/optout");
+}
+
+TEST(Hygiene, ACleanInstallHasNoFindings) {
+  ClusterView view = fixture_view();
+  view.mutating.erase(view.mutating.begin() + 1, view.mutating.begin() + 3);  // 1-22, 1-20
+  view.validating.erase(view.validating.begin() + 1);                         // the Ignore one
+  view.namespaces.erase(view.namespaces.begin() + 3, view.namespaces.begin() + 5);  // apps, legacy
+  EXPECT_THAT(check_webhooks(view), IsEmpty());
+}
+
+TEST(Hygiene, FindingsComeInCodeOrder) {
+  std::vector<std::string> codes;
+  for (const Finding& f : check_webhooks(fixture_view())) codes.push_back(f.code);
+  EXPECT_THAT(codes, ElementsAre(std::string(kCaBundleMissing), std::string(kStaleRevision),
+                                 std::string(kStaleRevision), std::string(kInjectionLabelUnmatched),
+                                 std::string(kValidationNotEnforced)));
+}
+
+TEST(CaChecks, OneCheckPerServicePortAndBundleWithEveryWebhookSharingIt) {
+  const std::vector<CaCheck> checks = ca_checks(fixture_view());
+  ASSERT_EQ(checks.size(), 3u);
+  EXPECT_EQ(checks[0].service, (ServiceName{"istiod", "istio-system"}));
+  EXPECT_EQ(checks[0].port, 443);
+  // The default injector's four webhooks and the validator with the same bundle.
+  EXPECT_EQ(checks[0].users.size(), 5u);
+  EXPECT_EQ(checks[1].service.name, "istiod-1-22");
+  EXPECT_EQ(checks[1].users.size(), 1u);  // the other 1-22 webhook has no caBundle
+  EXPECT_EQ(checks[2].users,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"ValidatingWebhookConfiguration/istiod-default-validator", "validation.istio.io"}}));
+}
+
+TEST(CaChecks, StaleWebhooksAreNotChecked) {
+  for (const CaCheck& check : ca_checks(fixture_view())) EXPECT_NE(check.service.name, "istiod-1-20");
+}
+
+TEST(CaChecks, OnlyAnUnknownAuthorityShowsAMismatch) {
+  EXPECT_TRUE(shows_ca_mismatch(Diagnosis::tls_unknown_authority));
+  EXPECT_FALSE(shows_ca_mismatch(Diagnosis::tcp_timeout));
+  EXPECT_FALSE(shows_ca_mismatch(Diagnosis::tls_name_mismatch));
+  EXPECT_FALSE(shows_ca_mismatch(Diagnosis::ok));
+}
+
+TEST(CaChecks, AMismatchIsReportedForEveryWebhookSharingTheBundle) {
+  const CaCheck check = ca_checks(fixture_view())[0];
+  const auto found = ca_mismatch_findings(check, "10.8.0.12: x509: certificate signed by unknown authority");
+  ASSERT_EQ(found.size(), 5u);
+  for (const Finding& f : found) {
+    EXPECT_EQ(f.code, kCaMismatch);
+    EXPECT_THAT(f.message, HasSubstr("istiod.istio-system.svc:443"));
+    EXPECT_THAT(f.message, HasSubstr("10.8.0.12"));
+    EXPECT_EQ(f.remedy, hygiene_remedy(kCaMismatch));
+  }
+}
+
+TEST(Hygiene, EveryCodeHasARemedy) {
+  for (std::string_view code : kHygieneCodes) EXPECT_FALSE(hygiene_remedy(code).empty()) << code;
+}
+
+}  // namespace
+}  // namespace meshprobe::kube

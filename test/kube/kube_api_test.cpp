@@ -1,0 +1,310 @@
+// The API client against the emulated API server (fake_apiserver.py) over
+// real HTTPS: authentication, RBAC errors, 404s, paging, retries, token
+// rotation, a caBundle that changes between two reads, cancellation.
+#include "kube/kube_api.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <thread>
+
+#include "kube/ca_sources.h"
+#include "kube/hygiene.h"
+#include "test/kube/fake_apiserver_process.h"
+#include "test/support/test_pki.h"
+
+namespace meshprobe::kube {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::HasSubstr;
+
+constexpr const char* kToken = "api-test-token";
+// base64 of two different PEM-looking bundles.
+constexpr const char* kBundleA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkEKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=";
+constexpr const char* kBundleB = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=";
+
+std::string state(const std::string& extra = "", const char* bundle = kBundleA) {
+  std::string namespaces;
+  for (int i = 0; i < 5; ++i) {
+    if (i > 0) namespaces += ",";
+    namespaces += R"({"metadata":{"name":"ns-)" + std::to_string(i) + R"("}})";
+  }
+  return R"({"token":")" + std::string(kToken) + R"(",
+  "mutatingwebhookconfigurations":[{"metadata":{"name":"istio-sidecar-injector"},"webhooks":[
+    {"name":"rev.namespace.sidecar-injector.istio.io","clientConfig":{"service":{"namespace":"istio-system","name":"istiod","port":443},"caBundle":")" +
+         bundle + R"("}}]}],
+  "namespaces":[)" + namespaces + R"(],
+  "services":[{"metadata":{"name":"istiod","namespace":"istio-system"},"spec":{"ports":[{"name":"https-webhook","port":443,"targetPort":15017}]}}],
+  "configmaps":[{"metadata":{"name":"istio-ca-root-cert","namespace":"istio-system"},"data":{"root-cert.pem":"PEM"}}])" +
+         extra + "}";
+}
+
+class KubeApiTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!test::FakeApiServer::available()) GTEST_SKIP() << "python3 is not installed";
+    server_ = std::make_unique<test::FakeApiServer>(state());
+  }
+
+  Credentials credentials(const std::string& token = kToken) const {
+    Credentials c;
+    c.server = server_->server();
+    c.ca_pem = server_->ca_pem();
+    c.token = token;
+    c.description = "test";
+    return c;
+  }
+
+  static ApiClientOptions fast() {
+    ApiClientOptions options;
+    options.initial_backoff = 10ms;
+    options.max_backoff = 50ms;
+    options.request_timeout = 5s;
+    return options;
+  }
+
+  std::size_t requests_to(std::string_view path) const {
+    std::size_t count = 0;
+    for (const std::string& line : server_->requests()) {
+      count += line.find("\"path\": \"" + std::string(path) + "\"") != std::string::npos;
+    }
+    return count;
+  }
+
+  std::unique_ptr<test::FakeApiServer> server_;
+};
+
+TEST_F(KubeApiTest, ListsFollowContinueTokensAcrossPages) {
+  ApiClient client(credentials(), fast());
+  KubeApi api(client, nullptr, /*page_size=*/2);
+  auto namespaces = api.list_namespaces();
+  ASSERT_TRUE(namespaces) << namespaces.error().message;
+  EXPECT_EQ(namespaces->size(), 5u);
+  EXPECT_EQ(requests_to("/api/v1/namespaces"), 3u);
+}
+
+TEST_F(KubeApiTest, AnExpiredContinueTokenRestartsTheListOnce) {
+  server_->set_state(state(R"(,"expire_continue":true)"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client, nullptr, 2);
+  auto namespaces = api.list_namespaces();
+  ASSERT_FALSE(namespaces);
+  EXPECT_THAT(namespaces.error().message, HasSubstr("410"));
+  EXPECT_EQ(requests_to("/api/v1/namespaces"), 4u);  // page 1, 410, page 1 again, 410
+}
+
+TEST_F(KubeApiTest, AWrongTokenIsUnauthorizedNamingTheCredentials) {
+  ApiClient client(credentials("wrong"), fast());
+  KubeApi api(client);
+  auto namespaces = api.list_namespaces();
+  ASSERT_FALSE(namespaces);
+  EXPECT_THAT(namespaces.error().message, HasSubstr("unauthorized (401)"));
+  EXPECT_THAT(namespaces.error().message, HasSubstr("credentials"));
+}
+
+TEST_F(KubeApiTest, AForbiddenReadNamesTheRbacVerbResourceAndNamespace) {
+  server_->set_state(state(R"(,"forbidden":[{"verb":"get","resource":"configmaps","namespace":"istio-system"}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  auto map = api.get_config_map("istio-system", "istio-ca-root-cert");
+  ASSERT_FALSE(map);
+  EXPECT_THAT(map.error().message,
+              HasSubstr("meshprobe needs RBAC verb \"get\" on \"configmaps\" in namespace "
+                        "\"istio-system\" (see deploy/rbac.yaml)"));
+  EXPECT_THAT(map.error().message,
+              HasSubstr("configmaps \"istio-ca-root-cert\" is forbidden: User "
+                        "\"system:serviceaccount:meshprobe:meshprobe\" cannot get resource "
+                        "\"configmaps\" in API group \"\" in the namespace \"istio-system\""));
+}
+
+TEST_F(KubeApiTest, AForbiddenClusterListSaysClusterWide) {
+  server_->set_state(state(R"(,"forbidden":[{"verb":"list","resource":"mutatingwebhookconfigurations"}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  auto list = api.list_webhook_configurations(WebhookKind::mutating);
+  ASSERT_FALSE(list);
+  EXPECT_THAT(list.error().message,
+              HasSubstr("verb \"list\" on \"mutatingwebhookconfigurations\" in API group "
+                        "\"admissionregistration.k8s.io\" (cluster-wide)"));
+}
+
+TEST_F(KubeApiTest, AMissingObjectIsAnAnswerNotAnError) {
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  auto service = api.get_service("istio-system", "istiod-1-20");
+  ASSERT_TRUE(service) << service.error().message;
+  EXPECT_FALSE(*service);
+}
+
+TEST_F(KubeApiTest, TransientFailuresAreRetried) {
+  server_->set_state(state(R"(,"faults":[{"path":"/api/v1/namespaces","status":503,"times":2}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  auto namespaces = api.list_namespaces();
+  ASSERT_TRUE(namespaces) << namespaces.error().message;
+  EXPECT_EQ(requests_to("/api/v1/namespaces"), 3u);
+}
+
+TEST_F(KubeApiTest, TooManyRequestsIsRetried) {
+  server_->set_state(state(R"(,"faults":[{"path":"/api/v1/namespaces","status":429,"reason":"TooManyRequests","times":1}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  EXPECT_TRUE(api.list_namespaces());
+}
+
+TEST_F(KubeApiTest, PersistentFailuresGiveUpAfterTheLastAttempt) {
+  server_->set_state(state(R"(,"faults":[{"path":"/api/v1/namespaces","status":500,"times":10}])"));
+  ApiClientOptions options = fast();
+  options.max_attempts = 3;
+  ApiClient client(credentials(), options);
+  KubeApi api(client);
+  auto namespaces = api.list_namespaces();
+  ASSERT_FALSE(namespaces);
+  EXPECT_THAT(namespaces.error().message, HasSubstr("answered 500"));
+  EXPECT_EQ(requests_to("/api/v1/namespaces"), 3u);
+}
+
+TEST_F(KubeApiTest, ClientErrorsAreNotRetried) {
+  server_->set_state(state(R"(,"forbidden":[{"verb":"list","resource":"namespaces"}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  EXPECT_FALSE(api.list_namespaces());
+  EXPECT_EQ(requests_to("/api/v1/namespaces"), 1u);
+}
+
+TEST_F(KubeApiTest, ARotatedTokenFileIsReadAgain) {
+  const std::filesystem::path token = server_->dir() / "token";
+  test::write_file(token, std::string(kToken) + "\n");
+  Credentials c = credentials("");
+  c.token_file = token.string();
+  ApiClient client(c, fast());
+  KubeApi api(client);
+  ASSERT_TRUE(api.list_namespaces());
+  server_->set_state(state().replace(state().find(kToken), std::strlen(kToken), "rotated"));
+  test::write_file(server_->dir() / "token.new", "rotated");
+  std::filesystem::rename(server_->dir() / "token.new", token);
+  auto after = api.list_namespaces();
+  EXPECT_TRUE(after) << after.error().message;
+}
+
+TEST_F(KubeApiTest, ACaBundleChangeIsSeenByTheNextRead) {
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  const CaSourceRef ref{CaSourceRef::Kind::mutating_webhook, "istio-sidecar-injector", "", "", ""};
+  auto first = fetch_ca(api, ref);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_THAT(first->pem, HasSubstr("\nA\n"));
+  server_->set_state(state("", kBundleB));
+  auto second = fetch_ca(api, ref);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_THAT(second->pem, HasSubstr("\nB\n"));
+}
+
+TEST_F(KubeApiTest, ANamedWebhookEntryThatDoesNotExistIsSaidSo) {
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  auto ca = fetch_ca(api, {CaSourceRef::Kind::mutating_webhook, "istio-sidecar-injector",
+                           "object.sidecar-injector.istio.io", "", ""});
+  ASSERT_FALSE(ca);
+  EXPECT_THAT(ca.error().message, HasSubstr("has no webhook \"object.sidecar-injector.istio.io\""));
+}
+
+TEST_F(KubeApiTest, AConfigMapKeyIsACaSource) {
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  auto ca = fetch_ca(api, {CaSourceRef::Kind::configmap, "istio-ca-root-cert", "", "istio-system",
+                           "root-cert.pem"});
+  ASSERT_TRUE(ca) << ca.error().message;
+  EXPECT_EQ(ca->pem, "PEM");
+}
+
+TEST_F(KubeApiTest, TheClusterViewForHygieneIsReadInFull) {
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  auto view = read_cluster_view(api, "istio-system");
+  ASSERT_TRUE(view) << view.error().message;
+  EXPECT_EQ(view->mutating.size(), 1u);
+  EXPECT_EQ(view->namespaces.size(), 5u);
+  EXPECT_EQ(view->services, (std::set<std::string>{"istiod"}));
+}
+
+TEST_F(KubeApiTest, AnApiServerWithAnotherCaIsRefused) {
+  Credentials c = credentials();
+  c.ca_pem = test::TestCa::create("someone else").cert_pem;
+  ApiClient client(c, fast());
+  KubeApi api(client);
+  auto namespaces = api.list_namespaces();
+  ASSERT_FALSE(namespaces);
+  EXPECT_THAT(namespaces.error().message, HasSubstr("cannot reach the Kubernetes API server"));
+  EXPECT_THAT(namespaces.error().message, HasSubstr("certificate"));
+}
+
+TEST_F(KubeApiTest, AfterTheApiServerProvedUnreachableABatchOfReadsGivesUpAtOnce) {
+  Credentials c = credentials();
+  c.server = "https://127.0.0.1:1";  // nothing listens
+  ApiClientOptions options = fast();
+  options.initial_backoff = 100ms;
+  options.max_backoff = 100ms;
+  ApiClient client(c, options);
+  KubeApi api(client);
+  api.give_up_when_unreachable();
+  const auto first_started = std::chrono::steady_clock::now();
+  auto first = api.list_namespaces();
+  const auto first_took = std::chrono::steady_clock::now() - first_started;
+  ASSERT_FALSE(first);
+  EXPECT_THAT(first.error().message, HasSubstr("after 3 attempts"));
+  EXPECT_GE(first_took, 100ms);  // it retried
+  const auto second_started = std::chrono::steady_clock::now();
+  auto second = api.get_service("istio-system", "istiod");
+  EXPECT_LT(std::chrono::steady_clock::now() - second_started, 50ms);
+  ASSERT_FALSE(second);
+  EXPECT_THAT(second.error().message, HasSubstr("cannot reach the Kubernetes API server"));
+}
+
+TEST_F(KubeApiTest, ProxyRequestsAreNotRetried) {
+  server_->set_state(state(R"(,"faults":[{"path":"/api/v1/namespaces/istio-system/services/https:istiod:443/proxy","status":503,"times":5}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  const HttpResponse response =
+      api.proxy_get("/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready", {});
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(response.attempts, 1);
+}
+
+TEST_F(KubeApiTest, ACancelledRequestEndsPromptly) {
+  // The proxy to a dropped address holds the request for 10 s.
+  server_->set_state(state(R"(,"endpointslices":[{"metadata":{"name":"s","namespace":"istio-system","labels":{"kubernetes.io/service-name":"istiod"}},"addressType":"IPv4","endpoints":[{"addresses":["127.0.0.1"],"conditions":{"ready":true}}],"ports":[{"name":"https-webhook","port":15017}]}],"drop":["127.0.0.1:15017"],"dial_timeout":10)"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&cancel] {
+    std::this_thread::sleep_for(300ms);
+    cancel = true;
+  });
+  const auto started = std::chrono::steady_clock::now();
+  RequestOptions request;
+  request.cancel = &cancel;
+  const HttpResponse response =
+      api.proxy_get("/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready", request);
+  canceller.join();
+  EXPECT_TRUE(response.cancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
+TEST_F(KubeApiTest, ATimeoutAfterTheRequestWasSentIsToldApart) {
+  server_->set_state(state(R"(,"endpointslices":[{"metadata":{"name":"s","namespace":"istio-system","labels":{"kubernetes.io/service-name":"istiod"}},"addressType":"IPv4","endpoints":[{"addresses":["127.0.0.1"],"conditions":{"ready":true}}],"ports":[{"name":"https-webhook","port":15017}]}],"drop":["127.0.0.1:15017"],"dial_timeout":5)"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  RequestOptions request;
+  request.timeout = 500ms;
+  const HttpResponse response =
+      api.proxy_get("/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready", request);
+  EXPECT_EQ(response.status, 0);
+  EXPECT_TRUE(response.timed_out);
+  EXPECT_TRUE(response.request_sent);
+}
+
+}  // namespace
+}  // namespace meshprobe::kube

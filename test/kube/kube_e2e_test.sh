@@ -1,0 +1,471 @@
+#!/usr/bin/env bash
+# Kubernetes mode end to end: `meshprobe check --kubeconfig` and the agent
+# against an emulated Kubernetes API server (fake_apiserver.py: no API server
+# runs here, so the real API's paths and JSON shapes are served by it), with
+# a real TLS server playing istiod, found through an EndpointSlice and
+# verified with the webhook's caBundle.
+#
+#   kube_e2e_test.sh MESHPROBE TESTPEER FAKE_APISERVER CASE
+set -euo pipefail
+
+MESHPROBE=$1
+TESTPEER=$2
+EMULATOR=$3
+CASE=$4
+
+command -v python3 >/dev/null || { echo "SKIP: python3 is not installed (.ci/install-deps installs it)"; exit 77; }
+
+workdir=$(mktemp -d)
+pids=()
+agent_pid=""
+cleanup() {
+  for pid in "${pids[@]}" $agent_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $agent_pid; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL [$CASE]: $*"
+  [ -f "$workdir/out" ] && { echo "--- stdout"; head -c 4000 "$workdir/out"; echo; }
+  [ -f "$workdir/err" ] && { echo "--- stderr"; tail -20 "$workdir/err"; }
+  [ -f "$workdir/agent.log" ] && { echo "--- agent log"; tail -20 "$workdir/agent.log"; }
+  [ -f "$workdir/apiserver.err" ] && { echo "--- emulator"; tail -20 "$workdir/apiserver.err"; }
+  exit 1
+}
+
+free_port() {
+  local port
+  for port in $(shuf -i 20000-40000 -n 50); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+  fail "no free port"
+}
+
+eventually() {  # eventually SECONDS COMMAND...
+  local deadline=$(( $(date +%s) + $1 ))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+serve() {  # starts a testpeer on 127.0.0.1, prints its port
+  local port out
+  port=$(free_port)
+  out="$workdir/peer-${#pids[@]}.out"
+  "$TESTPEER" serve --listen "127.0.0.1:$port" "$@" >"$out" 2>&1 &
+  pids+=($!)
+  eventually 5 grep -q ready "$out" || fail "testpeer did not start: $(cat "$out")"
+  echo "$port"
+}
+
+b64() { base64 -w0 <"$1"; }
+
+# ---- the cluster -------------------------------------------------------------
+"$TESTPEER" pki "$workdir/api" --san 127.0.0.1 >/dev/null          # the API server's certificate
+"$TESTPEER" pki "$workdir/pki" --san istiod.istio-system.svc >/dev/null  # istiod's
+ISTIOD_PORT=$(serve --mode tls_http --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem")
+REFUSED_PORT=$(free_port)
+TOKEN=meshprobe-test-token
+CA_B64=$(b64 "$workdir/pki/ca.pem")
+OTHER_CA_B64=$(b64 "$workdir/pki/other-ca.pem")
+
+# Shapes as the API returns them (admissionregistration.k8s.io/v1,
+# core/v1, discovery.k8s.io/v1); istiod's Service maps 443 to the pod port.
+write_state() {  # write_state [JQ_FILTER]: the base cluster, changed by the filter
+  jq -n --arg token "$TOKEN" --arg ca "$CA_B64" --argjson port "$ISTIOD_PORT" \
+        --arg root "$(cat "$workdir/pki/ca.pem")" '
+  def webhook($name; $selector; $path): {
+    name: $name, admissionReviewVersions: ["v1beta1", "v1"], sideEffects: "None",
+    failurePolicy: "Fail", matchPolicy: "Equivalent", timeoutSeconds: 10,
+    clientConfig: {service: {namespace: "istio-system", name: "istiod", path: $path, port: 443}, caBundle: $ca},
+    namespaceSelector: $selector,
+    rules: [{operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "*"}]};
+  {
+    token: $token,
+    dial_timeout: 1.0,
+    mutatingwebhookconfigurations: [{
+      metadata: {name: "istio-sidecar-injector", labels: {"istio.io/rev": "default", app: "sidecar-injector"}, resourceVersion: "101"},
+      webhooks: [
+        webhook("rev.namespace.sidecar-injector.istio.io";
+          {matchExpressions: [{key: "istio.io/rev", operator: "In", values: ["default"]}, {key: "istio-injection", operator: "DoesNotExist"}]}; "/inject"),
+        webhook("namespace.sidecar-injector.istio.io";
+          {matchExpressions: [{key: "istio-injection", operator: "In", values: ["enabled"]}]}; "/inject")]}],
+    validatingwebhookconfigurations: [{
+      metadata: {name: "istio-validator-istio-system", labels: {"istio.io/rev": "default"}},
+      webhooks: [webhook("rev.validation.istio.io"; {}; "/validate")
+                 | .rules = [{operations: ["CREATE", "UPDATE"], apiGroups: ["networking.istio.io"], apiVersions: ["*"], resources: ["*"]}]]}],
+    namespaces: [
+      {metadata: {name: "default", labels: {"kubernetes.io/metadata.name": "default", "istio-injection": "enabled"}}, status: {phase: "Active"}},
+      {metadata: {name: "istio-system", labels: {"kubernetes.io/metadata.name": "istio-system"}}, status: {phase: "Active"}},
+      {metadata: {name: "apps", labels: {"kubernetes.io/metadata.name": "apps", "istio.io/rev": "default"}}, status: {phase: "Active"}}],
+    services: [{
+      metadata: {name: "istiod", namespace: "istio-system", labels: {app: "istiod", "istio.io/rev": "default"}},
+      spec: {type: "ClusterIP", clusterIP: "10.96.0.15", selector: {app: "istiod"},
+             ports: [{name: "grpc-xds", protocol: "TCP", port: 15010, targetPort: 15010},
+                     {name: "https-dns", protocol: "TCP", port: 15012, targetPort: 15012},
+                     {name: "https-webhook", protocol: "TCP", port: 443, targetPort: $port}]}}],
+    endpointslices: [{
+      metadata: {name: "istiod-x7k2p", namespace: "istio-system",
+                 labels: {"kubernetes.io/service-name": "istiod", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+      addressType: "IPv4",
+      endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true, serving: true, terminating: false},
+                   targetRef: {kind: "Pod", namespace: "istio-system", name: "istiod-5f8d7c-abcde"}, nodeName: "node-1"}],
+      ports: [{name: "https-webhook", protocol: "TCP", port: $port}, {name: "https-dns", protocol: "TCP", port: 15012},
+              {name: "grpc-xds", protocol: "TCP", port: 15010}]}],
+    configmaps: [{metadata: {name: "istio-ca-root-cert", namespace: "istio-system"}, data: {"root-cert.pem": $root}}],
+    pods: [{metadata: {name: "istiod-5f8d7c-abcde", namespace: "istio-system"}, status: {podIP: "127.0.0.1"}}]
+  } | '"${1:-.}" >"$workdir/state.tmp"
+  mv "$workdir/state.tmp" "$workdir/state.json"
+}
+
+start_apiserver() {
+  "$EMULATOR" --state "$workdir/state.json" --cert "$workdir/api/leaf.pem" --key "$workdir/api/leaf-key.pem" \
+    --port-file "$workdir/api.port" --log "$workdir/requests.log" "$@" >"$workdir/apiserver.err" 2>&1 &
+  pids+=($!)
+  eventually 10 test -s "$workdir/api.port" || fail "the emulated API server did not start: $(cat "$workdir/apiserver.err")"
+  API_PORT=$(cat "$workdir/api.port")
+}
+
+write_kubeconfig() {  # write_kubeconfig FILE [TOKEN]
+  cat >"$1" <<YAML
+apiVersion: v1
+kind: Config
+current-context: test
+clusters:
+- name: test-cluster
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority-data: $(b64 "$workdir/api/ca.pem")
+contexts:
+- name: test
+  context: {cluster: test-cluster, user: meshprobe}
+users:
+- name: meshprobe
+  user:
+    token: ${2:-$TOKEN}
+YAML
+}
+
+write_check_config() {  # write_check_config EXTRA_TARGETS_YAML
+  cat >"$workdir/check.yaml" <<YAML
+kubernetes: {kubeconfig: kubeconfig.yaml}
+ca_bundles:
+  injector: {mutating_webhook: istio-sidecar-injector, webhook: rev.namespace.sidecar-injector.istio.io}
+targets:
+  - name: istiod-webhook-pods
+    url: https://istiod.istio-system.svc:443/ready
+    discover: endpoints
+    ca: injector
+$1
+YAML
+}
+
+check() {  # check EXPECTED_EXIT ARGS...
+  local expected=$1 rc=0
+  shift
+  "$MESHPROBE" check "$@" >"$workdir/out" 2>"$workdir/err" || rc=$?
+  [ "$rc" = "$expected" ] || fail "exit $rc, expected $expected for: meshprobe check $*"
+}
+
+json() { jq -e "$@" "$workdir/out" >/dev/null || fail "JSON does not match: $*"; }
+
+write_state
+start_apiserver
+write_kubeconfig "$workdir/kubeconfig.yaml"
+
+case "$CASE" in
+  check_verifies_endpoint_slice_target_with_webhook_ca_bundle)
+    write_check_config ""
+    check 0 --config "$workdir/check.yaml" --output json
+    json '.summary == {"total": 1, "failed": 0}'
+    json '.results[0] | .name == "istiod-webhook-pods" and .address == "127.0.0.1" and .diagnosis == "ok"
+          and .url == "https://istiod.istio-system.svc:443/ready"
+          and .address_labels.ready == "true" and .address_labels.pod == "istiod-5f8d7c-abcde"
+          and .address_labels.port == "'"$ISTIOD_PORT"'" and .tls.verified == true'
+    json '.hygiene == []'
+    # The API server was asked with the token, and lists were paged.
+    grep -q '"auth": "token"' "$workdir/requests.log" || fail "no authenticated request"
+    ;;
+  swapped_ca_bundle_gives_unknown_authority_and_ca_mismatch)
+    write_check_config ""
+    check 0 --config "$workdir/check.yaml" --output json
+    write_state '.mutatingwebhookconfigurations[0].webhooks[].clientConfig.caBundle = "'"$OTHER_CA_B64"'"'
+    check 1 --config "$workdir/check.yaml" --output json
+    json '.results[0].diagnosis == "tls_unknown_authority"'
+    json '[.hygiene[] | select(.code == "webhook_ca_mismatch") | .object] | unique == ["MutatingWebhookConfiguration/istio-sidecar-injector"]'
+    json '[.hygiene[] | select(.code == "webhook_ca_mismatch") | .webhook] | sort
+          == ["namespace.sidecar-injector.istio.io", "rev.namespace.sidecar-injector.istio.io"]'
+    json '.hygiene[0] | (.message | test("does not verify")) and (.remedy | length > 0)'
+    ;;
+  apiserver_proxy_healthy_path_is_ok)
+    write_check_config "  - name: webhook-from-apiserver
+    url: https://istiod.istio-system.svc:443/ready
+    via: apiserver
+  - name: pods-from-apiserver
+    url: https://istiod.istio-system.svc:443/ready
+    discover: endpoints
+    via: apiserver"
+    check 0 --config "$workdir/check.yaml" --output json
+    json '.results[1] | .name == "webhook-from-apiserver" and .vantage == "apiserver" and .diagnosis == "ok"
+          and .http_status == 200 and .address == "istiod.istio-system.svc"'
+    json '.results[2] | .name == "pods-from-apiserver" and .vantage == "apiserver" and .diagnosis == "ok"
+          and .address == "127.0.0.1" and .address_labels.pod == "istiod-5f8d7c-abcde"'
+    grep -q '/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready' "$workdir/requests.log" \
+      || fail "no service proxy request"
+    grep -q "/api/v1/namespaces/istio-system/pods/https:istiod-5f8d7c-abcde:$ISTIOD_PORT/proxy/ready" "$workdir/requests.log" \
+      || fail "no pod proxy request"
+    ;;
+  apiserver_proxy_refused_path_is_tcp_refused)
+    write_state '.endpointslices[0].ports[0].port = '"$REFUSED_PORT"
+    write_check_config "  - name: webhook-from-apiserver
+    url: https://istiod.istio-system.svc:443/ready
+    via: apiserver"
+    check 1 --config "$workdir/check.yaml" --output json
+    json '.results[1] | .vantage == "apiserver" and .diagnosis == "tcp_refused" and .failed_phase == "connect"
+          and (.message | test("connect: connection refused"))'
+    ;;
+  apiserver_proxy_dropped_path_is_tcp_timeout)
+    write_state '.drop = ["127.0.0.1:'"$ISTIOD_PORT"'"]'
+    write_check_config "  - name: webhook-from-apiserver
+    url: https://istiod.istio-system.svc:443/ready
+    via: apiserver
+    timeout: 5s
+    interval: 10s"
+    check 1 --config "$workdir/check.yaml" --output json
+    json '.results[0].diagnosis == "ok"'   # this node still reaches istiod
+    json '.results[1] | .vantage == "apiserver" and .diagnosis == "tcp_timeout"
+          and (.message | test("dial tcp 127.0.0.1:'"$ISTIOD_PORT"': i/o timeout"))'
+    ;;
+  apiserver_still_dialling_at_the_deadline_is_tcp_timeout)
+    write_state '.drop = ["127.0.0.1:'"$ISTIOD_PORT"'"] | .dial_timeout = 10'
+    write_check_config "  - name: webhook-from-apiserver
+    url: https://istiod.istio-system.svc:443/ready
+    via: apiserver
+    timeout: 1s"
+    start=$(date +%s%N)
+    check 1 --config "$workdir/check.yaml" --output json
+    elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    [ "$elapsed_ms" -lt 6000 ] || fail "took ${elapsed_ms} ms with a 1s timeout"
+    json '.results[1] | .diagnosis == "tcp_timeout" and (.message | test("still trying to reach istiod"))'
+    ;;
+  hygiene_reports_stale_missing_unmatched_and_not_enforced)
+    write_state '
+      .mutatingwebhookconfigurations += [{metadata: {name: "istio-sidecar-injector-1-20"},
+        webhooks: [.mutatingwebhookconfigurations[0].webhooks[0]
+          | .clientConfig.service.name = "istiod-1-20"
+          | .namespaceSelector.matchExpressions[0].values = ["1-20"]]}]
+      | .mutatingwebhookconfigurations[0].webhooks[1].clientConfig.caBundle = ""
+      | .validatingwebhookconfigurations[0].webhooks[0].failurePolicy = "Ignore"
+      | .namespaces += [{metadata: {name: "legacy", labels: {"istio.io/rev": "1-19"}}}]'
+    write_check_config ""
+    check 1 --config "$workdir/check.yaml" --output json
+    json '[.hygiene[] | [.code, .object, .webhook]] == [
+      ["webhook_ca_bundle_missing", "MutatingWebhookConfiguration/istio-sidecar-injector", "namespace.sidecar-injector.istio.io"],
+      ["webhook_stale_revision", "MutatingWebhookConfiguration/istio-sidecar-injector-1-20", "rev.namespace.sidecar-injector.istio.io"],
+      ["injection_label_unmatched", "Namespace/legacy", ""],
+      ["webhook_validation_not_enforced", "ValidatingWebhookConfiguration/istio-validator-istio-system", "rev.validation.istio.io"]]'
+    # The table says the same, with remedies.
+    check 1 --config "$workdir/check.yaml" --color never
+    for word in HYGIENE webhook_stale_revision injection_label_unmatched "4 hygiene findings" remedy; do
+      grep -q -- "$word" "$workdir/out" || fail "table lacks '$word'"
+    done
+    ;;
+  hygiene_lists_are_paged)
+    # Pages hold 500 objects: 1,201 validating configurations take three.
+    write_state '.validatingwebhookconfigurations += [range(0; 1200) | {metadata: {name: "other-\(.)"}, webhooks: []}]'
+    write_check_config ""
+    check 0 --config "$workdir/check.yaml" --output json
+    jq -s -e '[.[] | select(.path == "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations")]
+              | length == 3 and (.[0].query.limit == "500") and (.[1].query | has("continue"))
+              and (.[2].query | has("continue"))' "$workdir/requests.log" >/dev/null \
+      || fail "lists were not paged: $(grep validating "$workdir/requests.log" | head -3)"
+    ;;
+  forbidden_configmap_names_the_missing_rbac_verb)
+    write_state '.forbidden = [{verb: "get", resource: "configmaps", namespace: "istio-system"}]'
+    cat >"$workdir/check.yaml" <<YAML
+kubernetes: {kubeconfig: kubeconfig.yaml, hygiene: false}
+ca_bundles:
+  mesh-root: {configmap: istio-system/istio-ca-root-cert, key: root-cert.pem}
+targets:
+  - name: xds-pods
+    url: https://istiod.istio-system.svc:443/ready
+    discover: endpoints
+    ca: mesh-root
+YAML
+    check 1 --config "$workdir/check.yaml" --output json
+    json '.results[0] | .diagnosis == "kubernetes_api_error" and .success == false
+          and (.message | test("needs RBAC verb \"get\" on \"configmaps\" in namespace \"istio-system\""))
+          and (.message | test("cannot get resource \"configmaps\""))'
+    json 'has("hygiene") | not'
+    ;;
+  unauthorized_token_is_reported)
+    write_kubeconfig "$workdir/kubeconfig.yaml" wrong-token
+    write_check_config ""
+    check 1 --config "$workdir/check.yaml" --output json
+    json '.results[0] | .diagnosis == "kubernetes_api_error" and (.message | test("unauthorized \\(401\\)"))'
+    json '.hygiene_error | test("401")'
+    ;;
+  kubeconfig_alone_probes_the_builtin_kubernetes_set)
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json
+    json '[.results[] | .name] == ["istiod-webhook-pods", "istiod-xds-pods", "istiod-webhook-from-apiserver"]'
+    json '.results[0] | .diagnosis == "ok" and .address == "127.0.0.1"'
+    # Nothing listens on 15012 here: the xDS pod probe is refused.
+    json '.results[1] | .diagnosis == "tcp_refused" and .address_labels.port == "15012"'
+    json '.results[2] | .vantage == "apiserver" and .diagnosis == "ok"'
+    json '.hygiene == []'
+    ;;
+  not_ready_endpoint_is_probed_and_labelled)
+    write_state '.endpointslices[0].endpoints += [{addresses: ["127.0.0.2"], conditions: {ready: false, serving: false, terminating: true},
+                  targetRef: {kind: "Pod", namespace: "istio-system", name: "istiod-5f8d7c-old"}, nodeName: "node-2"}]'
+    write_check_config ""
+    check 1 --config "$workdir/check.yaml" --output json
+    json '[.results[] | {address, diagnosis, ready: .address_labels.ready, terminating: .address_labels.terminating}]
+          == [{address: "127.0.0.1", diagnosis: "ok", ready: "true", terminating: "false"},
+              {address: "127.0.0.2", diagnosis: "tcp_refused", ready: "false", terminating: "true"}]'
+    ;;
+  missing_service_is_dns_not_found_and_stale)
+    write_state '.services = []'
+    write_check_config ""
+    check 1 --config "$workdir/check.yaml" --output json
+    json '.results[0] | .diagnosis == "dns_not_found" and (.message | test("Service \"istiod\" not found"))'
+    json '[.hygiene[] | .code] | unique == ["webhook_stale_revision"]'
+    ;;
+  kubeconfig_client_certificate_authenticates)
+    kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+    rm -f "$workdir/api.port"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=client-ca" \
+      -keyout "$workdir/client-ca.key" -out "$workdir/client-ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=meshprobe/O=meshprobe" \
+      -keyout "$workdir/client.key" -out "$workdir/client.csr" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >"$workdir/client.ext"
+    openssl x509 -req -in "$workdir/client.csr" -CA "$workdir/client-ca.pem" -CAkey "$workdir/client-ca.key" \
+      -CAcreateserial -days 1 -extfile "$workdir/client.ext" -out "$workdir/client.pem" 2>/dev/null
+    write_state '.token = "unused-token-nobody-has"'
+    start_apiserver --client-ca "$workdir/client-ca.pem"
+    cat >"$workdir/kubeconfig.yaml" <<YAML
+apiVersion: v1
+kind: Config
+current-context: test
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:$API_PORT", certificate-authority: api/ca.pem}
+contexts:
+- name: test
+  context: {cluster: c, user: u}
+users:
+- name: u
+  user: {client-certificate: client.pem, client-key-data: $(b64 "$workdir/client.key")}
+YAML
+    write_check_config ""
+    check 0 --config "$workdir/check.yaml" --output json
+    grep -q '"auth": "certificate"' "$workdir/requests.log" || fail "not authenticated by certificate"
+    ;;
+  missing_kubeconfig_is_a_usage_error)
+    check 2 --kubeconfig "$workdir/nope.yaml"
+    grep -q "nope.yaml: cannot read" "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
+    ;;
+  validate_needs_no_cluster)
+    write_check_config ""
+    kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+    "$MESHPROBE" validate "$workdir/check.yaml" >"$workdir/out" 2>"$workdir/err" || fail "validate refused it"
+    ;;
+  agent_picks_up_a_swapped_ca_bundle_without_restart)
+    AGENT_PORT=$(free_port)
+    cat >"$workdir/agent.yaml" <<YAML
+listen: 127.0.0.1:$AGENT_PORT
+vantage: test
+node_name: node-1
+defaults: {interval: 500ms, timeout: 400ms}
+kubernetes: {kubeconfig: kubeconfig.yaml, refresh: 1s}
+ca_bundles:
+  injector: {mutating_webhook: istio-sidecar-injector}
+targets:
+  - name: istiod-webhook-pods
+    url: https://istiod.istio-system.svc:443/ready
+    discover: endpoints
+    ca: injector
+  - name: webhook-from-apiserver
+    url: https://istiod.istio-system.svc:443/ready
+    via: apiserver
+YAML
+    "$MESHPROBE" agent --config "$workdir/agent.yaml" >"$workdir/agent.log" 2>&1 &
+    agent_pid=$!
+    URL="http://127.0.0.1:$AGENT_PORT"
+    status() { curl -sf "$URL/status"; }
+    diagnosis_is() {
+      [ "$(status | jq -r --arg t "$1" '.targets[] | select(.name == $t) | .addresses[0].diagnosis')" = "$2" ]
+    }
+    eventually 10 diagnosis_is istiod-webhook-pods ok || fail "status: $(status)"
+    eventually 10 diagnosis_is webhook-from-apiserver ok || fail "status: $(status)"
+    status | jq -e '(.hygiene == []) and .kubernetes.last_refresh_ok
+                    and (.targets[] | select(.name == "webhook-from-apiserver") | .vantage == "apiserver")' >/dev/null \
+      || fail "status: $(status)"
+    write_state '.mutatingwebhookconfigurations[0].webhooks[].clientConfig.caBundle = "'"$OTHER_CA_B64"'"'
+    eventually 10 diagnosis_is istiod-webhook-pods tls_unknown_authority || fail "swap not picked up: $(status)"
+    has_mismatch() { status | jq -e '[.hygiene[] | .code] | index("webhook_ca_mismatch") != null'; }
+    eventually 10 has_mismatch || fail "no webhook_ca_mismatch: $(status)"
+    curl -sf "$URL/metrics" >"$workdir/metrics.txt"
+    grep -q '^meshprobe_hygiene_findings{code="webhook_ca_mismatch"} 2$' "$workdir/metrics.txt" \
+      || fail "metrics: $(grep hygiene "$workdir/metrics.txt")"
+    grep -q '^meshprobe_endpoint_ready{target="istiod-webhook-pods",.*address="127.0.0.1"} 1$' "$workdir/metrics.txt" \
+      || fail "metrics: $(grep endpoint_ready "$workdir/metrics.txt")"
+    grep -q 'vantage="apiserver"' "$workdir/metrics.txt" || fail "no apiserver vantage series"
+    if command -v promtool >/dev/null; then
+      promtool check metrics <"$workdir/metrics.txt" >"$workdir/promtool.txt" 2>&1 \
+        || fail "promtool: $(cat "$workdir/promtool.txt")"
+    fi
+    grep -q 'event=hygiene_finding' "$workdir/agent.log" || fail "finding not logged"
+    kill -TERM "$agent_pid"
+    wait "$agent_pid" || fail "agent exit $?"
+    agent_pid=""
+    ;;
+  agent_in_cluster_reads_a_rotated_service_account_token)
+    [ "$(id -u)" = 0 ] && command -v unshare >/dev/null || { echo "SKIP: needs root and unshare"; exit 77; }
+    AGENT_PORT=$(free_port)
+    mkdir -p "$workdir/sa"
+    cp "$workdir/api/ca.pem" "$workdir/sa/ca.crt"
+    echo meshprobe >"$workdir/sa/namespace"
+    echo "$TOKEN" >"$workdir/sa/token"
+    cat >"$workdir/agent.yaml" <<YAML
+listen: 127.0.0.1:$AGENT_PORT
+node_name: node-1
+defaults: {interval: 1s, timeout: 500ms}
+kubernetes: {refresh: 1s}
+ca_bundles:
+  injector: {mutating_webhook: istio-sidecar-injector}
+targets:
+  - name: istiod-webhook-pods
+    url: https://istiod.istio-system.svc:443/ready
+    discover: endpoints
+    ca: injector
+YAML
+    # The pod's view, in a mount namespace of the agent's own: the service
+    # account mounted where the kubelet puts it; nothing changes on the host.
+    unshare --mount --propagation private sh -c '
+      mount -t tmpfs tmpfs /run &&
+      mkdir -p /run/secrets/kubernetes.io/serviceaccount &&
+      mount --bind "$1" /run/secrets/kubernetes.io/serviceaccount &&
+      KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$2" exec "$3" agent --config "$4"' \
+      sh "$workdir/sa" "$API_PORT" "$MESHPROBE" "$workdir/agent.yaml" >"$workdir/agent.log" 2>&1 &
+    agent_pid=$!
+    URL="http://127.0.0.1:$AGENT_PORT"
+    status() { curl -sf "$URL/status"; }
+    ok() { status | jq -e '.targets[0].addresses[0].diagnosis == "ok" and .kubernetes.last_refresh_ok' ; }
+    eventually 10 ok || fail "status: $(status)"
+    status | jq -e '.kubernetes.connection | test("in-cluster service account")' >/dev/null || fail "status: $(status)"
+    # The kubelet rotates the token: the old one stops working at once.
+    write_state '.token = "rotated-token"'
+    echo rotated-token >"$workdir/sa/token.new" && mv "$workdir/sa/token.new" "$workdir/sa/token"
+    sleep 2.5
+    refreshed_after_rotation() {
+      status | jq -e '.kubernetes.last_refresh_ok' && tail -3 "$workdir/requests.log" | grep -q '"auth": "token"'
+    }
+    eventually 10 refreshed_after_rotation || fail "not refreshed with the new token: $(status) $(tail -3 "$workdir/requests.log")"
+    ;;
+  *)
+    fail "unknown case"
+    ;;
+esac

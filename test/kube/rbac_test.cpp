@@ -1,0 +1,97 @@
+// deploy/rbac.yaml against the requests the client makes (kube_api.h lists
+// them): every request is granted, and nothing else is.
+#include <yaml-cpp/yaml.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "kube/kube_api.h"
+#include "test/kube/test_files.h"
+
+namespace meshprobe::kube {
+namespace {
+
+struct Rule {
+  std::string scope;  // "" for the ClusterRole, else the Role's namespace
+  std::set<std::string> groups, resources, verbs, names;
+};
+
+std::vector<Rule> rules() {
+  std::vector<Rule> out;
+  for (const YAML::Node& doc : YAML::LoadAll(test::source_file("deploy/rbac.yaml"))) {
+    const std::string kind = doc["kind"].as<std::string>();
+    if (kind != "ClusterRole" && kind != "Role") continue;
+    const std::string scope = kind == "Role" ? doc["metadata"]["namespace"].as<std::string>() : "";
+    for (const YAML::Node& rule : doc["rules"]) {
+      Rule r;
+      r.scope = scope;
+      for (const auto& g : rule["apiGroups"]) r.groups.insert(g.as<std::string>());
+      for (const auto& g : rule["resources"]) r.resources.insert(g.as<std::string>());
+      for (const auto& g : rule["verbs"]) r.verbs.insert(g.as<std::string>());
+      if (rule["resourceNames"]) {
+        for (const auto& g : rule["resourceNames"]) r.names.insert(g.as<std::string>());
+      }
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+bool grants(const Rule& rule, const ApiAccess& access) {
+  const bool scope_ok = rule.scope.empty() || (access.namespaced && rule.scope == "istio-system");
+  return scope_ok && rule.groups.count(std::string(access.group)) &&
+         rule.resources.count(std::string(access.resource)) &&
+         rule.verbs.count(std::string(access.verb));
+}
+
+TEST(Rbac, GrantsEveryRequestMeshprobeMakes) {
+  const std::vector<Rule> all = rules();
+  for (const ApiAccess& access : all_api_access()) {
+    const bool granted =
+        std::any_of(all.begin(), all.end(), [&](const Rule& r) { return grants(r, access); });
+    EXPECT_TRUE(granted) << describe_access(access, "istio-system");
+  }
+}
+
+TEST(Rbac, GrantsOnlyReadVerbs) {
+  for (const Rule& rule : rules()) {
+    for (const std::string& verb : rule.verbs) {
+      EXPECT_THAT(verb, testing::AnyOf("get", "list", "watch"));
+    }
+  }
+}
+
+TEST(Rbac, GrantsNoResourceMeshprobeDoesNotRead) {
+  std::set<std::string> read;
+  for (const ApiAccess& access : all_api_access()) read.insert(std::string(access.resource));
+  for (const Rule& rule : rules()) {
+    for (const std::string& resource : rule.resources) {
+      EXPECT_TRUE(read.count(resource)) << resource << " is granted but never read";
+      EXPECT_NE(resource, "*");
+    }
+    EXPECT_FALSE(rule.groups.count("*"));
+  }
+}
+
+TEST(Rbac, NamespacedReadsStayInIstioSystem) {
+  for (const Rule& rule : rules()) {
+    for (const ApiAccess& access : all_api_access()) {
+      if (access.namespaced && grants(rule, access)) {
+        EXPECT_EQ(rule.scope, "istio-system") << access.resource << " is granted cluster-wide";
+      }
+    }
+  }
+}
+
+TEST(Rbac, ConfigMapsAreLimitedToTheMeshRoot) {
+  for (const Rule& rule : rules()) {
+    if (rule.resources.count("configmaps")) {
+      EXPECT_EQ(rule.names, (std::set<std::string>{"istio-ca-root-cert"}));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace meshprobe::kube
