@@ -28,9 +28,13 @@ HZ=$(getconf CLK_TCK)
 
 work=$(mktemp -d)
 pids=()
+# Servers are often started inside $(...), whose pids+= is lost with the
+# subshell: each start is also written here ($$ is the script even there).
+pidfile="/tmp/meshprobe-test-pids.$$"
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do wait "$pid" 2>/dev/null || true; done
+  rm -f "$pidfile"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,7 +55,7 @@ serve() {  # serve CPU ARGS...: a testpeer pinned to a core; prints its port
   local cpu=$1 port out; shift
   port=$(free_port); out="$work/peer-$port.out"
   taskset -c "$cpu" "$TESTPEER" serve --listen "127.0.0.1:$port" "$@" >"$out" 2>&1 &
-  pids+=($!)
+  pids+=($!); echo "$!" >>"$pidfile"
   wait_for 5 grep -q ready "$out"
   echo "$port"
 }

@@ -11,9 +11,13 @@ CASE=$3
 
 workdir=$(mktemp -d)
 pids=()
+# Servers are often started inside $(...), whose pids+= is lost with the
+# subshell: each start is also written here ($$ is the script even there).
+pidfile="/tmp/meshprobe-test-pids.$$"
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do wait "$pid" 2>/dev/null || true; done
+  rm -f "$pidfile"
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -33,9 +37,9 @@ free_port() {
 serve() {
   local port out
   port=$(free_port)
-  out="$workdir/peer-${#pids[@]}.out"
+  out="$workdir/peer-$port.out"
   "$TESTPEER" serve --listen "127.0.0.1:$port" "$@" >"$out" 2>&1 &
-  pids+=($!)
+  pids+=($!); echo "$!" >>"$pidfile"
   for _ in $(seq 1 100); do
     if grep -q ready "$out" 2>/dev/null; then echo "$port"; return 0; fi
     sleep 0.05

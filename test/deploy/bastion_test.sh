@@ -14,9 +14,13 @@ CASE=$4
 # runs binaries, and /tmp may be mounted noexec.
 workdir=$(mktemp -d -p "$PWD" deploy-test.XXXXXX)
 pids=()
+# Servers are often started inside $(...), whose pids+= is lost with the
+# subshell: each start is also written here ($$ is the script even there).
+pidfile="/tmp/meshprobe-test-pids.$$"
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do wait "$pid" 2>/dev/null || true; done
+  rm -f "$pidfile"
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -67,7 +71,7 @@ case "$CASE" in
     peer_port=$(free_port)
     "$TESTPEER" serve --listen "127.0.0.1:$peer_port" --mode tls_http \
       --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem" >"$workdir/peer.out" 2>&1 &
-    pids+=($!)
+    pids+=($!); echo "$!" >>"$pidfile"
     eventually 5 grep -q ready "$workdir/peer.out" || fail "testpeer: $(cat "$workdir/peer.out")"
     out=$(env -i "$bundle/bin/meshprobe" check --ca-file "$workdir/pki/ca.pem" \
       --server-name istiod.istio-system.svc "https://127.0.0.1:$peer_port/ready" 2>&1) \
@@ -97,7 +101,7 @@ targets:
 YAML
     env -i "$bundle/bin/meshprobe" agent --config "$workdir/config.yaml" >"$workdir/agent.log" 2>&1 &
     agent=$!  # the launcher execs: this is the agent
-    pids+=("$agent")
+    pids+=("$agent"); echo "$agent" >>"$pidfile"
     eventually 10 curl -sf "http://127.0.0.1:$agent_port/readyz" || fail "agent never ready"
     passing() {
       curl -sf "http://127.0.0.1:$agent_port/metrics" >"$workdir/metrics.txt" &&

@@ -27,9 +27,13 @@ command -v prometheus >/dev/null || { echo "FAIL: prometheus not installed (.ci/
 PYTHON=${PYTHON:-python3}
 workdir=$(mktemp -d)
 pids=()
+# Servers are often started inside $(...), whose pids+= is lost with the
+# subshell: each start is also written here ($$ is the script even there).
+pidfile="/tmp/meshprobe-test-pids.$$"
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do wait "$pid" 2>/dev/null || true; done
+  rm -f "$pidfile"
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -55,7 +59,7 @@ eventually() {  # eventually SECONDS COMMAND...
 "$TESTPEER" pki "$workdir/pki" --san istiod.istio-system.svc >/dev/null
 "$TESTPEER" serve --listen 127.0.0.1:15017 --mode tls_http \
   --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem" >"$workdir/peer.log" 2>&1 &
-pids+=($!)
+pids+=($!); echo "$!" >>"$pidfile"
 eventually 5 grep -q ready "$workdir/peer.log" || fail "testpeer did not start"
 
 start_agent() {  # start_agent NAME PORT VANTAGE NODE WEBHOOK_ADDRESS
@@ -73,7 +77,7 @@ targets:
     server_name: istiod.istio-system.svc
 YAML
   "$MESHPROBE" agent --config "$workdir/$1.yaml" >"$workdir/$1.log" 2>&1 &
-  pids+=($!)
+  pids+=($!); echo "$!" >>"$pidfile"
   eventually 10 curl -sf "http://127.0.0.1:$2/readyz" || fail "agent $1 never ready"
 }
 # The node reaches istiod; the control plane dials 127.0.0.2:15017, where
@@ -90,7 +94,7 @@ scrape_configs:
 YAML
 prometheus --config.file="$workdir/prometheus.yml" --storage.tsdb.path="$workdir/tsdb" \
   --web.listen-address=127.0.0.1:9090 >"$workdir/prometheus.log" 2>&1 &
-pids+=($!)
+pids+=($!); echo "$!" >>"$pidfile"
 
 query() {  # query PROMQL: prints the result vector as JSON
   curl -sf http://127.0.0.1:9090/api/v1/query --data-urlencode "query=$1" | jq -c '.data.result'

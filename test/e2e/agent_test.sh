@@ -13,10 +13,14 @@ CASE=$3
 
 workdir=$(mktemp -d)
 pids=()
+# Servers are often started inside $(...), whose pids+= is lost with the
+# subshell: each start is also written here ($$ is the script even there).
+pidfile="/tmp/meshprobe-test-pids.$$"
 agent_pid=""
 cleanup() {
-  for pid in "${pids[@]}" $agent_pid; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}" $agent_pid; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null) $agent_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null) $agent_pid; do wait "$pid" 2>/dev/null || true; done
+  rm -f "$pidfile"
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -48,9 +52,9 @@ eventually() {
 serve() {  # starts a testpeer on 127.0.0.1, prints its port
   local port out
   port=$(free_port)
-  out="$workdir/peer-${#pids[@]}.out"
+  out="$workdir/peer-$port.out"
   "$TESTPEER" serve --listen "127.0.0.1:$port" "$@" >"$out" 2>&1 &
-  pids+=($!)
+  pids+=($!); echo "$!" >>"$pidfile"
   eventually 5 grep -q ready "$out" || fail "testpeer did not start: $(cat "$out")"
   echo "$port"
 }
@@ -167,7 +171,7 @@ scrape_configs:
 YAML
     prometheus --config.file="$workdir/prometheus.yml" --storage.tsdb.path="$workdir/tsdb" \
       --web.listen-address="127.0.0.1:$prom_port" >"$workdir/prometheus.log" 2>&1 &
-    pids+=($!)
+    pids+=($!); echo "$!" >>"$pidfile"
     query() {
       curl -sf "http://127.0.0.1:$prom_port/api/v1/query" \
         --data-urlencode 'query=probe_success{job="meshprobe",target="refused",vantage="test"}' \

@@ -17,10 +17,14 @@ command -v python3 >/dev/null || { echo "SKIP: python3 is not installed (.ci/ins
 
 workdir=$(mktemp -d)
 pids=()
+# Servers are often started inside $(...), whose pids+= is lost with the
+# subshell: each start is also written here ($$ is the script even there).
+pidfile="/tmp/meshprobe-test-pids.$$"
 agent_pid=""
 cleanup() {
-  for pid in "${pids[@]}" $agent_pid; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}" $agent_pid; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null) $agent_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null) $agent_pid; do wait "$pid" 2>/dev/null || true; done
+  rm -f "$pidfile"
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -54,9 +58,9 @@ eventually() {  # eventually SECONDS COMMAND...
 serve() {  # starts a testpeer on 127.0.0.1, prints its port
   local port out
   port=$(free_port)
-  out="$workdir/peer-${#pids[@]}.out"
+  out="$workdir/peer-$port.out"
   "$TESTPEER" serve --listen "127.0.0.1:$port" "$@" >"$out" 2>&1 &
-  pids+=($!)
+  pids+=($!); echo "$!" >>"$pidfile"
   eventually 5 grep -q ready "$out" || fail "testpeer did not start: $(cat "$out")"
   echo "$port"
 }
@@ -124,7 +128,7 @@ write_state() {  # write_state [JQ_FILTER]: the base cluster, changed by the fil
 start_apiserver() {
   "$EMULATOR" --state "$workdir/state.json" --cert "$workdir/api/leaf.pem" --key "$workdir/api/leaf-key.pem" \
     --port-file "$workdir/api.port" --log "$workdir/requests.log" "$@" >"$workdir/apiserver.err" 2>&1 &
-  pids+=($!)
+  pids+=($!); echo "$!" >>"$pidfile"
   eventually 10 test -s "$workdir/api.port" || fail "the emulated API server did not start: $(cat "$workdir/apiserver.err")"
   API_PORT=$(cat "$workdir/api.port")
 }
