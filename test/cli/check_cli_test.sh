@@ -10,42 +10,14 @@ TESTPEER=$2
 CASE=$3
 
 workdir=$(mktemp -d)
-pids=()
-# Servers are often started inside $(...), whose pids+= is lost with the
-# subshell: each start is also written here ($$ is the script even there).
-pidfile="/tmp/meshprobe-test-pids.$$"
+fail() { echo "FAIL [$CASE]: $*"; exit 1; }
+# shellcheck source=../lib/peers.sh
+source "$(dirname "$0")/../lib/peers.sh"
 cleanup() {
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do wait "$pid" 2>/dev/null || true; done
-  rm -f "$pidfile"
+  kill_tracked
   rm -rf "$workdir"
 }
 trap cleanup EXIT
-
-fail() { echo "FAIL [$CASE]: $*"; exit 1; }
-
-# A port nothing listens on: bind-free pick from the ephemeral range.
-free_port() {
-  local port
-  for port in $(shuf -i 20000-32000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-  fail "no free port"
-}
-
-# Starts a testpeer on 127.0.0.1 and prints its port.
-serve() {
-  local port out
-  port=$(free_port)
-  out="$workdir/peer-$port.out"
-  "$TESTPEER" serve --listen "127.0.0.1:$port" "$@" >"$out" 2>&1 &
-  pids+=($!); echo "$!" >>"$pidfile"
-  for _ in $(seq 1 100); do
-    if grep -q ready "$out" 2>/dev/null; then echo "$port"; return 0; fi
-    sleep 0.05
-  done
-  fail "testpeer did not start: $(cat "$out")"
-}
 
 run() {  # run EXPECTED_EXIT ARGS...: runs meshprobe, checks the exit code
   local expected=$1 rc=0

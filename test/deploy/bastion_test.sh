@@ -13,14 +13,8 @@ CASE=$4
 # Under the working directory (ctest: the build tree), not /tmp: the tree
 # runs binaries, and /tmp may be mounted noexec.
 workdir=$(mktemp -d -p "$PWD" deploy-test.XXXXXX)
-pids=()
-# Servers are often started inside $(...), whose pids+= is lost with the
-# subshell: each start is also written here ($$ is the script even there).
-pidfile="/tmp/meshprobe-test-pids.$$"
 cleanup() {
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do wait "$pid" 2>/dev/null || true; done
-  rm -f "$pidfile"
+  kill_tracked
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -30,23 +24,8 @@ fail() {
   [ -f "$workdir/agent.log" ] && { echo "--- agent log"; tail -20 "$workdir/agent.log"; }
   exit 1
 }
-
-eventually() {  # eventually SECONDS COMMAND...
-  local deadline=$(( $(date +%s) + $1 ))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
-
-free_port() {
-  local port
-  for port in $(shuf -i 20000-40000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-  fail "no free port"
-}
+# shellcheck source=../lib/peers.sh
+source "$(dirname "$0")/../lib/peers.sh"
 
 unpack_bundle() {
   "$SOURCE/deploy/bastion/make-bundle.sh" "$MESHPROBE" "$workdir/meshprobe.tar.gz" >"$workdir/make.log" \
@@ -71,7 +50,7 @@ case "$CASE" in
     peer_port=$(free_port)
     "$TESTPEER" serve --listen "127.0.0.1:$peer_port" --mode tls_http \
       --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem" >"$workdir/peer.out" 2>&1 &
-    pids+=($!); echo "$!" >>"$pidfile"
+    track_pid $!
     eventually 5 grep -q ready "$workdir/peer.out" || fail "testpeer: $(cat "$workdir/peer.out")"
     out=$(env -i "$bundle/bin/meshprobe" check --ca-file "$workdir/pki/ca.pem" \
       --server-name istiod.istio-system.svc "https://127.0.0.1:$peer_port/ready" 2>&1) \
@@ -101,7 +80,7 @@ targets:
 YAML
     env -i "$bundle/bin/meshprobe" agent --config "$workdir/config.yaml" >"$workdir/agent.log" 2>&1 &
     agent=$!  # the launcher execs: this is the agent
-    pids+=("$agent"); echo "$agent" >>"$pidfile"
+    track_pid "$agent"
     eventually 10 curl -sf "http://127.0.0.1:$agent_port/readyz" || fail "agent never ready"
     passing() {
       curl -sf "http://127.0.0.1:$agent_port/metrics" >"$workdir/metrics.txt" &&

@@ -90,7 +90,7 @@ PY
 
   scripts_pass_shellcheck)
     need shellcheck
-    shellcheck deploy/image/assemble-rootfs.sh deploy/bastion/make-bundle.sh \
+    shellcheck -x -P SCRIPTDIR deploy/image/assemble-rootfs.sh deploy/bastion/make-bundle.sh \
       deploy/prometheus/render-prometheusrule.sh test/deploy/*.sh >"$workdir/out" 2>&1 \
       || fail "$(cat "$workdir/out")"
     ;;

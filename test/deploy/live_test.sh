@@ -26,14 +26,8 @@ command -v prometheus >/dev/null || { echo "FAIL: prometheus not installed (.ci/
 
 PYTHON=${PYTHON:-python3}
 workdir=$(mktemp -d)
-pids=()
-# Servers are often started inside $(...), whose pids+= is lost with the
-# subshell: each start is also written here ($$ is the script even there).
-pidfile="/tmp/meshprobe-test-pids.$$"
 cleanup() {
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do wait "$pid" 2>/dev/null || true; done
-  rm -f "$pidfile"
+  kill_tracked
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -45,21 +39,14 @@ fail() {
   done
   exit 1
 }
-
-eventually() {  # eventually SECONDS COMMAND...
-  local deadline=$(( $(date +%s) + $1 ))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 0.2
-  done
-}
+# shellcheck source=../lib/peers.sh
+source "$(dirname "$0")/../lib/peers.sh"
 
 # istiod's stand-in: the webhook on 127.0.0.1:15017 with istiod's SAN.
 "$TESTPEER" pki "$workdir/pki" --san istiod.istio-system.svc >/dev/null
 "$TESTPEER" serve --listen 127.0.0.1:15017 --mode tls_http \
   --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem" >"$workdir/peer.log" 2>&1 &
-pids+=($!); echo "$!" >>"$pidfile"
+track_pid $!
 eventually 5 grep -q ready "$workdir/peer.log" || fail "testpeer did not start"
 
 start_agent() {  # start_agent NAME PORT VANTAGE NODE WEBHOOK_ADDRESS
@@ -77,7 +64,7 @@ targets:
     server_name: istiod.istio-system.svc
 YAML
   "$MESHPROBE" agent --config "$workdir/$1.yaml" >"$workdir/$1.log" 2>&1 &
-  pids+=($!); echo "$!" >>"$pidfile"
+  track_pid $!
   eventually 10 curl -sf "http://127.0.0.1:$2/readyz" || fail "agent $1 never ready"
 }
 # The node reaches istiod; the control plane dials 127.0.0.2:15017, where
@@ -94,7 +81,7 @@ scrape_configs:
 YAML
 prometheus --config.file="$workdir/prometheus.yml" --storage.tsdb.path="$workdir/tsdb" \
   --web.listen-address=127.0.0.1:9090 >"$workdir/prometheus.log" 2>&1 &
-pids+=($!); echo "$!" >>"$pidfile"
+track_pid $!
 
 query() {  # query PROMQL: prints the result vector as JSON
   curl -sf http://127.0.0.1:9090/api/v1/query --data-urlencode "query=$1" | jq -c '.data.result'

@@ -31,14 +31,8 @@ ip link set lo up
 # Under the working directory (ctest: the build tree), not /tmp: the tree
 # runs binaries, and /tmp may be mounted noexec.
 workdir=$(mktemp -d -p "$PWD" deploy-test.XXXXXX)
-pids=()
-# Servers are often started inside $(...), whose pids+= is lost with the
-# subshell: each start is also written here ($$ is the script even there).
-pidfile="/tmp/meshprobe-test-pids.$$"
 cleanup() {
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null); do wait "$pid" 2>/dev/null || true; done
-  rm -f "$pidfile"
+  kill_tracked
   # The mounts go with the namespace; unmount anyway so rm can run.
   umount -R "$workdir/tree" 2>/dev/null || true
   rm -rf "$workdir"
@@ -50,15 +44,8 @@ fail() {
   [ -f "$workdir/agent.log" ] && { echo "--- agent log"; tail -20 "$workdir/agent.log"; }
   exit 1
 }
-
-eventually() {  # eventually SECONDS COMMAND...
-  local deadline=$(( $(date +%s) + $1 ))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
+# shellcheck source=../lib/peers.sh
+source "$(dirname "$0")/../lib/peers.sh"
 
 CHROOT=$(command -v chroot)
 tree="$workdir/tree"
@@ -94,7 +81,7 @@ start_peers() {
     port=${spec##*:}
     "$TESTPEER" serve --listen "127.0.0.1:$port" --mode "$mode" \
       --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem" >"$workdir/$mode.out" 2>&1 &
-    pids+=($!); echo "$!" >>"$pidfile"
+    track_pid $!
     eventually 5 grep -q ready "$workdir/$mode.out" || fail "testpeer $mode: $(cat "$workdir/$mode.out")"
   done
 }
@@ -169,7 +156,7 @@ case "$CASE" in
     env -i NODE_NAME=node-1 "$CHROOT" --userspec=65532:65532 "$tree" \
       /usr/local/bin/meshprobe agent --config /etc/meshprobe/config.yaml >"$workdir/agent.log" 2>&1 &
     agent=$!
-    pids+=("$agent"); echo "$agent" >>"$pidfile"
+    track_pid "$agent"
     eventually 10 curl -sf http://127.0.0.1:9717/healthz || fail "no /healthz"
     eventually 20 curl -sf http://127.0.0.1:9717/readyz || fail "never ready"
     curl -sf http://127.0.0.1:9717/metrics >"$workdir/metrics.txt"
@@ -196,7 +183,7 @@ case "$CASE" in
     "${PYTHON:-python3}" "$SOURCE/test/kube/fake_apiserver.py" --state "$workdir/state.json" \
       --cert "$workdir/api/leaf.pem" --key "$workdir/api/leaf-key.pem" \
       --port-file "$workdir/api.port" --log "$workdir/requests.log" >"$workdir/apiserver.log" 2>&1 &
-    pids+=($!); echo "$!" >>"$pidfile"
+    track_pid $!
     eventually 10 test -s "$workdir/api.port" || fail "emulated API server: $(cat "$workdir/apiserver.log")"
     cat >"$workdir/config/kubeconfig" <<YAML
 apiVersion: v1

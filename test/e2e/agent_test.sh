@@ -12,15 +12,10 @@ TESTPEER=$2
 CASE=$3
 
 workdir=$(mktemp -d)
-pids=()
-# Servers are often started inside $(...), whose pids+= is lost with the
-# subshell: each start is also written here ($$ is the script even there).
-pidfile="/tmp/meshprobe-test-pids.$$"
 agent_pid=""
 cleanup() {
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null) $agent_pid; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null) $agent_pid; do wait "$pid" 2>/dev/null || true; done
-  rm -f "$pidfile"
+  kill_tracked
+  if [ -n "$agent_pid" ]; then kill "$agent_pid" 2>/dev/null || true; wait "$agent_pid" 2>/dev/null || true; fi
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -31,33 +26,8 @@ fail() {
   exit 1
 }
 
-free_port() {
-  local port
-  for port in $(shuf -i 20000-32000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-  fail "no free port"
-}
-
-# Waits up to $1 seconds for the command in the remaining arguments to succeed.
-eventually() {
-  local deadline=$(( $(date +%s) + $1 ))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
-
-serve() {  # starts a testpeer on 127.0.0.1, prints its port
-  local port out
-  port=$(free_port)
-  out="$workdir/peer-$port.out"
-  "$TESTPEER" serve --listen "127.0.0.1:$port" "$@" >"$out" 2>&1 &
-  pids+=($!); echo "$!" >>"$pidfile"
-  eventually 5 grep -q ready "$out" || fail "testpeer did not start: $(cat "$out")"
-  echo "$port"
-}
+# shellcheck source=../lib/peers.sh
+source "$(dirname "$0")/../lib/peers.sh"
 
 # The agent binds port 0 and says in its start line which port it got: no
 # race with other processes for a port picked in advance.
@@ -171,7 +141,7 @@ scrape_configs:
 YAML
     prometheus --config.file="$workdir/prometheus.yml" --storage.tsdb.path="$workdir/tsdb" \
       --web.listen-address="127.0.0.1:$prom_port" >"$workdir/prometheus.log" 2>&1 &
-    pids+=($!); echo "$!" >>"$pidfile"
+    track_pid $!
     query() {
       curl -sf "http://127.0.0.1:$prom_port/api/v1/query" \
         --data-urlencode 'query=probe_success{job="meshprobe",target="refused",vantage="test"}' \

@@ -16,15 +16,10 @@ CASE=$4
 command -v python3 >/dev/null || { echo "SKIP: python3 is not installed (.ci/install-deps installs it)"; exit 77; }
 
 workdir=$(mktemp -d)
-pids=()
-# Servers are often started inside $(...), whose pids+= is lost with the
-# subshell: each start is also written here ($$ is the script even there).
-pidfile="/tmp/meshprobe-test-pids.$$"
 agent_pid=""
 cleanup() {
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null) $agent_pid; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}" $(cat "$pidfile" 2>/dev/null) $agent_pid; do wait "$pid" 2>/dev/null || true; done
-  rm -f "$pidfile"
+  kill_tracked
+  if [ -n "$agent_pid" ]; then kill "$agent_pid" 2>/dev/null || true; wait "$agent_pid" 2>/dev/null || true; fi
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -38,32 +33,8 @@ fail() {
   exit 1
 }
 
-free_port() {
-  local port
-  for port in $(shuf -i 20000-40000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-  fail "no free port"
-}
-
-eventually() {  # eventually SECONDS COMMAND...
-  local deadline=$(( $(date +%s) + $1 ))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
-
-serve() {  # starts a testpeer on 127.0.0.1, prints its port
-  local port out
-  port=$(free_port)
-  out="$workdir/peer-$port.out"
-  "$TESTPEER" serve --listen "127.0.0.1:$port" "$@" >"$out" 2>&1 &
-  pids+=($!); echo "$!" >>"$pidfile"
-  eventually 5 grep -q ready "$out" || fail "testpeer did not start: $(cat "$out")"
-  echo "$port"
-}
+# shellcheck source=../lib/peers.sh
+source "$(dirname "$0")/../lib/peers.sh"
 
 b64() { base64 -w0 <"$1"; }
 
@@ -128,7 +99,8 @@ write_state() {  # write_state [JQ_FILTER]: the base cluster, changed by the fil
 start_apiserver() {
   "$EMULATOR" --state "$workdir/state.json" --cert "$workdir/api/leaf.pem" --key "$workdir/api/leaf-key.pem" \
     --port-file "$workdir/api.port" --log "$workdir/requests.log" "$@" >"$workdir/apiserver.err" 2>&1 &
-  pids+=($!); echo "$!" >>"$pidfile"
+  apiserver_pid=$!
+  track_pid "$apiserver_pid"
   eventually 10 test -s "$workdir/api.port" || fail "the emulated API server did not start: $(cat "$workdir/apiserver.err")"
   API_PORT=$(cat "$workdir/api.port")
 }
@@ -338,7 +310,7 @@ YAML
     json '[.hygiene[] | .code] | unique == ["webhook_stale_revision"]'
     ;;
   kubeconfig_client_certificate_authenticates)
-    kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+    kill "$apiserver_pid"; wait "$apiserver_pid" 2>/dev/null || true
     rm -f "$workdir/api.port"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=client-ca" \
       -keyout "$workdir/client-ca.key" -out "$workdir/client-ca.pem" 2>/dev/null
@@ -373,7 +345,7 @@ YAML
     ;;
   validate_needs_no_cluster)
     write_check_config ""
-    kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+    kill "$apiserver_pid"; wait "$apiserver_pid" 2>/dev/null || true
     "$MESHPROBE" validate "$workdir/check.yaml" >"$workdir/out" 2>"$workdir/err" || fail "validate refused it"
     ;;
   agent_picks_up_a_swapped_ca_bundle_without_restart)
