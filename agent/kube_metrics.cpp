@@ -1,5 +1,7 @@
 #include "agent/kube_metrics.h"
 
+#include "agent/exposition.h"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -8,35 +10,18 @@
 namespace meshprobe {
 namespace {
 
-std::string escaped(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string labels(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
   std::string out = "{";
   for (const auto& [name, value] : pairs) {
     if (out.size() > 1) out += ',';
-    out += fmt::format("{}=\"{}\"", name, escaped(value));
+    out += name;
+    out += "=\"";
+    append_escaped_label_value(out, value);
+    out += '"';
   }
   return out + "}";
 }
 
-void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
 
 }  // namespace
 
@@ -79,21 +64,21 @@ void KubeMetrics::set_endpoints(const std::vector<ExpandedTarget>& targets,
 std::string KubeMetrics::serialize() const {
   std::string out;
   constexpr std::string_view kRefreshes = "meshprobe_kubernetes_refreshes_total";
-  header(out, kRefreshes, "counter",
+  append_metric_header(out, kRefreshes, "counter",
          "Reads of the Kubernetes API (CA bundles, endpoints, hygiene), by result.");
   out += fmt::format("{}{} {}\n", kRefreshes, labels({{"result", "success"}}), refresh_successes_);
   out += fmt::format("{}{} {}\n", kRefreshes, labels({{"result", "failure"}}), refresh_failures_);
   if (last_success_) {
     constexpr std::string_view kLast = "meshprobe_kubernetes_last_refresh_success_timestamp_seconds";
-    header(out, kLast, "gauge", "Unix time of the last read of the Kubernetes API without errors.");
+    append_metric_header(out, kLast, "gauge", "Unix time of the last read of the Kubernetes API without errors.");
     out += fmt::format("{} {}\n", kLast, *last_success_);
   }
   if (hygiene_) {
-    header(out, "meshprobe_hygiene_check_success", "gauge",
+    append_metric_header(out, "meshprobe_hygiene_check_success", "gauge",
            "Whether the webhook hygiene checks could run (1) or not (0, e.g. missing RBAC).");
     out += fmt::format("meshprobe_hygiene_check_success {}\n", hygiene_->error.empty() ? 1 : 0);
     if (hygiene_->error.empty()) {
-      header(out, "meshprobe_hygiene_findings", "gauge",
+      append_metric_header(out, "meshprobe_hygiene_findings", "gauge",
              "Current webhook hygiene findings, by code (0 when none).");
       for (std::string_view code : kube::kHygieneCodes) {
         std::size_t count = 0;
@@ -101,7 +86,7 @@ std::string KubeMetrics::serialize() const {
         out += fmt::format("meshprobe_hygiene_findings{} {}\n", labels({{"code", code}}), count);
       }
       if (!hygiene_->findings.empty()) {
-        header(out, "meshprobe_hygiene_finding", "gauge",
+        append_metric_header(out, "meshprobe_hygiene_finding", "gauge",
                "1 for each current webhook hygiene finding: its code, object and webhook.");
         for (const kube::Finding& finding : hygiene_->findings) {
           out += fmt::format("meshprobe_hygiene_finding{} 1\n",
@@ -113,7 +98,7 @@ std::string KubeMetrics::serialize() const {
     }
   }
   if (!endpoints_.empty()) {
-    header(out, "meshprobe_endpoint_ready", "gauge",
+    append_metric_header(out, "meshprobe_endpoint_ready", "gauge",
            "Whether the Service's EndpointSlice counts the discovered address ready (1) or not (0).");
     for (const Endpoint& endpoint : endpoints_) {
       out += fmt::format("meshprobe_endpoint_ready{} {}\n", endpoint.labels, endpoint.ready ? 1 : 0);

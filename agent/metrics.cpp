@@ -12,6 +12,7 @@
 #include <cmath>
 #include <functional>
 
+#include "agent/exposition.h"
 #include "meshprobe_version.h"
 
 namespace meshprobe {
@@ -38,29 +39,6 @@ double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
 double unix_seconds(WallClock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
-
-// Label values as the text format wants them: \, " and newline escaped.
-void append_escaped(std::string& out, std::string_view value) {
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-}
-
-void append_label(std::string& out, std::string_view name, std::string_view value) {
-  if (!out.empty()) out += ',';
-  out += name;
-  out += "=\"";
-  append_escaped(out, value);
-  out += '"';
 }
 
 void append_number(std::string& out, double value) {
@@ -97,12 +75,6 @@ void append_sample(std::string& out, std::string_view name, std::string_view lab
   out += "} ";
   append_number(out, value);
   out += '\n';
-}
-
-void append_header(std::string& out, std::string_view name, std::string_view type,
-                   std::string_view help) {
-  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
 struct AddressView {
@@ -351,7 +323,7 @@ std::string Metrics::serialize(const ResultsStore& store) const {
   std::string out;
   out.reserve(bytes * 14 + 4096);
   for (const AddressFamily& family : kAddressFamilies) {
-    append_header(out, family.name, family.type, family.help);
+    append_metric_header(out, family.name, family.type, family.help);
     std::size_t i = 0;
     for (const TargetState& t : states) {
       for (const auto& [address, a] : t.addresses) {
@@ -360,7 +332,7 @@ std::string Metrics::serialize(const ResultsStore& store) const {
     }
   }
   for (const TargetFamily& family : kTargetFamilies) {
-    append_header(out, family.name, family.type, family.help);
+    append_metric_header(out, family.name, family.type, family.help);
     for (std::size_t i = 0; i < states.size(); ++i) {
       family.write(out, family.name, TargetView{states[i], target_labels[i]});
     }
