@@ -67,6 +67,11 @@ std::unique_ptr<ssl::context> make_tls_context(std::string_view alpn) {
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
+  // The largest Certificate message accepted: Go's crypto/tls limit (what
+  // the API server calls the webhook with) instead of OpenSSL's 100 KiB, so a
+  // chain the API server accepts is not failed here. Still a bound: a hostile
+  // server cannot make a probe buffer more.
+  SSL_CTX_set_max_cert_list(native, detail::kMaxCertificateMessage);
   if (!alpn.empty()) {
     SSL_CTX_set_alpn_protos(native, reinterpret_cast<const unsigned char*>(alpn.data()),
                             static_cast<unsigned>(alpn.size()));
@@ -194,15 +199,19 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
                  ": a firewall drops the traffic (context deadline exceeded)");
         break;
       case Phase::tls:
-        fail(Diagnosis::tls_timeout,
-             "TCP connected, but the TLS handshake did not complete within " +
-                 budget + ": the server never answered the ClientHello");
+        fail(Diagnosis::tls_timeout, handshake_stall_message(budget));
         break;
       case Phase::app:
         if (target_->kind == ProbeKind::grpc) {
           fail(Diagnosis::grpc_not_h2,
                "ALPN selected h2, but no SETTINGS frame answered the HTTP/2 "
                "preface within " + budget);
+        } else if (head_bytes_ > 0) {
+          // A server trickling its head, or stopped in the middle of it.
+          fail(Diagnosis::http_timeout,
+               "connected, but the response head was still incomplete after " +
+                   std::to_string(head_bytes_) + " bytes within " + budget +
+                   " (Client.Timeout exceeded while awaiting headers)");
         } else {
           fail(Diagnosis::http_timeout,
                "connected, but no response headers within " + budget +
@@ -214,6 +223,24 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   }
 
   bool stopped() const { return timed_out_ || cancelled_; }
+
+  // Where the handshake stood when the deadline hit: a silent listener and
+  // a handshake cut off after the ServerHello (a path MTU black hole drops
+  // the large certificate packets that follow it) need different fixes.
+  std::string handshake_stall_message(const std::string& budget) {
+    const OSSL_HANDSHAKE_STATE state =
+        tls_ ? SSL_get_state(tls_->native_handle()) : TLS_ST_BEFORE;
+    if (state == TLS_ST_BEFORE || state == TLS_ST_CW_CLNT_HELLO) {
+      return "TCP connected, but no complete answer to the ClientHello within " +
+             budget + ": a listener that does not speak TLS, or a server or "
+             "middlebox that stalls";
+    }
+    return "the TLS handshake stalled at \"" +
+           std::string(SSL_state_string_long(tls_->native_handle())) +
+           "\" and did not complete within " + budget +
+           ": the rest of the server's answer never arrived (a path MTU black "
+           "hole dropping large packets, or a stalled server)";
+  }
 
   asio::awaitable<bool> connect() {
     begin(Phase::connect);
@@ -363,6 +390,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
     while (head_end == 0) {
       auto [ec, n] = co_await tls_->async_read_some(asio::buffer(chunk), kNoThrow);
       received.append(chunk.data(), n);
+      head_bytes_ = received.size();
       head_end = detail::response_head_end(received);
       if (head_end != 0) break;
       if (received.size() > detail::kMaxResponseHead) {
@@ -475,6 +503,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   bool timed_out_ = false;
   bool cancelled_ = false;
   bool done_ = false;
+  std::size_t head_bytes_ = 0;  // of the HTTP response head received so far
 };
 
 // One probe of one target: resolution, then its attempts, then one callback.

@@ -271,7 +271,9 @@ Verdict classify_handshake_failure(int openssl_reason, int system_errno, bool eo
     case SSL_R_EXCESSIVE_MESSAGE_SIZE:
       return {Diagnosis::tls_protocol_error,
               "the server's handshake message is too large (" + why +
-                  "): an oversized certificate chain"};
+                  "): in practice a certificate chain over " +
+                  std::to_string(kMaxCertificateMessage / 1024) +
+                  " KiB, more than the API server's TLS client accepts"};
     default:
       break;
   }

@@ -17,6 +17,9 @@ namespace meshprobe::detail {
 
 inline constexpr std::size_t kMaxChainSummarized = 10;
 inline constexpr std::size_t kMaxSansSummarized = 64;
+// The largest Certificate handshake message a probe accepts: Go's
+// crypto/tls maxHandshakeCertificateMsg, the API server's own limit.
+inline constexpr long kMaxCertificateMessage = 256 * 1024;
 
 // Version, cipher, ALPN and the served chain of a completed handshake.
 TlsInfo describe_session(ssl_st* ssl);
