@@ -6,6 +6,7 @@
 
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <utility>
 
 #include "kube/api_client.h"
@@ -188,8 +189,12 @@ Expected<std::unique_ptr<KubeConnection>> KubeConnection::open(
   kube::ApiClientOptions options;
   options.request_timeout = config.request_timeout;
   options.user_agent = std::string("meshprobe/") + MESHPROBE_VERSION;
-  return std::unique_ptr<KubeConnection>(new KubeConnection(
-      std::make_unique<Impl>(std::move(*credentials), std::move(options))));
+  try {
+    return std::unique_ptr<KubeConnection>(new KubeConnection(
+        std::make_unique<Impl>(std::move(*credentials), std::move(options))));
+  } catch (const std::runtime_error& error) {  // libcurl missing: see kube/detail/libcurl.h
+    return Error{error.what()};
+  }
 }
 
 const std::string& KubeConnection::description() const {

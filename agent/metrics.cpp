@@ -10,6 +10,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 
 #include "agent/exposition.h"
@@ -51,14 +52,50 @@ void append_number(std::string& out, double value) {
     return;
   }
   char buf[32];
+  // Most samples are whole numbers (0/1 gauges, counters, certificate
+  // times): integer formatting is several times cheaper than the
+  // shortest-double search and prints the same value.
+  constexpr double kExactIntegers = 9007199254740992.0;  // 2^53
+  if (std::trunc(value) == value && std::fabs(value) < kExactIntegers) {
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(value));
+    out.append(buf, end);
+    return;
+  }
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
   out.append(buf, end);
 }
 
+// A duration in seconds. Durations are whole nanoseconds, so they print
+// exactly with integer arithmetic (0.000312417), not through the
+// shortest-double search that dominated the scrape of a large agent.
+struct Seconds {
+  Duration value;
+};
+
+void append_number(std::string& out, Seconds seconds) {
+  std::int64_t ns = seconds.value.count();
+  if (ns < 0) {
+    out += '-';
+    ns = -ns;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, ns / 1000000000);
+  out.append(buf, end);
+  auto fraction = ns % 1000000000;
+  if (fraction == 0) return;
+  char digits[9];
+  for (int i = 8; i >= 0; --i, fraction /= 10) digits[i] = static_cast<char>('0' + fraction % 10);
+  std::size_t length = 9;
+  while (digits[length - 1] == '0') --length;
+  out += '.';
+  out.append(digits, length);
+}
+
 // One sample line: NAME{LABELS[,EXTRA="VALUE"]} VALUE. `labels` is the
 // series' label set without braces.
+template <class Value>
 void append_sample(std::string& out, std::string_view name, std::string_view labels,
-                   double value, std::string_view extra_name = {},
+                   Value value, std::string_view extra_name = {},
                    std::string_view extra_value = {}) {
   out += name;
   out += '{';
@@ -106,7 +143,7 @@ constexpr AddressFamily kAddressFamilies[] = {
      }},
     {"probe_duration_seconds", "gauge", "How long the last probe of the address took, in seconds.",
      [](std::string& out, const char* name, const AddressView& a) {
-       append_sample(out, name, a.labels, seconds(a.state.last.duration));
+       append_sample(out, name, a.labels, Seconds{a.state.last.duration});
      }},
     {"probe_ssl_earliest_cert_expiry", "gauge",
      "Expiry of the earliest-expiring certificate the address served, in unix seconds.",
@@ -136,7 +173,7 @@ constexpr AddressFamily kAddressFamilies[] = {
        const std::optional<Duration>* took[] = {&p.resolve, &p.connect, &p.tls, &p.app};
        for (std::size_t i = 0; i < kPhases.size(); ++i) {
          if (*took[i]) {
-           append_sample(out, name, a.labels, seconds(**took[i]), "phase",
+           append_sample(out, name, a.labels, Seconds{**took[i]}, "phase",
                          phase_name(kPhases[i]));
          }
        }
@@ -152,7 +189,8 @@ constexpr AddressFamily kAddressFamilies[] = {
      [](std::string& out, const char* name, const AddressView& a) {
        if (tls_of(a) && tls_of(a)->earliest_expiry) {
          append_sample(out, name, a.labels,
-                       seconds(*tls_of(a)->earliest_expiry - a.state.last.started_at));
+                       Seconds{std::chrono::duration_cast<Duration>(
+                           *tls_of(a)->earliest_expiry - a.state.last.started_at)});
        }
      }},
     {"meshprobe_consecutive_failures", "gauge", "Failed probes of the address in a row.",

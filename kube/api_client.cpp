@@ -1,6 +1,7 @@
 #include "kube/api_client.h"
 
-#include <curl/curl.h>
+#include "kube/detail/libcurl.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -19,12 +20,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// curl_global_init is not safe to race with other threads: run it once,
-// before the first client exists.
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+using detail::Libcurl;
+using detail::libcurl;
 
 struct FileStamp {
   ino_t inode = 0;
@@ -111,9 +108,10 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 // curl_slist owner.
 struct HeaderList {
+  const Libcurl& curl;
   curl_slist* list = nullptr;
-  ~HeaderList() { curl_slist_free_all(list); }
-  void add(const std::string& header) { list = curl_slist_append(list, header.c_str()); }
+  ~HeaderList() { curl.slist_free_all(list); }
+  void add(const std::string& header) { list = curl.slist_append(list, header.c_str()); }
 };
 
 curl_blob blob_of(const std::string& text) {
@@ -127,7 +125,7 @@ struct ApiClient::Impl {
       : credentials(std::move(c)), options(std::move(o)), rng(std::random_device{}()) {}
 
   ~Impl() {
-    for (CURL* handle : idle) curl_easy_cleanup(handle);
+    for (CURL* handle : idle) curl.easy_cleanup(handle);
   }
 
   // Handles are reused so connections (and TLS sessions) to the API server
@@ -141,7 +139,7 @@ struct ApiClient::Impl {
         return handle;
       }
     }
-    return curl_easy_init();
+    return curl.easy_init();
   }
 
   void return_handle(CURL* handle) {
@@ -179,71 +177,71 @@ struct ApiClient::Impl {
       response.error = "cannot create a libcurl handle (out of memory?)";
       return outcome;
     }
-    curl_easy_reset(handle);  // keeps the connection cache
+    curl.easy_reset(handle);  // keeps the connection cache
 
     const std::string url = credentials.server + std::string(path);
     const milliseconds timeout =
         request.timeout.count() > 0 ? request.timeout : options.request_timeout;
-    HeaderList headers;
+    HeaderList headers{curl};
     headers.add("Accept: application/json, */*");
     const std::string bearer = bearer_token(reread_token);
     if (!bearer.empty()) headers.add("Authorization: Bearer " + bearer);
 
-    curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.list);
-    curl_easy_setopt(handle, CURLOPT_USERAGENT, options.user_agent.c_str());
-    curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");  // lists compress well
+    curl.easy_setopt(handle, CURLOPT_URL, url.c_str());
+    curl.easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+    curl.easy_setopt(handle, CURLOPT_HTTPHEADER, headers.list);
+    curl.easy_setopt(handle, CURLOPT_USERAGENT, options.user_agent.c_str());
+    curl.easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl.easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+    curl.easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");  // lists compress well
     // Threads: no signals for DNS timeouts.
-    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+    curl.easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+    curl.easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::min(timeout, options.connect_timeout).count()));
-    curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
-    curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer);
-    curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &transfer);
+    curl.easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl.easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body);
+    curl.easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
+    curl.easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
+    curl.easy_setopt(handle, CURLOPT_HEADERDATA, &transfer);
+    curl.easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+    curl.easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl.easy_setopt(handle, CURLOPT_XFERINFODATA, &transfer);
     if (!credentials.proxy_url.empty()) {
-      curl_easy_setopt(handle, CURLOPT_PROXY, credentials.proxy_url.c_str());
+      curl.easy_setopt(handle, CURLOPT_PROXY, credentials.proxy_url.c_str());
     }
 
     if (credentials.insecure_skip_tls_verify) {
-      curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L);
+      curl.easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl.easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L);
     } else if (!credentials.ca_pem.empty()) {
       // The cluster CA alone: not the system store next to it.
       curl_blob ca = blob_of(credentials.ca_pem);
-      curl_easy_setopt(handle, CURLOPT_CAINFO_BLOB, &ca);
-      curl_easy_setopt(handle, CURLOPT_CAPATH, nullptr);
+      curl.easy_setopt(handle, CURLOPT_CAINFO_BLOB, &ca);
+      curl.easy_setopt(handle, CURLOPT_CAPATH, nullptr);
     }
     if (!credentials.client_cert_pem.empty()) {
       curl_blob cert = blob_of(credentials.client_cert_pem);
       curl_blob key = blob_of(credentials.client_key_pem);
-      curl_easy_setopt(handle, CURLOPT_SSLCERT_BLOB, &cert);
-      curl_easy_setopt(handle, CURLOPT_SSLCERTTYPE, "PEM");
-      curl_easy_setopt(handle, CURLOPT_SSLKEY_BLOB, &key);
-      curl_easy_setopt(handle, CURLOPT_SSLKEYTYPE, "PEM");
+      curl.easy_setopt(handle, CURLOPT_SSLCERT_BLOB, &cert);
+      curl.easy_setopt(handle, CURLOPT_SSLCERTTYPE, "PEM");
+      curl.easy_setopt(handle, CURLOPT_SSLKEY_BLOB, &key);
+      curl.easy_setopt(handle, CURLOPT_SSLKEYTYPE, "PEM");
     }
 
     char error_buffer[CURL_ERROR_SIZE] = {};
-    curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
+    curl.easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
     const auto started = Clock::now();
-    const CURLcode result = curl_easy_perform(handle);
+    const CURLcode result = curl.easy_perform(handle);
     response.elapsed = Clock::now() - started;
-    curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, nullptr);
+    curl.easy_setopt(handle, CURLOPT_ERRORBUFFER, nullptr);
 
     // Not the connect times: a reused connection reports them as 0.
     long request_bytes = 0;
-    curl_easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &request_bytes);
+    curl.easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &request_bytes);
     response.request_sent = request_bytes > 0;
     if (result == CURLE_OK) {
-      curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response.status);
+      curl.easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response.status);
     } else {
       response.status = 0;
       response.body.clear();
@@ -255,7 +253,7 @@ struct ApiClient::Impl {
       } else if (response.cancelled) {
         response.error = "cancelled";
       } else {
-        response.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(result);
+        response.error = error_buffer[0] != '\0' ? error_buffer : curl.easy_strerror(result);
       }
     }
     outcome.retry_after_seconds = transfer.retry_after_seconds;
@@ -285,6 +283,7 @@ struct ApiClient::Impl {
     return true;
   }
 
+  const Libcurl& curl = libcurl();  // first: loads libcurl, or throws
   Credentials credentials;
   ApiClientOptions options;
   std::mutex handles_mutex;
@@ -297,7 +296,6 @@ struct ApiClient::Impl {
 };
 
 ApiClient::ApiClient(Credentials credentials, ApiClientOptions options) {
-  init_curl_once();
   impl_ = std::make_unique<Impl>(std::move(credentials), std::move(options));
 }
 

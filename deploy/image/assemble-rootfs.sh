@@ -42,20 +42,30 @@ if $strip_binary; then strip --strip-unneeded "$dest/usr/local/bin/meshprobe"; f
 
 # Every shared library, resolved the way the loader resolves it here. ldd
 # lists the whole closure (libraries of libraries) and the loader itself.
+# meshprobe loads libcurl only when Kubernetes mode starts (dlopen, see
+# kube/detail/libcurl.cpp), so ldd of the binary does not name it: its
+# closure is added from the directory its libssl comes from.
+runtime_loaded=(libcurl.so.4)
 ldd_output=$(ldd "$binary")
+library_dir=$(awk '$1 ~ /^libssl\.so/ { print $3 }' <<<"$ldd_output" | xargs dirname)
+for soname in "${runtime_loaded[@]}"; do
+  [ -e "$library_dir/$soname" ] \
+    || { echo "assemble-rootfs: no $library_dir/$soname (apt-get install libcurl4)" >&2; exit 1; }
+  ldd_output+=$'\n'"$soname => $library_dir/$soname (0x0)"$'\n'"$(ldd "$library_dir/$soname")"
+done
 if grep -q 'not found' <<<"$ldd_output"; then
   echo "assemble-rootfs: unresolved libraries:" >&2
   grep 'not found' <<<"$ldd_output" >&2
   exit 1
 fi
-libraries=$(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$ldd_output")
+libraries=$(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$ldd_output" | sort -u)
 [ -n "$libraries" ] || { echo "assemble-rootfs: ldd found no libraries" >&2; exit 1; }
 for library in $libraries; do
   # The file itself, under the name the binary asks for (the soname link).
   install -D -m 0644 "$(readlink -f "$library")" "$dest$library"
 done
 # The loader must be executable: it is the ELF interpreter.
-interpreter=$(awk '$1 ~ /^\// { print $1 }' <<<"$ldd_output")
+interpreter=$(awk '$1 ~ /^\// { print $1 }' <<<"$ldd_output" | sort -u)
 chmod 0755 "$dest$interpreter"
 
 # Trust store and OpenSSL's default locations (openssl version -d: /usr/lib/ssl).

@@ -211,6 +211,30 @@ YAML
     echo "check --kubeconfig: exit $rc, $(jq -c "[.results[] | {name, diagnosis}]" <<<"$out")"
     ;;
 
+  without_libcurl_only_kubernetes_mode_is_refused)
+    # libcurl is loaded only when Kubernetes mode starts: without it the
+    # probes still run, and Kubernetes mode says what is missing.
+    find "$tree" -name "libcurl.so.*" -delete
+    start_peers
+    seal_tree
+    out=$(in_image check --ca-file /etc/meshprobe/root-cert.pem --server-name istiod.istio-system.svc \
+      --timeout 2s --output json https://127.0.0.1:15017/ready 2>&1) || fail "check without libcurl: $out"
+    [ "$(jq -r '.results[0].diagnosis' <<<"$out")" = ok ] || fail "probe without libcurl: $out"
+    cat >"$workdir/config/kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+current-context: test
+clusters: [{name: test, cluster: {server: "https://127.0.0.1:1"}}]
+contexts: [{name: test, context: {cluster: test, user: meshprobe}}]
+users: [{name: meshprobe, user: {token: unused}}]
+YAML
+    rc=0
+    out=$(in_image check --kubeconfig /etc/meshprobe/kubeconfig --output json 2>&1) || rc=$?
+    [ "$rc" -eq 2 ] || fail "check --kubeconfig without libcurl exited $rc: $out"
+    grep -q 'Kubernetes mode needs libcurl.so.4' <<<"$out" || fail "no reason given: $out"
+    echo "without libcurl: $(grep -o 'Kubernetes mode needs[^"]*' <<<"$out" | head -1)"
+    ;;
+
   a_missing_library_is_detected)
     # The proof has teeth: without one of its libraries the binary cannot
     # start from the tree (nothing of this machine leaks in).
