@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <utility>
 
 #include "agent/exposition.h"
 #include "meshprobe_version.h"
@@ -114,16 +116,38 @@ void append_sample(std::string& out, std::string_view name, std::string_view lab
   out += '\n';
 }
 
-struct AddressView {
-  const TargetState& target;
-  const std::string& address;
-  const AddressState& state;
-  const std::string& labels;  // target, url, vantage, node, address
+// What a scrape needs of one address, copied out of the store when the
+// scrape starts: the exposition is then written in parts while the event
+// loop goes on recording results, and must not see half a round.
+struct AddressRow {
+  std::uint32_t labels;  // index into ScrapeSnapshot::address_labels
+  ProbeKind kind = ProbeKind::tcp;
+  bool success = false;
+  Diagnosis diagnosis = Diagnosis::ok;
+  int http_status = 0;
+  Duration duration{};
+  PhaseDurations phases;
+  std::optional<WallClock::time_point> earliest_expiry;
+  WallClock::time_point started_at;
+  std::string tls_version;  // "TLSv1.3": fits the small-string buffer
+  std::uint64_t consecutive_failures = 0;
+  std::uint64_t transitions = 0;
 };
 
-struct TargetView {
-  const TargetState& target;
-  const std::string& labels;  // target, url, vantage, node
+struct TargetRow {
+  std::uint32_t labels;  // index into ScrapeSnapshot::target_labels
+  std::uint64_t skipped = 0;
+  std::uint32_t counts_begin = 0;  // range in ScrapeSnapshot::counts
+  std::uint32_t counts_end = 0;
+};
+
+struct ScrapeSnapshot {
+  std::vector<std::string> target_labels;   // target, url, vantage, node
+  std::vector<std::string> address_labels;  // the same and address
+  std::vector<AddressRow> addresses;
+  std::vector<TargetRow> targets;
+  // The non-zero meshprobe_probes_total counts of every target, in order.
+  std::vector<std::pair<Diagnosis, std::uint64_t>> counts;
 };
 
 // A per-address family: HELP/TYPE once, then `write` for every address.
@@ -131,75 +155,66 @@ struct AddressFamily {
   const char* name;
   const char* type;
   const char* help;
-  void (*write)(std::string& out, const char* name, const AddressView& a);
+  void (*write)(std::string& out, const char* name, const AddressRow& a, const std::string& labels);
 };
-
-const std::optional<TlsInfo>& tls_of(const AddressView& a) { return a.state.last.tls; }
 
 constexpr AddressFamily kAddressFamilies[] = {
     {"probe_success", "gauge", "Whether the last probe of the address succeeded (1) or failed (0).",
-     [](std::string& out, const char* name, const AddressView& a) {
-       append_sample(out, name, a.labels, a.state.last.success ? 1 : 0);
+     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+       append_sample(out, name, labels, a.success ? 1 : 0);
      }},
     {"probe_duration_seconds", "gauge", "How long the last probe of the address took, in seconds.",
-     [](std::string& out, const char* name, const AddressView& a) {
-       append_sample(out, name, a.labels, Seconds{a.state.last.duration});
+     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+       append_sample(out, name, labels, Seconds{a.duration});
      }},
     {"probe_ssl_earliest_cert_expiry", "gauge",
      "Expiry of the earliest-expiring certificate the address served, in unix seconds.",
-     [](std::string& out, const char* name, const AddressView& a) {
-       if (tls_of(a) && tls_of(a)->earliest_expiry) {
-         append_sample(out, name, a.labels, unix_seconds(*tls_of(a)->earliest_expiry));
-       }
+     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+       if (a.earliest_expiry) append_sample(out, name, labels, unix_seconds(*a.earliest_expiry));
      }},
     {"probe_tls_version_info", "gauge",
      "The TLS version the address negotiated, in the version label.",
-     [](std::string& out, const char* name, const AddressView& a) {
-       if (tls_of(a) && !tls_of(a)->version.empty()) {
-         append_sample(out, name, a.labels, 1, "version", tls_of(a)->version);
-       }
+     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+       if (!a.tls_version.empty()) append_sample(out, name, labels, 1, "version", a.tls_version);
      }},
     {"probe_http_status_code", "gauge",
      "HTTP status of the last https probe of the address (0 when no status line arrived).",
-     [](std::string& out, const char* name, const AddressView& a) {
-       if (a.target.target->kind == ProbeKind::https) {
-         append_sample(out, name, a.labels, a.state.last.http_status);
-       }
+     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+       if (a.kind == ProbeKind::https) append_sample(out, name, labels, a.http_status);
      }},
     {"meshprobe_phase_duration_seconds", "gauge",
      "How long each phase of the last probe of the address took, for the phases that ran.",
-     [](std::string& out, const char* name, const AddressView& a) {
-       const PhaseDurations& p = a.state.last.phases;
+     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+       const PhaseDurations& p = a.phases;
        const std::optional<Duration>* took[] = {&p.resolve, &p.connect, &p.tls, &p.app};
        for (std::size_t i = 0; i < kPhases.size(); ++i) {
          if (*took[i]) {
-           append_sample(out, name, a.labels, Seconds{**took[i]}, "phase",
-                         phase_name(kPhases[i]));
+           append_sample(out, name, labels, Seconds{**took[i]}, "phase", phase_name(kPhases[i]));
          }
        }
      }},
     {"meshprobe_diagnosis", "gauge",
      "The current diagnosis of the address (1 on its diagnosis label).",
-     [](std::string& out, const char* name, const AddressView& a) {
-       append_sample(out, name, a.labels, 1, "diagnosis", code(a.state.last.diagnosis));
+     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+       append_sample(out, name, labels, 1, "diagnosis", code(a.diagnosis));
      }},
     {"meshprobe_cert_remaining_seconds", "gauge",
      "Seconds from the last probe until the earliest certificate the address served expires "
      "(negative once expired).",
-     [](std::string& out, const char* name, const AddressView& a) {
-       if (tls_of(a) && tls_of(a)->earliest_expiry) {
-         append_sample(out, name, a.labels,
-                       Seconds{std::chrono::duration_cast<Duration>(
-                           *tls_of(a)->earliest_expiry - a.state.last.started_at)});
+     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+       if (a.earliest_expiry) {
+         append_sample(out, name, labels,
+                       Seconds{std::chrono::duration_cast<Duration>(*a.earliest_expiry -
+                                                                    a.started_at)});
        }
      }},
     {"meshprobe_consecutive_failures", "gauge", "Failed probes of the address in a row.",
-     [](std::string& out, const char* name, const AddressView& a) {
-       append_sample(out, name, a.labels, static_cast<double>(a.state.consecutive_failures));
+     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+       append_sample(out, name, labels, static_cast<double>(a.consecutive_failures));
      }},
     {"meshprobe_transitions_total", "counter", "Flips of the address between ok and failing.",
-     [](std::string& out, const char* name, const AddressView& a) {
-       append_sample(out, name, a.labels, static_cast<double>(a.state.transitions));
+     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+       append_sample(out, name, labels, static_cast<double>(a.transitions));
      }},
 };
 
@@ -207,26 +222,29 @@ struct TargetFamily {
   const char* name;
   const char* type;
   const char* help;
-  void (*write)(std::string& out, const char* name, const TargetView& t);
+  void (*write)(std::string& out, const char* name, const ScrapeSnapshot& snapshot,
+                const TargetRow& t);
 };
 
 constexpr TargetFamily kTargetFamilies[] = {
     {"meshprobe_probes_total", "counter",
      "Finished probes, one per address per round, by diagnosis.",
-     [](std::string& out, const char* name, const TargetView& t) {
-       for (Diagnosis d : kAllDiagnoses) {
-         const auto count = t.target.probes_by_diagnosis[static_cast<std::size_t>(d)];
-         if (count > 0) {
-           append_sample(out, name, t.labels, static_cast<double>(count), "diagnosis", code(d));
-         }
+     [](std::string& out, const char* name, const ScrapeSnapshot& snapshot, const TargetRow& t) {
+       for (std::uint32_t i = t.counts_begin; i < t.counts_end; ++i) {
+         const auto& [diagnosis, count] = snapshot.counts[i];
+         append_sample(out, name, snapshot.target_labels[t.labels], static_cast<double>(count),
+                       "diagnosis", code(diagnosis));
        }
      }},
     {"meshprobe_probes_skipped_total", "counter",
      "Rounds not started because the previous round was still running.",
-     [](std::string& out, const char* name, const TargetView& t) {
-       append_sample(out, name, t.labels, static_cast<double>(t.target.skipped));
+     [](std::string& out, const char* name, const ScrapeSnapshot& snapshot, const TargetRow& t) {
+       append_sample(out, name, snapshot.target_labels[t.labels], static_cast<double>(t.skipped));
      }},
 };
+
+constexpr std::size_t kAddressFamilyCount = std::size(kAddressFamilies);
+constexpr std::size_t kFamilyCount = kAddressFamilyCount + std::size(kTargetFamilies);
 
 }  // namespace
 
@@ -338,44 +356,124 @@ void Metrics::record_config_reload(bool success) {
   impl_->last_reload_successful.Set(success ? 1 : 0);
 }
 
-std::string Metrics::serialize(const ResultsStore& store) const {
-  const auto& states = store.targets();
+class MetricsScrape::Parts {
+ public:
+  Parts(ScrapeSnapshot snapshot, std::string agent_series)
+      : snapshot_(std::move(snapshot)), agent_series_(std::move(agent_series)) {}
 
-  // Label sets are built once per scrape; every family reuses them.
-  std::vector<std::string> target_labels;
-  std::vector<std::string> address_labels;
-  target_labels.reserve(states.size());
-  address_labels.reserve(states.size());
-  std::size_t bytes = 0;
-  for (const TargetState& t : states) {
-    target_labels.push_back(impl_->target_labels(t));
-    for (const auto& [address, a] : t.addresses) {
-      // Addresses are IP literals or empty: nothing to escape.
-      std::string& labels = address_labels.emplace_back();
-      labels.reserve(target_labels.back().size() + address.size() + 11);
-      labels.append(target_labels.back()).append(",address=\"").append(address).append("\"");
-      bytes += labels.size();
-    }
+  bool done() const { return family_ > kFamilyCount; }
+
+  // Every address label set appears in about 14 lines.
+  std::size_t size_hint() const {
+    std::size_t bytes = agent_series_.size();
+    for (const std::string& labels : snapshot_.address_labels) bytes += labels.size() * 14;
+    return bytes;
   }
 
-  std::string out;
-  out.reserve(bytes * 14 + 4096);
-  for (const AddressFamily& family : kAddressFamilies) {
-    append_metric_header(out, family.name, family.type, family.help);
-    std::size_t i = 0;
-    for (const TargetState& t : states) {
-      for (const auto& [address, a] : t.addresses) {
-        family.write(out, family.name, AddressView{t, address, a, address_labels[i++]});
+  void next(std::string& out, std::size_t budget) {
+    const std::size_t limit = out.size() + budget;
+    while (!done() && out.size() < limit) {
+      if (family_ == kFamilyCount) {  // the agent-wide series close the exposition
+        out += agent_series_;
+        ++family_;
+      } else if (family_ < kAddressFamilyCount) {
+        write_rows(out, limit, kAddressFamilies[family_], snapshot_.addresses.size(),
+                   [&](const AddressFamily& f, std::size_t i) {
+                     const AddressRow& row = snapshot_.addresses[i];
+                     f.write(out, f.name, row, snapshot_.address_labels[row.labels]);
+                   });
+      } else {
+        write_rows(out, limit, kTargetFamilies[family_ - kAddressFamilyCount],
+                   snapshot_.targets.size(), [&](const TargetFamily& f, std::size_t i) {
+                     f.write(out, f.name, snapshot_, snapshot_.targets[i]);
+                   });
       }
     }
   }
-  for (const TargetFamily& family : kTargetFamilies) {
-    append_metric_header(out, family.name, family.type, family.help);
-    for (std::size_t i = 0; i < states.size(); ++i) {
-      family.write(out, family.name, TargetView{states[i], target_labels[i]});
+
+ private:
+  // Continues the current family from row_ until `limit` bytes; moves to the
+  // next family once every row is written.
+  template <class Family, class WriteRow>
+  void write_rows(std::string& out, std::size_t limit, const Family& family, std::size_t rows,
+                  WriteRow write_row) {
+    if (row_ == 0) append_metric_header(out, family.name, family.type, family.help);
+    while (row_ < rows && out.size() < limit) write_row(family, row_++);
+    if (row_ == rows) {
+      ++family_;
+      row_ = 0;
     }
   }
-  out += prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+
+  ScrapeSnapshot snapshot_;
+  std::string agent_series_;
+  std::size_t family_ = 0;
+  std::size_t row_ = 0;
+};
+
+MetricsScrape::MetricsScrape(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+MetricsScrape::~MetricsScrape() = default;
+MetricsScrape::MetricsScrape(MetricsScrape&&) noexcept = default;
+MetricsScrape& MetricsScrape::operator=(MetricsScrape&&) noexcept = default;
+
+bool MetricsScrape::done() const { return parts_->done(); }
+
+std::size_t MetricsScrape::size_hint() const { return parts_->size_hint(); }
+
+void MetricsScrape::next(std::string& out, std::size_t budget) { parts_->next(out, budget); }
+
+MetricsScrape Metrics::scrape(const ResultsStore& store) const {
+  const auto& states = store.targets();
+  ScrapeSnapshot snapshot;
+  snapshot.target_labels.reserve(states.size());
+  snapshot.address_labels.reserve(states.size());
+  snapshot.addresses.reserve(states.size());
+  snapshot.targets.reserve(states.size());
+  snapshot.counts.reserve(states.size());
+  for (const TargetState& t : states) {
+    const auto target_index = static_cast<std::uint32_t>(snapshot.target_labels.size());
+    const std::string& target_labels = snapshot.target_labels.emplace_back(impl_->target_labels(t));
+    for (const auto& [address, a] : t.addresses) {
+      // Addresses are IP literals or empty: nothing to escape.
+      std::string& labels = snapshot.address_labels.emplace_back();
+      labels.reserve(target_labels.size() + address.size() + 11);
+      labels.append(target_labels).append(",address=\"").append(address).append("\"");
+      const ProbeResult& last = a.last;
+      AddressRow& row = snapshot.addresses.emplace_back();
+      row.labels = static_cast<std::uint32_t>(snapshot.address_labels.size() - 1);
+      row.kind = t.target->kind;
+      row.success = last.success;
+      row.diagnosis = last.diagnosis;
+      row.http_status = last.http_status;
+      row.duration = last.duration;
+      row.phases = last.phases;
+      row.started_at = last.started_at;
+      if (last.tls) {
+        row.earliest_expiry = last.tls->earliest_expiry;
+        row.tls_version = last.tls->version;
+      }
+      row.consecutive_failures = a.consecutive_failures;
+      row.transitions = a.transitions;
+    }
+    TargetRow& row = snapshot.targets.emplace_back();
+    row.labels = target_index;
+    row.skipped = t.skipped;
+    row.counts_begin = static_cast<std::uint32_t>(snapshot.counts.size());
+    for (Diagnosis d : kAllDiagnoses) {
+      const auto count = t.probes_by_diagnosis[static_cast<std::size_t>(d)];
+      if (count > 0) snapshot.counts.emplace_back(d, count);
+    }
+    row.counts_end = static_cast<std::uint32_t>(snapshot.counts.size());
+  }
+  return MetricsScrape(std::make_unique<MetricsScrape::Parts>(
+      std::move(snapshot), prometheus::TextSerializer().Serialize(impl_->registry->Collect())));
+}
+
+std::string Metrics::serialize(const ResultsStore& store) const {
+  MetricsScrape scrape = this->scrape(store);
+  std::string out;
+  out.reserve(scrape.size_hint());
+  while (!scrape.done()) scrape.next(out, std::numeric_limits<std::size_t>::max() / 2);
   return out;
 }
 

@@ -17,6 +17,27 @@
 
 namespace meshprobe {
 
+// One scrape of the per-target series: the store's values are copied when
+// it starts (about 0.3 KB per address), then the text is produced in parts,
+// so a large exposition goes out while it is being written and the event
+// loop records results in between. Move-only.
+class MetricsScrape {
+ public:
+  class Parts;
+  explicit MetricsScrape(std::unique_ptr<Parts> parts);
+  ~MetricsScrape();
+  MetricsScrape(MetricsScrape&&) noexcept;
+  MetricsScrape& operator=(MetricsScrape&&) noexcept;
+
+  bool done() const;
+  std::size_t size_hint() const;  // of the whole text, for a caller that keeps it
+  // Appends the next part, about `budget` bytes (a line may run over).
+  void next(std::string& out, std::size_t budget);
+
+ private:
+  std::unique_ptr<Parts> parts_;
+};
+
 class Metrics {
  public:
   Metrics(std::string vantage, std::string node_name);
@@ -31,7 +52,8 @@ class Metrics {
   void set_targets(int targets);
   void record_config_reload(bool success);
 
-  // Text exposition format 0.0.4 of every series.
+  // Text exposition format 0.0.4 of every series, in parts or at once.
+  MetricsScrape scrape(const ResultsStore& store) const;
   std::string serialize(const ResultsStore& store) const;
 
  private:

@@ -14,7 +14,8 @@ MESHPROBE=$BUILD/agent/meshprobe
 TESTPEER=$BUILD/test/support/meshprobe-testpeer
 PROBES=$BUILD/bench/meshprobe-bench-probes
 METRICS=$BUILD/bench/meshprobe-bench-metrics
-for bin in "$MESHPROBE" "$TESTPEER" "$PROBES" "$METRICS"; do
+RSS_FLOOR=$BUILD/bench/meshprobe-bench-rss-floor
+for bin in "$MESHPROBE" "$TESTPEER" "$PROBES" "$METRICS" "$RSS_FLOOR"; do
   [ -x "$bin" ] || { echo "missing $bin: build first (cmake --build $BUILD)"; exit 2; }
 done
 
@@ -139,6 +140,15 @@ bench idle_rss_kb "$(rss_kb "$demo_pid")"
 bench idle_pss_kb "$(pss_kb "$demo_pid")"
 bench idle_cpu_percent "$idle_cpu"
 kill "$demo_pid"
+# The floor: a process with the same OpenSSL and one TLS client context.
+"$RSS_FLOOR" >"$work/floor.out" &
+floor_pid=$!; pids+=("$floor_pid")
+wait_for 5 grep -q ready "$work/floor.out"
+printf 'floor (OpenSSL + one TLS context, nothing else): RSS %s kB (PSS %s kB)\n' \
+  "$(rss_kb "$floor_pid")" "$(pss_kb "$floor_pid")"
+bench idle_floor_rss_kb "$(rss_kb "$floor_pid")"
+bench idle_floor_pss_kb "$(pss_kb "$floor_pid")"
+kill "$floor_pid"
 
 echo "== 4. scale: $SCALE_TARGETS targets (90% tcp, 10% tls) at 10 s, agent on one core"
 tcp_port=$(serve 1 --mode tcp_close)
