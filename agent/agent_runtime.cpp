@@ -20,6 +20,7 @@
 #include "agent/scheduler.h"
 #include "agent/status_render.h"
 #include "config/config.h"
+#include "config/web_config.h"
 #include "meshprobe_version.h"
 #include "probes/prober.h"
 
@@ -45,19 +46,55 @@ FileStamp stamp_of(const std::string& path) {
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
-// The files a config depends on: itself and its CA bundle files.
-std::vector<std::string> watched_files(const Config& config) {
+// The files a config depends on: itself, its CA bundle files, the web
+// config and its TLS files (so a rotated certificate is served without a
+// restart).
+std::vector<std::string> watched_files(const Config& config, const WebConfig& web) {
   std::vector<std::string> files{config.source};
   for (const CaBundleSource& bundle : config.ca_bundles) {
     if (bundle.kind == CaSourceKind::file) files.push_back(bundle.file);
   }
+  if (!web.source.empty()) files.push_back(web.source);
+  if (web.tls) {
+    for (const std::string* file : {&web.tls->cert_file, &web.tls->key_file,
+                                    &web.tls->client_ca_file}) {
+      if (!file->empty()) files.push_back(*file);
+    }
+  }
   return files;
+}
+
+std::string web_config_path(const AgentOptions& options, const Config& config) {
+  return options.web_config_file.empty() ? config.web_config_file : options.web_config_file;
+}
+
+// The web config the agent runs with: none (plain HTTP, no auth) when no
+// file is named. Throws ConfigError.
+WebConfig load_endpoint_security(const AgentOptions& options, const Config& config) {
+  const std::string path = web_config_path(options, config);
+  return path.empty() ? WebConfig{} : load_web_config(path);
+}
+
+HttpServerOptions server_options(WebConfig web) {
+  HttpServerOptions options;
+  options.web = std::move(web);
+  // The kubelet's probes carry no credentials; these answer "ok" or
+  // "ready" and nothing else. (With TLS on they are still served over TLS.)
+  options.paths_without_auth = {"/healthz", "/readyz"};
+  return options;
+}
+
+// What the start line says of the endpoint's protection; never the users.
+std::string describe_auth(const WebConfig& web) {
+  return web.requires_auth() ? "basic (" + std::to_string(web.basic_auth_users.size()) +
+                                   (web.basic_auth_users.size() == 1 ? " user)" : " users)")
+                             : "none";
 }
 
 class Agent {
  public:
-  Agent(asio::io_context& io, Config config, const AgentOptions& options, Logger& log,
-        std::unique_ptr<KubeConnection> kube)
+  Agent(asio::io_context& io, Config config, WebConfig web, const AgentOptions& options,
+        Logger& log, std::unique_ptr<KubeConnection> kube)
       : io_(io),
         options_(options),
         log_(log),
@@ -67,8 +104,10 @@ class Agent {
         prober_(io),
         metrics_(config_.vantage, config_.node_name),
         scheduler_(io, prober_, config_.node_name, config_.max_concurrency, scheduler_events()),
+        web_(std::move(web)),
         server_(io, listen_.host, listen_.port,
-                [this](const HttpRequest& request) { return route(request); }),
+                [this](const HttpRequest& request) { return route(request); },
+                server_options(web_)),
         signals_(io, SIGHUP, SIGTERM, SIGINT),
         watch_timer_(io) {
     if (kube) start_kubernetes(std::move(kube));
@@ -80,10 +119,13 @@ class Agent {
     log_.info("agent_started",
               {{"version", MESHPROBE_VERSION},
                {"listen", listen_.host + ":" + std::to_string(server_.port())},
+               {"tls", server_.tls() ? "on" : "off"},
+               {"auth", describe_auth(web_)},
                {"config", config_.source},
                {"vantage", config_.vantage},
                {"node", config_.node_name},
                {"targets", std::to_string(config_.targets.size())}});
+    warn_about_plain_passwords();
     wait_for_signal();
     remember_file_stamps();
     watch_files();
@@ -195,11 +237,27 @@ class Agent {
     }
   }
 
+  // Basic auth over plain HTTP sends passwords in the clear.
+  void warn_about_plain_passwords() {
+    if (web_.requires_auth() && !web_.tls) {
+      log_.warn("basic_auth_without_tls",
+                {{"web_config", web_.source},
+                 {"remedy", "add tls_server_config: passwords cross the network in clear text"}});
+    }
+  }
+
   void reload(std::string_view reason) {
     try {
       Config next = load_config(options_.config_path);
+      WebConfig web = load_endpoint_security(options_, next);
       warn_about_restart_only_changes(next);
       prepare_kubernetes(next);
+      server_.set_web_config(web);
+      const bool web_changed =
+          web.source != web_.source || web.tls.has_value() != web_.tls.has_value();
+      web_ = std::move(web);
+      config_.web_config_file = next.web_config_file;
+      if (web_changed) warn_about_plain_passwords();
       apply(next);
       config_.targets = std::move(next.targets);
       config_.ca_bundles = std::move(next.ca_bundles);
@@ -256,7 +314,18 @@ class Agent {
 
   void remember_file_stamps() {
     stamps_.clear();
-    for (const std::string& file : watched_files(config_)) stamps_[file] = stamp_of(file);
+    for (const std::string& file : watched_files(config_, web_)) stamps_[file] = stamp_of(file);
+  }
+
+  std::string_view change_reason(const std::string& file) const {
+    if (file == config_.source) return "config file changed";
+    if (file == web_.source) return "web config file changed";
+    for (const CaBundleSource& bundle : config_.ca_bundles) {
+      if (bundle.kind == CaSourceKind::file && bundle.file == file) {
+        return "CA bundle file changed";
+      }
+    }
+    return "TLS file changed";
   }
 
   void watch_files() {
@@ -265,7 +334,7 @@ class Agent {
       if (ec || stopping_) return;
       for (const auto& [file, stamp] : stamps_) {
         if (stamp_of(file) != stamp) {
-          reload(file == config_.source ? "config file changed" : "CA bundle file changed");
+          reload(change_reason(file));
           break;
         }
       }
@@ -283,6 +352,7 @@ class Agent {
   ResultsStore store_;
   Metrics metrics_;
   Scheduler scheduler_;
+  WebConfig web_;
   HttpServer server_;
   asio::signal_set signals_;
   asio::steady_timer watch_timer_;
@@ -310,6 +380,14 @@ int run_agent(const AgentOptions& options, std::ostream& log_stream) {
   }
   log.set_format(config.log_format);
 
+  WebConfig web;
+  try {
+    web = load_endpoint_security(options, config);
+  } catch (const ConfigError& e) {
+    log.error("config_rejected", {{"error", e.what()}});
+    return 2;
+  }
+
   // Credentials are loaded before anything starts: without them, Kubernetes
   // mode cannot do what the config asks.
   std::unique_ptr<KubeConnection> kube;
@@ -325,7 +403,11 @@ int run_agent(const AgentOptions& options, std::ostream& log_stream) {
   asio::io_context io(1);
   std::unique_ptr<Agent> agent;
   try {
-    agent = std::make_unique<Agent>(io, std::move(config), options, log, std::move(kube));
+    agent = std::make_unique<Agent>(io, std::move(config), std::move(web), options, log,
+                                    std::move(kube));
+  } catch (const ConfigError& e) {  // a TLS file changed between loading and serving
+    log.error("config_rejected", {{"error", e.what()}});
+    return 2;
   } catch (const std::system_error& e) {
     log.error("listen_failed", {{"error", e.what()}});
     return 1;

@@ -15,6 +15,9 @@ struct AgentOptions {
   std::string config_path;
   std::optional<ListenAddress> listen;  // overrides the config's `listen`
   std::string kubeconfig;  // overrides the config's kubernetes.kubeconfig
+  // --web.config.file: TLS and basic auth for the endpoint, overriding the
+  // config's web_config_file.
+  std::string web_config_file;
   // How often the config and CA bundle files are checked for changes.
   std::chrono::milliseconds watch_interval{2000};
 };

@@ -10,6 +10,17 @@
 // At most max_connections clients are served at once. A client beyond that is
 // accepted and closed at once: left in the listen backlog it would wait for an
 // unknown time, while an immediate close lets a scraper or the kubelet retry.
+//
+// With TLS, the handshake is read under the same deadline and in the same
+// slot as a request: a client that never finishes it is cut off like one
+// that never finishes its headers. A plain HTTP request to the TLS port gets
+// one plain 400 saying so (a scrape config with the wrong scheme).
+//
+// With basic auth, bcrypt runs on one worker thread, never on the event loop:
+// each wrong password costs tens of milliseconds by design, and a client
+// trying many must not delay probes (whose timing the agent measures). A
+// password that matched is remembered (as a SHA-256 digest) until the users
+// change, so a scraper's steady requests cost one bcrypt in all.
 #include "agent/http_server.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -18,8 +29,12 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -27,9 +42,16 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <map>
+#include <optional>
+#include <set>
 #include <system_error>
 #include <unordered_map>
 
@@ -82,13 +104,141 @@ HttpRequest to_http_request(const Request& request) {
   if (question != std::string_view::npos) {
     out.query = std::string(target.substr(question + 1));
   }
+  out.accept_encoding = std::string(request[http::field::accept_encoding]);
   return out;
+}
+
+std::string_view path_of(const Request& request) {
+  const std::string_view target = request.target();
+  return target.substr(0, target.find('?'));
+}
+
+// ---- Basic auth ----------------------------------------------------------------
+
+struct Credentials {
+  std::string user;
+  std::string password;
+};
+
+int base64_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// Standard base64 with padding, as RFC 7617 uses; nullopt when malformed.
+std::optional<std::string> decode_base64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  std::size_t padding = 0;
+  while (padding < 2 && text.size() > padding && text[text.size() - 1 - padding] == '=') {
+    ++padding;
+  }
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (std::size_t i = 0; i < text.size() - padding; ++i) {
+    const int value = base64_value(text[i]);
+    if (value < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<std::uint32_t>(value);
+    if (++count == 4) {
+      out += static_cast<char>((bits >> 16) & 0xff);
+      out += static_cast<char>((bits >> 8) & 0xff);
+      out += static_cast<char>(bits & 0xff);
+      bits = 0;
+      count = 0;
+    }
+  }
+  if (count == 3) {
+    out += static_cast<char>((bits >> 10) & 0xff);
+    out += static_cast<char>((bits >> 2) & 0xff);
+  } else if (count == 2) {
+    out += static_cast<char>((bits >> 4) & 0xff);
+  } else if (count != 0) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// "Basic base64(user:password)"; nullopt for anything else.
+std::optional<Credentials> basic_credentials(std::string_view header) {
+  constexpr std::string_view kScheme = "basic ";
+  if (header.size() <= kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    const char c = header[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != kScheme[i]) {
+      return std::nullopt;
+    }
+  }
+  std::string_view token = header.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  std::optional<std::string> decoded = decode_base64(token);
+  if (!decoded) return std::nullopt;
+  const std::size_t colon = decoded->find(':');
+  if (colon == std::string::npos) {
+    OPENSSL_cleanse(decoded->data(), decoded->size());
+    return std::nullopt;
+  }
+  Credentials credentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
+  OPENSSL_cleanse(decoded->data(), decoded->size());
+  return credentials;
+}
+
+// What a verified user and password are remembered by.
+std::string password_digest(std::string_view user, std::string_view password) {
+  std::string input;
+  input.reserve(user.size() + 1 + password.size());
+  input.append(user).append(1, '\0').append(password);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr);
+  OPENSSL_cleanse(input.data(), input.size());
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+asio::awaitable<bool> bcrypt_on_worker(std::string hash, std::string password) {
+  const bool matches = bcrypt_matches(hash, password);
+  OPENSSL_cleanse(password.data(), password.size());
+  co_return matches;
+}
+
+// A remembered password is forgotten past this many, so memory stays bounded
+// whatever clients send (only passwords that matched are remembered).
+constexpr std::size_t kMaxRememberedPasswords = 1024;
+
+// What TLS and basic auth are now; replaced whole by set_web_config.
+struct Security {
+  std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
+  std::map<std::string, std::string, std::less<>> users;  // empty: no auth
+};
+
+std::shared_ptr<const Security> make_security(const WebConfig& web) {
+  auto security = std::make_shared<Security>();
+  if (web.tls) {
+    std::shared_ptr<ssl_ctx_st> native = web.tls->context;
+    if (!native) native = make_server_tls_context(*web.tls, web.source);
+    // asio's context takes a reference of its own.
+    SSL_CTX_up_ref(native.get());
+    security->tls = std::make_shared<asio::ssl::context>(native.get());
+  }
+  security->users.insert(web.basic_auth_users.begin(), web.basic_auth_users.end());
+  return security;
 }
 
 Response plain_response(http::status status, std::string_view text) {
   Response response{status, 11};
   response.set(http::field::content_type, "text/plain; charset=utf-8");
   response.body() = std::string(text) + '\n';
+  return response;
+}
+
+Response unauthorized_response() {
+  Response response = plain_response(http::status::unauthorized, "unauthorized");
+  response.set(http::field::www_authenticate, "Basic realm=\"meshprobe\", charset=\"UTF-8\"");
   return response;
 }
 
@@ -126,7 +276,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       : io(io_context),
         acceptor(io_context),
         handler(std::move(request_handler)),
-        options(server_options) {
+        options(std::move(server_options)),
+        paths_without_auth(options.paths_without_auth.begin(),
+                           options.paths_without_auth.end()) {
+    set_security(make_security(options.web));  // before binding: a bad TLS file throws
     acceptor.open(endpoint.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
     acceptor.bind(endpoint);
@@ -140,11 +293,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   void stop();
   asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self);
   HttpResponse handle(const HttpRequest& request) const;
+  asio::awaitable<bool> authorized(const Request& request);
+
+  void set_security(std::shared_ptr<const Security> next) {
+    security = std::move(next);
+    remembered_passwords.clear();
+    if (!security->users.empty() && !password_checker) password_checker.emplace(1);
+  }
 
   asio::io_context& io;
   tcp::acceptor acceptor;
   HttpHandler handler;
   HttpServerOptions options;
+  std::set<std::string, std::less<>> paths_without_auth;
+  std::shared_ptr<const Security> security;
+  // Digests of user and password pairs that matched (see the top).
+  std::set<std::string> remembered_passwords;
+  std::optional<asio::thread_pool> password_checker;  // once basic auth is on
   bool stopped = false;
   // Open connections, so stop() can close them; each removes itself when it
   // is destroyed.
@@ -161,21 +326,24 @@ class HttpServer::Impl::Connection
         stream_(std::move(socket)),
         // The header and body limits bound what a request may need; the
         // buffer's own limit only stops pipelined data from piling up.
-        buffer_(options_.max_header_bytes + options_.max_body_bytes + 4096) {}
+        buffer_(options_.max_header_bytes + options_.max_body_bytes + 4096),
+        tls_context_(server_->security->tls) {}
 
   ~Connection() { server_->connections.erase(this); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   asio::awaitable<void> run(std::shared_ptr<Connection> /*keep_alive*/) {
+    if (tls_context_ && !co_await start_tls()) {
+      close();
+      co_return;
+    }
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(header_limit(options_.max_header_bytes));
       parser.body_limit(options_.max_body_bytes);
 
-      stream_.expires_after(options_.read_timeout);
-      const auto [read_error, read_bytes] =
-          co_await http::async_read(stream_, buffer_, parser, kNoThrow);
+      const error_code read_error = co_await read(parser);
       if (read_error) {
         std::optional<Response> answer = answer_to_read_error(read_error);
         if (answer) co_await answer_and_close(std::move(*answer));
@@ -184,13 +352,17 @@ class HttpServer::Impl::Connection
       // A read that completed just before stop() must not reach the handler:
       // the agent may already be tearing down what the handler reads.
       if (server_->stopped) break;
+      const bool allowed = co_await server_->authorized(parser.get());
+      if (server_->stopped) break;  // the password check took a while
 
-      Response response = respond(parser.get());
+      Response response = allowed ? respond(parser.get()) : refuse(parser.get());
       const bool keep_alive = response.keep_alive();
-      stream_.expires_after(options_.read_timeout);
-      const auto [write_error, written] =
-          co_await http::async_write(stream_, response, kNoThrow);
-      if (write_error || !keep_alive) break;
+      const error_code write_error = co_await write(response);
+      if (write_error) break;
+      if (!keep_alive) {
+        if (tls_) co_await shutdown_tls();
+        break;
+      }
     }
     close();
   }
@@ -202,6 +374,55 @@ class HttpServer::Impl::Connection
   }
 
  private:
+  // Reads what starts the connection: a TLS handshake, or -- from a client
+  // that was told the wrong scheme -- plain HTTP, answered with a 400.
+  asio::awaitable<bool> start_tls() {
+    stream_.expires_after(options_.read_timeout);
+    const auto [detect_error, is_tls] =
+        co_await beast::async_detect_ssl(stream_, buffer_, kNoThrow);
+    if (detect_error || server_->stopped) co_return false;
+    if (!is_tls) {
+      co_await answer_and_close(plain_response(
+          http::status::bad_request,
+          "this endpoint speaks HTTPS: the client sent plain HTTP (use https://)"));
+      co_return false;
+    }
+    tls_.emplace(stream_, *tls_context_);
+    const auto [handshake_error, used] = co_await tls_->async_handshake(
+        asio::ssl::stream_base::server, buffer_.data(), kNoThrow);
+    if (handshake_error) co_return false;
+    buffer_.consume(used);
+    co_return true;
+  }
+
+  // close_notify, so a client reading to the end sees a clean close; bounded
+  // like a drain, since it waits for the client's own close_notify.
+  asio::awaitable<void> shutdown_tls() {
+    stream_.expires_after(std::min<std::chrono::milliseconds>(kMaxDrainTime,
+                                                              options_.read_timeout));
+    co_await tls_->async_shutdown(kNoThrow);
+  }
+
+  asio::awaitable<error_code> read(http::request_parser<http::string_body>& parser) {
+    stream_.expires_after(options_.read_timeout);
+    if (tls_) {
+      const auto [error, bytes] = co_await http::async_read(*tls_, buffer_, parser, kNoThrow);
+      co_return error;
+    }
+    const auto [error, bytes] = co_await http::async_read(stream_, buffer_, parser, kNoThrow);
+    co_return error;
+  }
+
+  asio::awaitable<error_code> write(Response& response) {
+    stream_.expires_after(options_.read_timeout);
+    if (tls_) {
+      const auto [error, bytes] = co_await http::async_write(*tls_, response, kNoThrow);
+      co_return error;
+    }
+    const auto [error, bytes] = co_await http::async_write(stream_, response, kNoThrow);
+    co_return error;
+  }
+
   Response respond(const Request& request) const {
     const bool head = request.method() == http::verb::head;
     Response response;
@@ -212,11 +433,22 @@ class HttpServer::Impl::Connection
       HttpResponse answer = server_->handle(to_http_request(request));
       response.result(response_status(answer.status));
       response.set(http::field::content_type, answer.content_type);
+      if (!answer.content_encoding.empty()) {
+        response.set(http::field::content_encoding, answer.content_encoding);
+        response.set(http::field::vary, "Accept-Encoding");
+      }
       if (allows_body(response.result_int())) response.body() = std::move(answer.body);
     }
     response.version(request.version());
     response.keep_alive(request.keep_alive());
     return finish(std::move(response), head);
+  }
+
+  static Response refuse(const Request& request) {
+    Response response = unauthorized_response();
+    response.version(request.version());
+    response.keep_alive(request.keep_alive());
+    return finish(std::move(response), request.method() == http::verb::head);
   }
 
   // Headers every answer carries; HEAD keeps the length but not the body.
@@ -231,14 +463,13 @@ class HttpServer::Impl::Connection
   asio::awaitable<void> answer_and_close(Response response) {
     response.keep_alive(false);
     response = finish(std::move(response), false);
-    stream_.expires_after(options_.read_timeout);
-    const auto [write_error, written] =
-        co_await http::async_write(stream_, response, kNoThrow);
+    const error_code write_error = co_await write(response);
     if (!write_error) co_await drain();
   }
 
   // Reads and drops what the client still sends, until it closes or a bound
-  // is reached; see kMaxDrainBytes.
+  // is reached; see kMaxDrainBytes. Under TLS the records are dropped
+  // undecrypted: only the socket's state matters here.
   asio::awaitable<void> drain() {
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -258,7 +489,37 @@ class HttpServer::Impl::Connection
   const HttpServerOptions& options_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  // The context this connection's TLS started with (a reload may replace
+  // the server's meanwhile); declared before the stream that uses it.
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  std::optional<asio::ssl::stream<beast::tcp_stream&>> tls_;
 };
+
+asio::awaitable<bool> HttpServer::Impl::authorized(const Request& request) {
+  // The users as they are now: a reload applies to open connections too.
+  const std::shared_ptr<const Security> current = security;
+  if (current->users.empty() || paths_without_auth.contains(path_of(request))) co_return true;
+  std::optional<Credentials> credentials =
+      basic_credentials(request[http::field::authorization]);
+  if (!credentials) co_return false;
+  const auto user = current->users.find(credentials->user);
+  std::string digest = password_digest(credentials->user, credentials->password);
+  if (user != current->users.end() && remembered_passwords.contains(digest)) co_return true;
+  // An unknown user costs a bcrypt too (against another user's hash, the
+  // result ignored), so timing does not tell which names exist.
+  const std::string& hash = user != current->users.end() ? user->second
+                                                         : current->users.begin()->second;
+  const bool matches = co_await asio::co_spawn(
+      *password_checker, bcrypt_on_worker(hash, std::move(credentials->password)),
+      asio::use_awaitable);
+  if (!matches || user == current->users.end()) co_return false;
+  // Remembered only while these are still the users.
+  if (current == security) {
+    if (remembered_passwords.size() >= kMaxRememberedPasswords) remembered_passwords.clear();
+    remembered_passwords.insert(std::move(digest));
+  }
+  co_return true;
+}
 
 HttpResponse HttpServer::Impl::handle(const HttpRequest& request) const {
   // A failing handler costs one request, never the server.
@@ -296,6 +557,10 @@ void HttpServer::Impl::stop() {
   stopped = true;
   error_code ignored;
   acceptor.close(ignored);
+  // Checks already queued finish and hand their answer back to the event
+  // loop, where the waiting connection sees `stopped` and ends; none is
+  // started after this.
+  if (password_checker) password_checker->join();
   // Copied first: a connection closed here may end and unregister itself.
   std::vector<std::shared_ptr<Connection>> open;
   for (const auto& [key, weak] : connections) {
@@ -310,7 +575,7 @@ HttpServer::HttpServer(asio::io_context& io, const std::string& host,
   // Asio reports with boost::system; callers see the standard exception.
   try {
     impl_ = std::make_shared<Impl>(io, listen_endpoint(host, port),
-                                   std::move(handler), options);
+                                   std::move(handler), std::move(options));
   } catch (const boost::system::system_error& error) {
     throw std::system_error(error.code(), "listen on " + host + ":" +
                                               std::to_string(port));
@@ -326,5 +591,11 @@ std::uint16_t HttpServer::port() const {
 }
 
 void HttpServer::stop() { impl_->stop(); }
+
+bool HttpServer::tls() const { return impl_->security->tls != nullptr; }
+
+void HttpServer::set_web_config(const WebConfig& web) {
+  impl_->set_security(make_security(web));
+}
 
 }  // namespace meshprobe

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "config/duration.h"
 #include "config/listen_address.h"
+#include "config/web_config.h"
 #include "meshprobe_version.h"
 
 namespace {
@@ -68,7 +69,12 @@ int main(int argc, char** argv) {
       "agent", "Probe every target on schedule and serve /metrics, /status, / (runs until SIGTERM)");
   agent_cmd->add_option("--config,-c", agent_config, "The YAML config file")->required();
   agent_cmd->add_option("--listen", agent_listen,
-                        "ADDR:PORT to serve on, overriding the config's listen");
+                        "ADDR:PORT to serve on, overriding the config's listen (default "
+                        "0.0.0.0:9717: every interface, for Prometheus on other hosts)");
+  std::string agent_web_config;
+  agent_cmd->add_option("--web.config.file", agent_web_config,
+                        "TLS and basic auth for the endpoint: a Prometheus exporter web config "
+                        "(tls_server_config, basic_auth_users), overriding web_config_file");
   std::string agent_kubeconfig;
   agent_cmd->add_option("--kubeconfig", agent_kubeconfig,
                         "Kubernetes credentials, overriding kubernetes.kubeconfig (default: the "
@@ -95,6 +101,7 @@ int main(int argc, char** argv) {
   if (validate_cmd->parsed()) {
     try {
       const meshprobe::Config config = meshprobe::load_config(validate_file);
+      if (!config.web_config_file.empty()) meshprobe::load_web_config(config.web_config_file);
       std::cout << validate_file << ": ok (" << config.targets.size() << " targets)\n";
       return 0;
     } catch (const meshprobe::ConfigError& e) {
@@ -107,6 +114,7 @@ int main(int argc, char** argv) {
     meshprobe::AgentOptions options;
     options.config_path = agent_config;
     options.kubeconfig = agent_kubeconfig;
+    options.web_config_file = agent_web_config;
     if (!agent_listen.empty()) {
       auto listen = meshprobe::parse_listen_address(agent_listen);
       if (!listen) {

@@ -40,7 +40,7 @@ using std::chrono::milliseconds;
 
 constexpr std::string_view kTopLevelKeys[] = {
     "listen", "vantage", "node_name", "node_name_env", "max_concurrency",
-    "log", "defaults", "kubernetes", "ca_bundles", "targets"};
+    "web_config_file", "log", "defaults", "kubernetes", "ca_bundles", "targets"};
 constexpr std::string_view kKubernetesKeys[] = {
     "kubeconfig", "context", "refresh", "request_timeout", "hygiene", "istio_namespace"};
 constexpr std::string_view kLogKeys[] = {"format"};
@@ -465,6 +465,13 @@ void Parser::read_settings(const Section& top, Config& config) const {
     auto address = parse_listen_address(string_value(*listen));
     if (!address) fail(listen->value_line(), address.error().message);
     config.listen = std::move(*address);
+  }
+  if (const Entry* web = top.find("web_config_file")) {
+    // Read by the agent, with its own FILE:LINE errors; only named here.
+    std::filesystem::path path = string_value(*web);
+    if (path.empty()) fail(web->value_line(), "\"web_config_file\" must not be empty");
+    if (path.is_relative()) path = std::filesystem::path(source_).parent_path() / path;
+    config.web_config_file = path.lexically_normal().string();
   }
   if (const Entry* vantage = top.find("vantage")) {
     config.vantage = name_value(*vantage, kVantageRule);

@@ -102,6 +102,10 @@ struct KubernetesConfig {
 struct Config {
   std::string source;  // the file it came from, as given
   ListenAddress listen{"0.0.0.0", 9717};
+  // `web_config_file`: TLS and basic auth for the endpoint (web_config.h),
+  // relative to this file's directory; --web.config.file overrides it.
+  // Empty: plain HTTP without authentication.
+  std::string web_config_file;
   std::string vantage = "node";
   // From `node_name`, else the environment variable named by `node_name_env`
   // (NODE_NAME unless set), else the host name.

@@ -130,6 +130,13 @@ HttpResponse test_routes(const HttpRequest& request) {
     return {200, "text/plain; charset=utf-8", "hello " + request.query};
   }
   if (request.path == "/boom") throw std::runtime_error("handler bug");
+  if (request.path == "/big") return {200, "text/plain", std::string(1 << 20, 'b')};
+  if (request.path == "/encoding") {
+    // Echoes Accept-Encoding; answers "gzip" as if it had compressed.
+    HttpResponse response{200, "text/plain; charset=utf-8", "[" + request.accept_encoding + "]"};
+    if (request.query == "gzip") response.content_encoding = "gzip";
+    return response;
+  }
   return {404, "text/plain; charset=utf-8", "not found\n"};
 }
 
@@ -179,6 +186,34 @@ TEST_F(HttpServerTest, GetReturnsTheHandlersBodyAndHeaders) {
   EXPECT_THAT(reply.head, HasSubstr("Content-Length: 12\r\n"));
   EXPECT_THAT(reply.head, HasSubstr("Cache-Control: no-store\r\n"));
   EXPECT_THAT(reply.head, HasSubstr("X-Content-Type-Options: nosniff\r\n"));
+}
+
+TEST_F(HttpServerTest, AcceptEncodingReachesTheHandler) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, "GET /encoding HTTP/1.1\r\nHost: x\r\n"
+                                "Accept-Encoding: gzip, br;q=0.5\r\n\r\n"));
+  EXPECT_EQ(receive_reply(client).body, "[gzip, br;q=0.5]");
+  ASSERT_TRUE(send_text(client, get_request("/encoding")));
+  EXPECT_EQ(receive_reply(client).body, "[]");
+}
+
+TEST_F(HttpServerTest, ContentEncodingIsSentWithVary) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/encoding?gzip")));
+  const Reply encoded = receive_reply(client);
+  EXPECT_EQ(encoded.status, 200);
+  EXPECT_THAT(encoded.head, HasSubstr("Content-Encoding: gzip\r\n"));
+  EXPECT_THAT(encoded.head, HasSubstr("Vary: Accept-Encoding\r\n"));
+  ASSERT_TRUE(send_text(client, get_request("/encoding?gzip", "HEAD")));
+  EXPECT_THAT(receive_reply(client, /*head_only=*/true).head,
+              HasSubstr("Content-Encoding: gzip\r\n"));
+  // Without one, neither header.
+  ASSERT_TRUE(send_text(client, get_request("/encoding")));
+  const Reply identity = receive_reply(client);
+  EXPECT_THAT(identity.head, Not(HasSubstr("Content-Encoding")));
+  EXPECT_THAT(identity.head, Not(HasSubstr("Vary")));
 }
 
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
@@ -266,6 +301,73 @@ TEST_F(HttpServerTest, RequestTrickledSlowerThanTheReadTimeoutIsCutOff) {
   }
   EXPECT_TRUE(cut_off);
   EXPECT_LT(SteadyClock::now() - started, 1s);
+}
+
+TEST_F(HttpServerTest, ManySmallHeadersBeyondTheLimitGet431) {
+  start();
+  const UniqueFd client = connect_to(port());
+  std::string request = "GET /hello HTTP/1.1\r\nHost: localhost\r\n";
+  for (int i = 0; i < 1000; ++i) request += "X-" + std::to_string(i) + ": y\r\n";
+  send_text(client, request + "\r\n");
+  const Received received = receive_until_closed(client);
+  EXPECT_THAT(received.data, StartsWith("HTTP/1.1 431 "));
+  EXPECT_TRUE(received.closed);
+}
+
+TEST_F(HttpServerTest, HugeRequestLineGets431) {
+  start();
+  const UniqueFd client = connect_to(port());
+  send_text(client, "GET /hello?" + std::string(64 * 1024, 'q') + " HTTP/1.1\r\n\r\n");
+  const Received received = receive_until_closed(client);
+  EXPECT_THAT(received.data, StartsWith("HTTP/1.1 431 "));
+  EXPECT_TRUE(received.closed);
+}
+
+TEST_F(HttpServerTest, ChunkedRequestBodyIsRefused) {
+  start();
+  const UniqueFd client = connect_to(port());
+  send_text(client, "GET /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "5\r\nhello\r\n0\r\n\r\n");
+  const Received received = receive_until_closed(client);
+  EXPECT_THAT(received.data, StartsWith("HTTP/1.1 413 "));
+  EXPECT_TRUE(received.closed);
+}
+
+TEST_F(HttpServerTest, SilentConnectionIsClosedAfterTheReadTimeout) {
+  HttpServerOptions options;
+  options.read_timeout = 300ms;
+  start(options);
+  const auto started = SteadyClock::now();
+  const UniqueFd client = connect_to(port());
+  const Received received = receive_until_closed(client, 3s);
+  EXPECT_TRUE(received.closed);
+  EXPECT_EQ(received.data, "");
+  EXPECT_LT(SteadyClock::now() - started, 1500ms);
+}
+
+TEST_F(HttpServerTest, ClientThatDoesNotReadIsCutOffByTheWriteTimeout) {
+  HttpServerOptions options;
+  options.read_timeout = 300ms;
+  options.max_connections = 1;
+  start(options);
+  const UniqueFd client = connect_to(port());
+  // A receive buffer too small to take a big answer, never read.
+  const int small = 4096;
+  ::setsockopt(client.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  // Pipelined requests: their answers pile up in the socket buffers.
+  std::string many;
+  for (int i = 0; i < 200; ++i) many += get_request("/big");
+  send_text(client, many);
+  // The slot frees once the write times out: a new client is served.
+  const auto deadline = SteadyClock::now() + 5s;
+  int status = 0;
+  while (status != 200 && SteadyClock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+    const UniqueFd next = connect_to(port());
+    if (!send_text(next, get_request("/hello"))) continue;
+    status = receive_reply(next).status;
+  }
+  EXPECT_EQ(status, 200);
 }
 
 TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterTheReadTimeout) {

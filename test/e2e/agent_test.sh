@@ -53,19 +53,103 @@ started_listen() {
     "$workdir/agent.log" | head -1
 }
 
+# With a web config: SCHEME=https and CURL_ARGS (--cacert, -u) for the
+# helpers' requests.
+SCHEME=http
+CURL_ARGS=()
+
 start_agent() {
-  "$MESHPROBE" agent --config "$workdir/config.yaml" "$@" >"$workdir/agent.log" 2>&1 &
+  # Emptied here, not by the background job's redirection: that one may come
+  # after the wait below has read a previous agent's start line.
+  : >"$workdir/agent.log"
+  "$MESHPROBE" agent --config "$workdir/config.yaml" "$@" >>"$workdir/agent.log" 2>&1 &
   agent_pid=$!
   eventually 5 grep -q agent_started "$workdir/agent.log" || fail "agent did not start"
-  URL="http://$(started_listen)"
-  eventually 5 curl -sf "$URL/healthz" || fail "agent did not come up at $URL"
+  URL="$SCHEME://$(started_listen)"
+  eventually 5 curl -sf "${CURL_ARGS[@]}" "$URL/healthz" || fail "agent did not come up at $URL"
 }
 
-status() { curl -sf "$URL/status"; }
+stop_agent() {
+  kill -TERM "$agent_pid"
+  wait "$agent_pid" || fail "agent exit $?"
+  agent_pid=""
+}
+
+status() { curl -sf "${CURL_ARGS[@]}" "$URL/status"; }
+http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+# The endpoint's web config: a bcrypt hash of PASSWORD (cost 4, made with
+# libxcrypt's crypt_rn), and TLS with the test PKI's leaf for 127.0.0.1.
+PASSWORD=s3cret-pass
+# shellcheck disable=SC2016  # a bcrypt hash, not an expansion
+HASH='$2y$04$abcdefghijklmnopqrstuuaUNpTaGyHErb7YklXKRt/SEtSLxPST6'
+write_web_config() {  # write_web_config FILE [CERT KEY]
+  cat >"$1" <<YAML
+basic_auth_users:
+  prometheus: '$HASH'
+tls_server_config:
+  cert_file: ${2:-$workdir/tls/leaf.pem}
+  key_file: ${3:-$workdir/tls/leaf-key.pem}
+YAML
+}
+use_tls() {  # the helpers' curl trusts the endpoint's CA and logs in
+  SCHEME=https
+  CURL_ARGS=(--cacert "$workdir/tls/ca.pem" -u "prometheus:$PASSWORD")
+}
+
+# Fails when any of SECRETS occurs in any of FILES; says which, by label.
+# SECRETS holds "label=value" words.
+assert_no_secrets() {
+  local file entry
+  for file in "$@"; do
+    [ -f "$file" ] || fail "no output file $file"
+    for entry in "${SECRETS[@]}"; do
+      if grep -qF -- "${entry#*=}" "$file"; then
+        fail "$(basename "$file") shows the ${entry%%=*}"
+      fi
+    done
+  done
+}
 diagnosis_of() { status | jq -r --arg t "$1" '.targets[] | select(.name == $t) | .addresses[0].diagnosis'; }
 has_diagnosis() { [ "$(diagnosis_of "$1")" = "$2" ]; }
 
 "$TESTPEER" pki "$workdir/pki" --san istiod.istio-system.svc >/dev/null
+"$TESTPEER" pki "$workdir/tls" --san 127.0.0.1 >/dev/null  # the endpoint's own
+
+# ---- Kubernetes mode, for the secrets case ---------------------------------------
+EMULATOR="$(dirname "$0")/../kube/fake_apiserver.py"
+start_apiserver() {  # start_apiserver TOKEN: an API server holding istio's root ConfigMap
+  "$TESTPEER" pki "$workdir/api" --san 127.0.0.1 >/dev/null
+  jq -n --arg token "$1" --arg root "$(cat "$workdir/pki/ca.pem")" \
+    '{token: $token, configmaps: [{metadata: {name: "istio-ca-root-cert", namespace: "istio-system"},
+                                   data: {"root-cert.pem": $root}}]}' >"$workdir/state.json"
+  "$EMULATOR" --state "$workdir/state.json" --cert "$workdir/api/leaf.pem" --key "$workdir/api/leaf-key.pem" \
+    --port-file "$workdir/api.port" >"$workdir/apiserver.err" 2>&1 &
+  track_pid $!
+  eventually 10 test -s "$workdir/api.port" || fail "the emulated API server did not start: $(cat "$workdir/apiserver.err")"
+  API_PORT=$(cat "$workdir/api.port")
+}
+write_kubeconfig() {  # write_kubeconfig FILE SERVER TOKEN: a token and a client key
+  cat >"$1" <<YAML
+apiVersion: v1
+kind: Config
+current-context: test
+clusters:
+- name: c
+  cluster:
+    server: $2
+    certificate-authority-data: $(base64 -w0 <"$workdir/api/ca.pem")
+contexts:
+- name: test
+  context: {cluster: c, user: u}
+users:
+- name: u
+  user:
+    token: $3
+    client-certificate-data: $(base64 -w0 <"$workdir/client.pem")
+    client-key-data: $(base64 -w0 <"$workdir/client-key.pem")
+YAML
+}
 
 case "$CASE" in
   validate_accepts_a_good_config)
@@ -235,6 +319,192 @@ YAML
     sed -i 's/^listen: .*/listen: 192.0.2.1:9/' "$workdir/config.yaml"  # not bindable here
     start_agent --listen 127.0.0.1:0
     case "$URL" in http://127.0.0.1:*) ;; *) fail "serving on $URL, not on --listen" ;; esac
+    ;;
+  web_config_serves_tls_and_basic_auth)
+    write_web_config "$workdir/web.yml"
+    write_config "$workdir/config.yaml" ""
+    use_tls
+    start_agent --web.config.file "$workdir/web.yml"
+    grep -q 'event=agent_started .*tls=on auth="basic (1 user)"' "$workdir/agent.log" \
+      || fail "start line: $(head -1 "$workdir/agent.log")"
+    ca=(--cacert "$workdir/tls/ca.pem")
+    for path in /metrics /status / /nope; do
+      code=$(http_code "${ca[@]}" "$URL$path")
+      [ "$code" = 401 ] || fail "$path without credentials answered $code"
+      code=$(http_code "${ca[@]}" -u "prometheus:wrong" "$URL$path")
+      [ "$code" = 401 ] || fail "$path with a wrong password answered $code"
+    done
+    curl -s -D - -o /dev/null "${ca[@]}" "$URL/metrics" | tr -d '\r' \
+      | grep -c '^WWW-Authenticate: Basic realm="meshprobe", charset="UTF-8"$' >/dev/null || fail "no Basic challenge"
+    eventually 5 has_diagnosis refused tcp_refused || fail "status: $(status)"
+    curl -sf "${CURL_ARGS[@]}" "$URL/metrics" | grep -c '^probe_success{.*target="refused"' >/dev/null \
+      || fail "no metrics"
+    curl -sf "${CURL_ARGS[@]}" "$URL/" | grep -ci '<html' >/dev/null || fail "no status page"
+    # The kubelet's probes need no credentials (they carry none), only TLS.
+    curl -sf "${ca[@]}" "$URL/healthz" >/dev/null || fail "healthz asked for credentials"
+    eventually 5 curl -sf "${ca[@]}" "$URL/readyz" || fail "readyz asked for credentials"
+    # The endpoint's certificate is checked; plain HTTP is told to use https.
+    rc=0; curl -sf "$URL/healthz" >/dev/null 2>&1 || rc=$?
+    [ "$rc" = 60 ] || fail "curl without the CA: exit $rc, expected 60 (untrusted certificate)"
+    plain="http://${URL#https://}"
+    code=$(http_code "$plain/metrics")
+    [ "$code" = 400 ] || fail "plain HTTP to the TLS port answered $code"
+    curl -s "$plain/metrics" | grep -c 'use https://' >/dev/null || fail "the 400 does not say to use https"
+    ;;
+  web_config_file_in_the_agent_config)
+    mkdir "$workdir/etc"
+    write_web_config "$workdir/etc/web.yml"
+    write_config "$workdir/etc/config.yaml" ""
+    printf 'web_config_file: web.yml\n' >>"$workdir/etc/config.yaml"   # relative to the config
+    "$MESHPROBE" validate "$workdir/etc/config.yaml" >/dev/null || fail "validate refused it"
+    use_tls
+    "$MESHPROBE" agent --config "$workdir/etc/config.yaml" >"$workdir/agent.log" 2>&1 &
+    agent_pid=$!
+    eventually 5 grep -q agent_started "$workdir/agent.log" || fail "agent did not start"
+    URL="https://$(started_listen)"
+    eventually 5 curl -sf "${CURL_ARGS[@]}" "$URL/status" || fail "no TLS status at $URL"
+    code=$(http_code --cacert "$workdir/tls/ca.pem" "$URL/status")
+    [ "$code" = 401 ] || fail "status without credentials answered $code"
+    ;;
+  bad_web_config_names_file_and_line)
+    write_config "$workdir/config.yaml" ""
+    write_web_config "$workdir/web.yml"
+    printf '  cipher_suite: [TLS_AES_128_GCM_SHA256]\n' >>"$workdir/web.yml"   # line 6, a typo
+    rc=0
+    "$MESHPROBE" agent --config "$workdir/config.yaml" --web.config.file "$workdir/web.yml" 2>"$workdir/err" || rc=$?
+    [ "$rc" = 2 ] || fail "exit $rc"
+    grep -q "web.yml:6: unknown key .*cipher_suite.* in .*tls_server_config" "$workdir/err" \
+      || fail "stderr: $(cat "$workdir/err")"
+    # validate reads the agent config's web config too; a bad hash is
+    # refused without being shown.
+    printf 'web_config_file: web.yml\n' >>"$workdir/config.yaml"
+    printf "basic_auth_users:\n  alice: '{SHA}not-a-bcrypt-HASHSECRET'\n" >"$workdir/web.yml"
+    rc=0
+    "$MESHPROBE" validate "$workdir/config.yaml" 2>"$workdir/err" || rc=$?
+    [ "$rc" = 2 ] || fail "validate exit $rc"
+    grep -q "^$workdir/web.yml:2: .*\"alice\" is not a bcrypt hash" "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
+    ! grep -q HASHSECRET "$workdir/err" || fail "the error shows the hash"
+    ;;
+  web_config_and_certificates_reload_without_restart)
+    cp "$workdir/tls/leaf.pem" "$workdir/server.pem"
+    cp "$workdir/tls/leaf-key.pem" "$workdir/server-key.pem"
+    write_web_config "$workdir/web.yml" "$workdir/server.pem" "$workdir/server-key.pem"
+    write_config "$workdir/config.yaml" ""
+    use_tls
+    start_agent --web.config.file "$workdir/web.yml"
+    # A rotated certificate and key (as cert-manager swaps a Secret's files):
+    # new connections get it, checked against the new CA.
+    "$TESTPEER" pki "$workdir/tls2" --san 127.0.0.1 >/dev/null
+    cp "$workdir/tls2/leaf-key.pem" "$workdir/server-key.pem.new"
+    cp "$workdir/tls2/leaf.pem" "$workdir/server.pem.new"
+    mv "$workdir/server-key.pem.new" "$workdir/server-key.pem"
+    mv "$workdir/server.pem.new" "$workdir/server.pem"
+    new_ca=(--cacert "$workdir/tls2/ca.pem" -u "prometheus:$PASSWORD")
+    eventually 8 curl -sf "${new_ca[@]}" "$URL/status" || fail "rotated certificate not served: $(tail -3 "$workdir/agent.log")"
+    grep -q 'event=config_reloaded reason="TLS file changed"' "$workdir/agent.log" || fail "no reload logged"
+    # SIGHUP re-reads the users: the old password stops working.
+    sed -i "s/^  prometheus: .*/  scraper: '\$2b\$04\$zyxwvutsrqponmlkjihgfeLoHyiKPnG.ZCs1lGAv6n9qcHladX3QC'/" "$workdir/web.yml"
+    kill -HUP "$agent_pid"
+    other_pass() { [ "$(http_code --cacert "$workdir/tls2/ca.pem" -u scraper:other-pass "$URL/status")" = 200 ]; }
+    eventually 5 other_pass || fail "new user not accepted"
+    code=$(http_code "${new_ca[@]}" "$URL/status")
+    [ "$code" = 401 ] || fail "removed user answered $code"
+    # A broken web config is refused; the last good one keeps serving.
+    printf 'basic_auth_users: [oops]\n' >"$workdir/web.yml"
+    kill -HUP "$agent_pid"
+    eventually 5 grep -q 'event=config_rejected reason=SIGHUP.*web.yml:1' "$workdir/agent.log" || fail "bad web config not rejected"
+    other_pass || fail "the last good web config is gone"
+    ;;
+  basic_auth_without_tls_is_served_and_warned)
+    printf "basic_auth_users:\n  prometheus: '%s'\n" "$HASH" >"$workdir/web.yml"
+    write_config "$workdir/config.yaml" ""
+    CURL_ARGS=(-u "prometheus:$PASSWORD")
+    start_agent --web.config.file "$workdir/web.yml"
+    grep -q 'event=basic_auth_without_tls' "$workdir/agent.log" || fail "no warning: $(cat "$workdir/agent.log")"
+    [ "$(http_code "$URL/status")" = 401 ] || fail "no credentials, no 401"
+    status >/dev/null || fail "credentials refused"
+    ;;
+  secrets_never_appear_in_outputs_or_logs)
+    command -v python3 >/dev/null || { echo "SKIP: python3 is not installed (.ci/install-deps installs it)"; exit 77; }
+    TOKEN="meshprobe-e2e-token-$RANDOM$RANDOM-do-not-print"
+    WRONG_TOKEN="meshprobe-e2e-wrong-token-$RANDOM$RANDOM"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=meshprobe" \
+      -keyout "$workdir/client-key.pem" -out "$workdir/client.pem" 2>/dev/null
+    start_apiserver "$TOKEN"
+    # Every secret, and telling pieces of each: the token, the kubeconfig's
+    # client key (base64 and PEM), the endpoint's TLS key, the bcrypt hash
+    # and the password it stands for.
+    key_b64=$(base64 -w0 <"$workdir/client-key.pem")
+    SECRETS=("token=$TOKEN" "wrong token=$WRONG_TOKEN"
+             "client-key-data=${key_b64:20:40}" "client key=$(sed -n 2p "$workdir/client-key.pem")"
+             "TLS key=$(sed -n 2p "$workdir/tls/leaf-key.pem")" "private key=PRIVATE KEY"
+             "bcrypt hash=${HASH:7}" "password=$PASSWORD")
+    write_kubeconfig "$workdir/kubeconfig.yaml" "https://127.0.0.1:$API_PORT" "$TOKEN"
+    port=$(serve --mode tls_http --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem")
+    write_web_config "$workdir/web.yml"
+    write_config "$workdir/config.yaml" "  - name: webhook
+    url: https://127.0.0.1:$port/ready
+    ca: mesh-root
+    server_name: istiod.istio-system.svc"
+    cat >>"$workdir/config.yaml" <<YAML
+web_config_file: web.yml
+kubernetes: {kubeconfig: kubeconfig.yaml, refresh: 1s, hygiene: true}
+ca_bundles:
+  mesh-root: {configmap: istio-system/istio-ca-root-cert, key: root-cert.pem}
+YAML
+    use_tls
+    outputs=()
+    for format in logfmt json; do
+      sed -i '/^log:/d' "$workdir/config.yaml"
+      printf 'log: {format: %s}\n' "$format" >>"$workdir/config.yaml"
+      start_agent
+      eventually 10 has_diagnosis webhook ok || fail "status: $(status)"
+      status >"$workdir/status-$format.json"
+      curl -sf "${CURL_ARGS[@]}" "$URL/" >"$workdir/page-$format.html"
+      curl -sf "${CURL_ARGS[@]}" "$URL/metrics" >"$workdir/metrics-$format.txt"
+      curl -s --cacert "$workdir/tls/ca.pem" -u "prometheus:wrong" -D - "$URL/status" >"$workdir/refused-$format.txt"
+      # The API server starts refusing the token: the errors are logged and
+      # shown, the token is not.
+      jq '.token = "rotated-away"' "$workdir/state.json" >"$workdir/state.tmp" && mv "$workdir/state.tmp" "$workdir/state.json"
+      eventually 10 grep -q 401 "$workdir/agent.log" || fail "the 401 was not logged"
+      status >"$workdir/status-401-$format.json"
+      kill -HUP "$agent_pid"   # a reload reads the web config and kubeconfig again
+      eventually 5 grep -q config_reloaded "$workdir/agent.log" || fail "no reload"
+      stop_agent
+      cp "$workdir/agent.log" "$workdir/agent-$format.log"
+      jq '.token = "'"$TOKEN"'"' "$workdir/state.json" >"$workdir/state.tmp" && mv "$workdir/state.tmp" "$workdir/state.json"
+      outputs+=("$workdir/status-$format.json" "$workdir/page-$format.html" "$workdir/metrics-$format.txt"
+                "$workdir/refused-$format.txt" "$workdir/status-401-$format.json" "$workdir/agent-$format.log")
+    done
+    grep -q 'unauthorized\|401' "$workdir/status-401-json.json" || fail "the 401 is not in /status"
+    # check, in both formats, with the good token, a wrong one, and an API
+    # server that cannot be reached.
+    "$MESHPROBE" check --config "$workdir/config.yaml" --output json >"$workdir/check.json" 2>"$workdir/check.err" || true
+    jq -e '.results[] | select(.name == "webhook") | .diagnosis == "ok"' "$workdir/check.json" >/dev/null \
+      || fail "check: $(head -c 2000 "$workdir/check.json")"
+    "$MESHPROBE" check --kubeconfig "$workdir/kubeconfig.yaml" --color never >"$workdir/check.txt" 2>"$workdir/check-table.err" || true
+    write_kubeconfig "$workdir/kubeconfig.yaml" "https://127.0.0.1:$API_PORT" "$WRONG_TOKEN"
+    rc=0
+    "$MESHPROBE" check --config "$workdir/config.yaml" --output json >"$workdir/check-401.json" 2>"$workdir/check-401.err" || rc=$?
+    [ "$rc" = 1 ] || fail "check with a wrong token: exit $rc"
+    grep -q '401' "$workdir/check-401.json" || fail "the 401 is not reported: $(head -c 2000 "$workdir/check-401.json")"
+    write_kubeconfig "$workdir/kubeconfig.yaml" "https://127.0.0.1:$REFUSED_PORT" "$TOKEN"
+    rc=0
+    "$MESHPROBE" check --config "$workdir/config.yaml" --output json >"$workdir/check-down.json" 2>"$workdir/check-down.err" || rc=$?
+    [ "$rc" != 0 ] || fail "check with the API server down passed"
+    "$MESHPROBE" check --kubeconfig "$workdir/kubeconfig.yaml" --color never >"$workdir/check-down.txt" 2>&1 || true
+    start_agent
+    eventually 10 grep -q "127.0.0.1:$REFUSED_PORT" "$workdir/agent.log" || fail "the unreachable API server was not logged"
+    status >"$workdir/status-down.json"
+    stop_agent
+    outputs+=("$workdir/check.json" "$workdir/check.err" "$workdir/check.txt" "$workdir/check-table.err"
+              "$workdir/check-401.json" "$workdir/check-401.err" "$workdir/check-down.json"
+              "$workdir/check-down.err" "$workdir/check-down.txt" "$workdir/agent.log" "$workdir/status-down.json")
+    # The check itself finds secrets where they are.
+    if (assert_no_secrets "$workdir/kubeconfig.yaml" "$workdir/web.yml") >/dev/null; then
+      fail "assert_no_secrets finds nothing even in the kubeconfig"
+    fi
+    assert_no_secrets "${outputs[@]}"
     ;;
   *)
     echo "unknown case: $CASE"; exit 2 ;;
