@@ -23,6 +23,9 @@
 // change, so a scraper's steady requests cost one bcrypt in all.
 #include "agent/http_server.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -38,6 +41,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -75,6 +80,38 @@ constexpr std::chrono::milliseconds kMaxDrainTime{1000};
 // accept() fails without a connection when the process is out of
 // descriptors; pausing keeps the loop from spinning until one frees.
 constexpr std::chrono::milliseconds kAcceptErrorPause{100};
+
+// One descriptor held in reserve for the endpoint. When probes have taken
+// every descriptor (thousands of targets under a low `ulimit -n`), accept()
+// fails while the kubelet's /healthz waits in the listen backlog; a
+// descriptor freed by a probe is taken by the next probe before a paused
+// accept loop retries. The reserve is given up for exactly one accept.
+class ReserveDescriptor {
+ public:
+  ReserveDescriptor() { take(); }
+  ~ReserveDescriptor() { release(); }
+  ReserveDescriptor(const ReserveDescriptor&) = delete;
+  ReserveDescriptor& operator=(const ReserveDescriptor&) = delete;
+
+  bool held() const { return fd_ >= 0; }
+  // Takes a descriptor back if none is held (after a connection closed, the
+  // lowest free number is the one it just gave back).
+  void take() {
+    if (fd_ < 0) fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  void release() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+bool out_of_descriptors(const error_code& error) {
+  return error == asio::error::no_descriptors ||
+         (error.category() == asio::error::get_system_category() && error.value() == ENFILE);
+}
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -303,6 +340,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   asio::io_context& io;
   tcp::acceptor acceptor;
+  ReserveDescriptor reserve;
   HttpHandler handler;
   HttpServerOptions options;
   std::set<std::string, std::less<>> paths_without_auth;
@@ -329,7 +367,11 @@ class HttpServer::Impl::Connection
         buffer_(options_.max_header_bytes + options_.max_body_bytes + 4096),
         tls_context_(server_->security->tls) {}
 
-  ~Connection() { server_->connections.erase(this); }
+  ~Connection() {
+    close();  // before the reserve is taken back: its descriptor is the one freed
+    server_->connections.erase(this);
+    server_->reserve.take();
+  }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -355,9 +397,11 @@ class HttpServer::Impl::Connection
       const bool allowed = co_await server_->authorized(parser.get());
       if (server_->stopped) break;  // the password check took a while
 
-      Response response = allowed ? respond(parser.get()) : refuse(parser.get());
+      std::function<bool(std::string&)> stream;
+      Response response = allowed ? respond(parser.get(), stream) : refuse(parser.get());
       const bool keep_alive = response.keep_alive();
-      const error_code write_error = co_await write(response);
+      const error_code write_error =
+          stream ? co_await write_streamed(response, stream) : co_await write(response);
       if (write_error) break;
       if (!keep_alive) {
         if (tls_) co_await shutdown_tls();
@@ -423,8 +467,44 @@ class HttpServer::Impl::Connection
     co_return error;
   }
 
-  Response respond(const Request& request) const {
+  // The headers of `response` with chunked transfer coding, then the parts
+  // `stream` produces, each written before the next is made. Every write is
+  // bounded by the timeout; the agent stopping ends it between parts.
+  asio::awaitable<error_code> write_streamed(Response& response,
+                                             const std::function<bool(std::string&)>& stream) {
+    http::response<http::empty_body> head{response.result(), response.version()};
+    head.base() = response.base();
+    head.erase(http::field::content_length);
+    head.chunked(true);
+    http::response_serializer<http::empty_body> serializer{head};
+    stream_.expires_after(options_.read_timeout);
+    const auto [header_error, header_bytes] =
+        tls_ ? co_await http::async_write_header(*tls_, serializer, kNoThrow)
+             : co_await http::async_write_header(stream_, serializer, kNoThrow);
+    if (header_error) co_return header_error;
+    std::string part;
+    for (bool more = true; more;) {
+      if (server_->stopped) co_return asio::error::operation_aborted;
+      part.clear();
+      more = stream(part);
+      if (part.empty()) continue;  // a zero-size chunk would end the body
+      if (const error_code error = co_await write_raw(http::make_chunk(asio::buffer(part))))
+        co_return error;
+    }
+    co_return co_await write_raw(http::make_chunk_last());
+  }
+
+  template <class Buffers>
+  asio::awaitable<error_code> write_raw(const Buffers& buffers) {
+    stream_.expires_after(options_.read_timeout);
+    const auto [error, bytes] = tls_ ? co_await asio::async_write(*tls_, buffers, kNoThrow)
+                                     : co_await asio::async_write(stream_, buffers, kNoThrow);
+    co_return error;
+  }
+
+  Response respond(const Request& request, std::function<bool(std::string&)>& stream) const {
     const bool head = request.method() == http::verb::head;
+    bool streamed = false;
     Response response;
     if (!head && request.method() != http::verb::get) {
       response = plain_response(http::status::method_not_allowed, "method not allowed");
@@ -437,11 +517,25 @@ class HttpServer::Impl::Connection
         response.set(http::field::content_encoding, answer.content_encoding);
         response.set(http::field::vary, "Accept-Encoding");
       }
-      if (allows_body(response.result_int())) response.body() = std::move(answer.body);
+      if (allows_body(response.result_int())) {
+        if (answer.stream) {
+          streamed = true;
+          if (!head) stream = std::move(answer.stream);
+        } else {
+          response.body() = std::move(answer.body);
+        }
+      }
     }
     response.version(request.version());
     response.keep_alive(request.keep_alive());
-    return finish(std::move(response), head);
+    response = finish(std::move(response), head);
+    if (streamed) {
+      // Its length is known only at its end: chunked (write_streamed); a
+      // HEAD answer has no length to give and closes the connection instead.
+      response.erase(http::field::content_length);
+      if (head) response.keep_alive(false);
+    }
+    return response;
   }
 
   static Response refuse(const Request& request) {
@@ -537,14 +631,26 @@ asio::awaitable<void> HttpServer::Impl::accept_loop(std::shared_ptr<Impl> self) 
   while (!stopped) {
     auto [error, socket] = co_await acceptor.async_accept(kNoThrow);
     if (stopped || error == asio::error::operation_aborted) break;
+    if (out_of_descriptors(error) && reserve.held()) {
+      // The one connection that is waiting, on the reserve's descriptor;
+      // non-blocking, in case its client has gone meanwhile.
+      reserve.release();
+      acceptor.non_blocking(true, error);
+      acceptor.accept(socket, error);
+      error_code ignored;
+      acceptor.non_blocking(false, ignored);
+      if (error) reserve.take();
+    }
     if (error) {
       asio::steady_timer pause(io, kAcceptErrorPause);
       co_await pause.async_wait(kNoThrow);
+      reserve.take();
       continue;
     }
     if (connections.size() >= options.max_connections) {
       error_code ignored;
       socket.close(ignored);
+      reserve.take();
       continue;
     }
     auto connection = std::make_shared<Connection>(self, std::move(socket));

@@ -33,6 +33,11 @@ struct HttpResponse {
   // Sent as Content-Encoding (with Vary: Accept-Encoding) when not empty;
   // the body must already be encoded so.
   std::string content_encoding{};
+  // When set, the body is this instead of `body`, produced in parts as the
+  // client takes them (chunked transfer coding): each call appends the next
+  // part to `out` and returns whether more follows. A large body then goes
+  // out while it is being written, and the event loop runs between parts.
+  std::function<bool(std::string& out)> stream{};
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

@@ -397,11 +397,15 @@ class MetricsScrape::Parts {
   template <class Family, class WriteRow>
   void write_rows(std::string& out, std::size_t limit, const Family& family, std::size_t rows,
                   WriteRow write_row) {
-    if (row_ == 0) append_metric_header(out, family.name, family.type, family.help);
+    if (!header_written_) {
+      append_metric_header(out, family.name, family.type, family.help);
+      header_written_ = true;
+    }
     while (row_ < rows && out.size() < limit) write_row(family, row_++);
     if (row_ == rows) {
       ++family_;
       row_ = 0;
+      header_written_ = false;
     }
   }
 
@@ -409,6 +413,7 @@ class MetricsScrape::Parts {
   std::string agent_series_;
   std::size_t family_ = 0;
   std::size_t row_ = 0;
+  bool header_written_ = false;  // of family_
 };
 
 MetricsScrape::MetricsScrape(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}

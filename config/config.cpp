@@ -23,12 +23,20 @@
 
 namespace meshprobe {
 
-ConfigError::ConfigError(std::string source, int line, std::string message)
+ConfigError::ConfigError(std::string source, int line, std::string message, int system_error)
     : std::runtime_error(source + (line > 0 ? ":" + std::to_string(line) : "") +
                          ": " + message),
       source_(std::move(source)),
       line_(line),
-      message_(std::move(message)) {}
+      message_(std::move(message)),
+      system_error_(system_error) {}
+
+bool ConfigError::transient() const {
+  switch (system_error_) {
+    case EMFILE: case ENFILE: case ENOMEM: case ENOBUFS: case EAGAIN: case EINTR: return true;
+    default: return false;
+  }
+}
 
 namespace {
 
@@ -276,8 +284,8 @@ class Parser {
   Config parse(const std::string& yaml_text) const;
 
  private:
-  [[noreturn]] void fail(int line, std::string message) const {
-    throw ConfigError(source_, line, std::move(message));
+  [[noreturn]] void fail(int line, std::string message, int system_error = 0) const {
+    throw ConfigError(source_, line, std::move(message), system_error);
   }
 
   // The entries of `map`, in order. yaml-cpp keeps only one of two equal keys
@@ -684,7 +692,8 @@ CaBundleSource Parser::read_bundle(const Entry& entry) const {
 
   auto loaded = load_bundle(source);
   if (!loaded) {
-    fail((file ? file : pem ? pem : system)->value_line(), loaded.error().message);
+    fail((file ? file : pem ? pem : system)->value_line(), loaded.error().message,
+         loaded.error().system_error);
   }
   source.bundle = std::move(*loaded);
   return source;
@@ -869,14 +878,18 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
 Config load_config(const std::string& path) {
   const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(
       std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(errno));
+  if (!file) {
+    const int error = errno;
+    throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(error), error);
+  }
   std::string text;
   char buffer[64 * 1024];
   while (const std::size_t count = std::fread(buffer, 1, sizeof buffer, file.get())) {
     text.append(buffer, count);
   }
   if (std::ferror(file.get())) {
-    throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(errno));
+    const int error = errno;
+    throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(error), error);
   }
   return parse_config(text, path);
 }

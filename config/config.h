@@ -124,16 +124,21 @@ struct Config {
 // (the file cannot be read, the host name cannot be found).
 class ConfigError : public std::runtime_error {
  public:
-  ConfigError(std::string source, int line, std::string message);
+  // `system_error`: the errno when a file could not be read, else 0.
+  ConfigError(std::string source, int line, std::string message, int system_error = 0);
 
   const std::string& source() const { return source_; }
   int line() const { return line_; }  // 1-based; 0: the file as a whole
   const std::string& message() const { return message_; }
+  // The machine, not the file, was the problem (out of descriptors or
+  // memory): the same file may load when tried again.
+  bool transient() const;
 
  private:
   std::string source_;
   int line_;
   std::string message_;
+  int system_error_;
 };
 
 // Reads, parses and validates the file at `path`; CA bundles are loaded too.

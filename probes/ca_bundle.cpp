@@ -7,6 +7,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -100,10 +102,16 @@ Expected<std::shared_ptr<const CaBundle>> CaBundle::from_pem(
 Expected<std::shared_ptr<const CaBundle>> CaBundle::from_file(
     const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{path + ": cannot open CA bundle file"};
+  if (!in) {
+    const int error = errno;
+    return Error{path + ": cannot open CA bundle file: " + std::strerror(error), error};
+  }
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) return Error{path + ": read error"};
+  if (in.bad()) {
+    const int error = errno;
+    return Error{path + ": read error: " + std::strerror(error), error};
+  }
   return from_pem(text.str(), path);
 }
 

@@ -10,6 +10,7 @@ namespace meshprobe {
 
 struct Error {
   std::string message;
+  int system_error = 0;  // the errno behind it, 0 when none
 };
 
 template <class T>

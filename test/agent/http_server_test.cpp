@@ -12,8 +12,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -137,7 +139,60 @@ HttpResponse test_routes(const HttpRequest& request) {
     if (request.query == "gzip") response.content_encoding = "gzip";
     return response;
   }
+  if (request.path == "/stream") {
+    // Parts "part 0\n" .. "part N-1\n", with an empty part in between that
+    // must not end the body early; N from the query (default 3).
+    const int parts = request.query.empty() ? 3 : std::stoi(request.query);
+    HttpResponse response{200, "text/plain; charset=utf-8", "ignored when streamed"};
+    response.stream = [parts, next = 0, empty_sent = false](std::string& out) mutable {
+      if (next == 1 && !empty_sent) {
+        empty_sent = true;
+        return true;
+      }
+      out += "part " + std::to_string(next++) + "\n";
+      return next < parts;
+    };
+    return response;
+  }
   return {404, "text/plain; charset=utf-8", "not found\n"};
+}
+
+// Decodes a chunked body (RFC 9112 section 7.1, no extensions or trailers);
+// nullopt until the last chunk has arrived.
+std::optional<std::string> dechunk(std::string_view data, std::size_t* consumed = nullptr) {
+  std::string body;
+  std::size_t at = 0;
+  for (;;) {
+    const std::size_t line_end = data.find("\r\n", at);
+    if (line_end == std::string_view::npos) return std::nullopt;
+    const std::size_t size = std::stoul(std::string(data.substr(at, line_end - at)), nullptr, 16);
+    at = line_end + 2;
+    if (data.size() < at + size + 2) return std::nullopt;
+    body.append(data.substr(at, size));
+    at += size + 2;
+    if (size == 0) {
+      if (consumed != nullptr) *consumed = at;
+      return body;
+    }
+  }
+}
+
+// One streamed (chunked) response: head and decoded body.
+Reply receive_chunked_reply(const UniqueFd& fd) {
+  const auto complete = [](const std::string& data) {
+    const std::size_t end = data.find("\r\n\r\n");
+    return end != std::string::npos && dechunk(std::string_view(data).substr(end + 4));
+  };
+  const Received received = receive(fd, complete);
+  Reply reply;
+  const std::size_t end = received.data.find("\r\n\r\n");
+  if (end == std::string::npos) return reply;
+  reply.status = std::stoi(received.data.substr(9, 3));
+  reply.head = received.data.substr(0, end + 2);
+  std::size_t consumed = 0;
+  reply.body = dechunk(std::string_view(received.data).substr(end + 4), &consumed).value_or("");
+  EXPECT_EQ(end + 4 + consumed, received.data.size()) << "bytes after the last chunk";
+  return reply;
 }
 
 class HttpServerTest : public testing::Test {
@@ -237,6 +292,50 @@ TEST_F(HttpServerTest, HeadHasTheLengthButNoBody) {
   const Reply next = receive_reply(client);
   EXPECT_EQ(reply.body, "");
   EXPECT_EQ(next.status, 200);
+}
+
+TEST_F(HttpServerTest, StreamedBodyIsSentChunkedPartByPart) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/stream")));
+  const Reply reply = receive_chunked_reply(client);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_THAT(reply.head, HasSubstr("Transfer-Encoding: chunked\r\n"));
+  EXPECT_THAT(reply.head, Not(HasSubstr("Content-Length")));
+  EXPECT_THAT(reply.head, HasSubstr("Content-Type: text/plain; charset=utf-8\r\n"));
+  EXPECT_THAT(reply.head, HasSubstr("Cache-Control: no-store\r\n"));
+  EXPECT_EQ(reply.body, "part 0\npart 1\npart 2\n");
+}
+
+TEST_F(HttpServerTest, KeepAliveContinuesAfterAStreamedBody) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/stream?2")));
+  EXPECT_EQ(receive_chunked_reply(client).body, "part 0\npart 1\n");
+  ASSERT_TRUE(send_text(client, get_request("/hello?again")));
+  EXPECT_EQ(receive_reply(client).body, "hello again");
+}
+
+TEST_F(HttpServerTest, LargeStreamedBodyArrivesWhole) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/stream?20000")));
+  const Reply reply = receive_chunked_reply(client);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(std::count(reply.body.begin(), reply.body.end(), '\n'), 20000);
+  EXPECT_THAT(reply.body, testing::EndsWith("part 19999\n"));
+}
+
+TEST_F(HttpServerTest, HeadOfAStreamedAnswerHasNoBodyAndCloses) {
+  start();
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/stream", "HEAD")));
+  const Received received = receive_until_closed(client);
+  EXPECT_TRUE(received.closed);
+  EXPECT_THAT(received.data, StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(received.data, Not(HasSubstr("Content-Length")));
+  EXPECT_THAT(received.data, Not(HasSubstr("part")));
+  EXPECT_THAT(received.data, testing::EndsWith("\r\n\r\n"));
 }
 
 TEST_F(HttpServerTest, PostIsMethodNotAllowed) {

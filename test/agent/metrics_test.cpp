@@ -225,6 +225,29 @@ TEST_F(MetricsTest, RoundExposesDurationsStatusAndCertificate) {
   EXPECT_EQ(value_of(text, "meshprobe_probe_duration_seconds_count", {{"kind", "https"}}), 1);
 }
 
+TEST_F(MetricsTest, ScrapeInPartsShowsTheStoreAsItWasWhenItStarted) {
+  round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
+  MetricsScrape scrape = metrics_.scrape(store_);
+  std::string text;
+  scrape.next(text, 1);  // the first line or so, then the store moves on
+  round(webhook_, {failed_result(*webhook_, "10.0.0.1", Diagnosis::tcp_timeout, Phase::connect)});
+  forget("istiod-webhook");
+  int parts = 1;
+  while (!scrape.done()) {
+    scrape.next(text, 64);
+    ++parts;
+  }
+
+  // The same text at once, from a store in the state the scrape started on.
+  Metrics metrics{"node", "worker-1"};
+  ResultsStore store;
+  store.set_targets({{webhook_, 10s}});
+  metrics.observe_round({ok_result(*webhook_, "10.0.0.1")});
+  store.record_round(webhook_->name, {ok_result(*webhook_, "10.0.0.1")});
+  EXPECT_GT(parts, 10);
+  EXPECT_EQ(text, metrics.serialize(store));
+}
+
 TEST_F(MetricsTest, FailingRoundFlipsSuccessAndMovesDiagnosis) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
   round(webhook_, {failed_result(*webhook_, "10.0.0.1", Diagnosis::tcp_timeout, Phase::connect)});

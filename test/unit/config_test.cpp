@@ -1,7 +1,11 @@
 #include "config/config.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -827,7 +831,43 @@ TEST_F(ConfigTest, RefusesAMissingCaFileAtTheLineOfItsPath) {
   const std::string missing = (dir_.path() / "absent.pem").string();
   EXPECT_EQ(refusal("ca_bundles:\n  istio-root:\n    file: " + missing +
                     "\ntargets: [{url: \"tcp://a.example:1\"}]\n"),
-            at_line(3) + missing + ": cannot open CA bundle file");
+            at_line(3) + missing + ": cannot open CA bundle file: No such file or directory");
+}
+
+TEST(ConfigErrorTest, OnlyAShortageOfTheMachineIsTransient) {
+  EXPECT_TRUE(ConfigError("c.yaml", 0, "cannot read: Too many open files", EMFILE).transient());
+  EXPECT_TRUE(ConfigError("c.yaml", 0, "cannot read: Cannot allocate memory", ENOMEM).transient());
+  EXPECT_FALSE(ConfigError("c.yaml", 0, "cannot read: No such file or directory", ENOENT)
+                   .transient());
+  EXPECT_FALSE(ConfigError("c.yaml", 3, "targets: not a sequence").transient());
+}
+
+TEST_F(ConfigTest, ACaFileUnreadableForWantOfDescriptorsIsTransient) {
+  const std::string pem = (dir_.path() / "ca.pem").string();
+  test::write_file(pem, "unused");
+  // Every descriptor taken: the CA file cannot be opened, through no fault
+  // of it. A low soft limit keeps the hogging short.
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 128);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> taken;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) taken.push_back(fd);
+  bool transient = false;
+  std::string message;
+  try {
+    parse_config("ca_bundles:\n  istio-root:\n    file: " + pem +
+                     "\ntargets: [{url: \"tcp://a.example:1\"}]\n",
+                 "c.yaml");
+  } catch (const ConfigError& e) {
+    transient = e.transient();
+    message = e.what();
+  }
+  for (int fd : taken) ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  EXPECT_TRUE(transient) << message;
+  EXPECT_THAT(message, testing::HasSubstr("Too many open files"));
 }
 
 TEST_F(ConfigTest, RefusesACaFileWithoutCertificates) {
