@@ -119,8 +119,14 @@ void append_sample(std::string& out, std::string_view name, std::string_view lab
 // What a scrape needs of one address, copied out of the store when the
 // scrape starts: the exposition is then written in parts while the event
 // loop goes on recording results, and must not see half a round.
+// A label set in ScrapeSnapshot::label_text, without braces.
+struct LabelSet {
+  std::uint32_t offset = 0;
+  std::uint32_t size = 0;
+};
+
 struct AddressRow {
-  std::uint32_t labels;  // index into ScrapeSnapshot::address_labels
+  LabelSet labels;  // target, url, vantage, node, address
   ProbeKind kind = ProbeKind::tcp;
   bool success = false;
   Diagnosis diagnosis = Diagnosis::ok;
@@ -135,15 +141,17 @@ struct AddressRow {
 };
 
 struct TargetRow {
-  std::uint32_t labels;  // index into ScrapeSnapshot::target_labels
+  LabelSet labels;  // target, url, vantage, node
   std::uint64_t skipped = 0;
   std::uint32_t counts_begin = 0;  // range in ScrapeSnapshot::counts
   std::uint32_t counts_end = 0;
 };
 
 struct ScrapeSnapshot {
-  std::vector<std::string> target_labels;   // target, url, vantage, node
-  std::vector<std::string> address_labels;  // the same and address
+  // Every label set back to back: one allocation, returned whole when the
+  // scrape ends (20,000 small strings left holes in the heap instead).
+  std::string label_text;
+  std::string_view labels(LabelSet set) const { return {label_text.data() + set.offset, set.size}; }
   std::vector<AddressRow> addresses;
   std::vector<TargetRow> targets;
   // The non-zero meshprobe_probes_total counts of every target, in order.
@@ -155,36 +163,36 @@ struct AddressFamily {
   const char* name;
   const char* type;
   const char* help;
-  void (*write)(std::string& out, const char* name, const AddressRow& a, const std::string& labels);
+  void (*write)(std::string& out, const char* name, const AddressRow& a, std::string_view labels);
 };
 
 constexpr AddressFamily kAddressFamilies[] = {
     {"probe_success", "gauge", "Whether the last probe of the address succeeded (1) or failed (0).",
-     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        append_sample(out, name, labels, a.success ? 1 : 0);
      }},
     {"probe_duration_seconds", "gauge", "How long the last probe of the address took, in seconds.",
-     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        append_sample(out, name, labels, Seconds{a.duration});
      }},
     {"probe_ssl_earliest_cert_expiry", "gauge",
      "Expiry of the earliest-expiring certificate the address served, in unix seconds.",
-     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        if (a.earliest_expiry) append_sample(out, name, labels, unix_seconds(*a.earliest_expiry));
      }},
     {"probe_tls_version_info", "gauge",
      "The TLS version the address negotiated, in the version label.",
-     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        if (!a.tls_version.empty()) append_sample(out, name, labels, 1, "version", a.tls_version);
      }},
     {"probe_http_status_code", "gauge",
      "HTTP status of the last https probe of the address (0 when no status line arrived).",
-     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        if (a.kind == ProbeKind::https) append_sample(out, name, labels, a.http_status);
      }},
     {"meshprobe_phase_duration_seconds", "gauge",
      "How long each phase of the last probe of the address took, for the phases that ran.",
-     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        const PhaseDurations& p = a.phases;
        const std::optional<Duration>* took[] = {&p.resolve, &p.connect, &p.tls, &p.app};
        for (std::size_t i = 0; i < kPhases.size(); ++i) {
@@ -195,13 +203,13 @@ constexpr AddressFamily kAddressFamilies[] = {
      }},
     {"meshprobe_diagnosis", "gauge",
      "The current diagnosis of the address (1 on its diagnosis label).",
-     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        append_sample(out, name, labels, 1, "diagnosis", code(a.diagnosis));
      }},
     {"meshprobe_cert_remaining_seconds", "gauge",
      "Seconds from the last probe until the earliest certificate the address served expires "
      "(negative once expired).",
-     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        if (a.earliest_expiry) {
          append_sample(out, name, labels,
                        Seconds{std::chrono::duration_cast<Duration>(*a.earliest_expiry -
@@ -209,11 +217,11 @@ constexpr AddressFamily kAddressFamilies[] = {
        }
      }},
     {"meshprobe_consecutive_failures", "gauge", "Failed probes of the address in a row.",
-     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        append_sample(out, name, labels, static_cast<double>(a.consecutive_failures));
      }},
     {"meshprobe_transitions_total", "counter", "Flips of the address between ok and failing.",
-     [](std::string& out, const char* name, const AddressRow& a, const std::string& labels) {
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        append_sample(out, name, labels, static_cast<double>(a.transitions));
      }},
 };
@@ -232,14 +240,14 @@ constexpr TargetFamily kTargetFamilies[] = {
      [](std::string& out, const char* name, const ScrapeSnapshot& snapshot, const TargetRow& t) {
        for (std::uint32_t i = t.counts_begin; i < t.counts_end; ++i) {
          const auto& [diagnosis, count] = snapshot.counts[i];
-         append_sample(out, name, snapshot.target_labels[t.labels], static_cast<double>(count),
+         append_sample(out, name, snapshot.labels(t.labels), static_cast<double>(count),
                        "diagnosis", code(diagnosis));
        }
      }},
     {"meshprobe_probes_skipped_total", "counter",
      "Rounds not started because the previous round was still running.",
      [](std::string& out, const char* name, const ScrapeSnapshot& snapshot, const TargetRow& t) {
-       append_sample(out, name, snapshot.target_labels[t.labels], static_cast<double>(t.skipped));
+       append_sample(out, name, snapshot.labels(t.labels), static_cast<double>(t.skipped));
      }},
 };
 
@@ -300,10 +308,11 @@ struct Metrics::Impl {
         .Set(1);
   }
 
-  std::string target_labels(const TargetState& t) const {
-    std::string labels;
-    labels.reserve(t.target->name.size() + t.target->url.size() + constant_labels.size() + 20);
-    append_label(labels, "target", t.target->name);
+  // Appends to a label arena: the first label takes no comma.
+  void append_target_labels(std::string& labels, const TargetState& t) const {
+    labels += "target=\"";
+    append_escaped_label_value(labels, t.target->name);
+    labels += '"';
     append_label(labels, "url", t.target->url);
     if (t.target->vantage.empty()) {
       labels += constant_labels;
@@ -312,7 +321,6 @@ struct Metrics::Impl {
       append_label(labels, "vantage", t.target->vantage);
       append_label(labels, "node", node);
     }
-    return labels;
   }
 
   std::string vantage;
@@ -366,7 +374,7 @@ class MetricsScrape::Parts {
   // Every address label set appears in about 14 lines.
   std::size_t size_hint() const {
     std::size_t bytes = agent_series_.size();
-    for (const std::string& labels : snapshot_.address_labels) bytes += labels.size() * 14;
+    for (const AddressRow& row : snapshot_.addresses) bytes += row.labels.size * 14;
     return bytes;
   }
 
@@ -380,7 +388,7 @@ class MetricsScrape::Parts {
         write_rows(out, limit, kAddressFamilies[family_], snapshot_.addresses.size(),
                    [&](const AddressFamily& f, std::size_t i) {
                      const AddressRow& row = snapshot_.addresses[i];
-                     f.write(out, f.name, row, snapshot_.address_labels[row.labels]);
+                     f.write(out, f.name, row, snapshot_.labels(row.labels));
                    });
       } else {
         write_rows(out, limit, kTargetFamilies[family_ - kAddressFamilyCount],
@@ -430,22 +438,25 @@ void MetricsScrape::next(std::string& out, std::size_t budget) { parts_->next(ou
 MetricsScrape Metrics::scrape(const ResultsStore& store) const {
   const auto& states = store.targets();
   ScrapeSnapshot snapshot;
-  snapshot.target_labels.reserve(states.size());
-  snapshot.address_labels.reserve(states.size());
+  snapshot.label_text.reserve(states.size() * 256);
   snapshot.addresses.reserve(states.size());
   snapshot.targets.reserve(states.size());
   snapshot.counts.reserve(states.size());
+  std::string& text = snapshot.label_text;
+  const auto here = [&] { return static_cast<std::uint32_t>(text.size()); };
   for (const TargetState& t : states) {
-    const auto target_index = static_cast<std::uint32_t>(snapshot.target_labels.size());
-    const std::string& target_labels = snapshot.target_labels.emplace_back(impl_->target_labels(t));
+    const std::uint32_t target_begin = here();
+    impl_->append_target_labels(text, t);
+    const LabelSet target_set{target_begin, here() - target_begin};
     for (const auto& [address, a] : t.addresses) {
-      // Addresses are IP literals or empty: nothing to escape.
-      std::string& labels = snapshot.address_labels.emplace_back();
-      labels.reserve(target_labels.size() + address.size() + 11);
-      labels.append(target_labels).append(",address=\"").append(address).append("\"");
+      // The target's labels again, and the address: IP literals or empty,
+      // nothing to escape.
+      const std::uint32_t begin = here();
+      text.append(text, target_set.offset, target_set.size);
+      text.append(",address=\"").append(address).append("\"");
       const ProbeResult& last = a.last;
       AddressRow& row = snapshot.addresses.emplace_back();
-      row.labels = static_cast<std::uint32_t>(snapshot.address_labels.size() - 1);
+      row.labels = {begin, here() - begin};
       row.kind = t.target->kind;
       row.success = last.success;
       row.diagnosis = last.diagnosis;
@@ -461,7 +472,7 @@ MetricsScrape Metrics::scrape(const ResultsStore& store) const {
       row.transitions = a.transitions;
     }
     TargetRow& row = snapshot.targets.emplace_back();
-    row.labels = target_index;
+    row.labels = target_set;
     row.skipped = t.skipped;
     row.counts_begin = static_cast<std::uint32_t>(snapshot.counts.size());
     for (Diagnosis d : kAllDiagnoses) {

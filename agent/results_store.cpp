@@ -1,9 +1,21 @@
 #include "agent/results_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 namespace meshprobe {
+
+static_assert(sizeof(HistoryEntry) == 16);
+static_assert(std::size(kAllDiagnoses) <= 256, "a diagnosis fits HistoryEntry's byte");
+
+HistoryEntry::HistoryEntry(WallClock::time_point when, bool ok, Diagnosis what, Duration took)
+    : at(when),
+      success(ok),
+      diagnosis_(static_cast<std::uint8_t>(what)),
+      duration_us_(static_cast<std::uint32_t>(std::clamp<std::int64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(took).count(), 0,
+          std::numeric_limits<std::uint32_t>::max()))) {}
 
 void ResultsStore::set_targets(const std::vector<TargetSpec>& specs) {
   std::vector<TargetState> next;
@@ -50,9 +62,11 @@ std::vector<std::string> ResultsStore::record_round(const std::string& target_na
     }
     if (address.history.size() == kHistoryLength) {
       address.history.erase(address.history.begin());
+    } else if (address.history.empty()) {
+      address.history.reserve(kHistoryLength);  // exactly: growth by doubling wastes a third
     }
-    address.history.push_back(
-        {result.started_at, result.success, result.diagnosis, result.duration});
+    address.history.emplace_back(result.started_at, result.success, result.diagnosis,
+                                 result.duration);
     address.last = std::move(result);
   }
 

@@ -19,11 +19,19 @@ namespace meshprobe {
 
 inline constexpr std::size_t kHistoryLength = 30;
 
+// 16 bytes: an agent keeps kHistoryLength of these per address, 300,000 at
+// 10,000 targets.
 struct HistoryEntry {
+  HistoryEntry(WallClock::time_point when, bool ok, Diagnosis what, Duration took);
+
   WallClock::time_point at;
   bool success = false;
-  Diagnosis diagnosis = Diagnosis::ok;
-  Duration duration{};
+  Diagnosis diagnosis() const { return static_cast<Diagnosis>(diagnosis_); }
+  Duration duration() const { return std::chrono::microseconds(duration_us_); }
+
+ private:
+  std::uint8_t diagnosis_;
+  std::uint32_t duration_us_;  // probes end at their timeout: 71 minutes fit
 };
 
 struct AddressState {

@@ -32,8 +32,8 @@ json::array history_json(const std::vector<HistoryEntry>& history) {
   for (const HistoryEntry& entry : history) {
     out.emplace_back(json::object{{"at", rfc3339(entry.at)},
                                   {"success", entry.success},
-                                  {"diagnosis", code(entry.diagnosis)},
-                                  {"duration", in_seconds(entry.duration)}});
+                                  {"diagnosis", code(entry.diagnosis())},
+                                  {"duration", in_seconds(entry.duration())}});
   }
   return out;
 }
@@ -162,7 +162,7 @@ std::string sparkline(const std::vector<HistoryEntry>& history) {
   constexpr double kWidth = 120, kHeight = 24, kPad = 3;
   Duration slowest{1};
   for (const HistoryEntry& entry : history) {
-    slowest = std::max(slowest, entry.duration);
+    slowest = std::max(slowest, entry.duration());
   }
   const double step =
       history.size() > 1
@@ -171,7 +171,7 @@ std::string sparkline(const std::vector<HistoryEntry>& history) {
   std::string points;
   std::string failures;
   for (std::size_t i = 0; i < history.size(); ++i) {
-    const double share = in_seconds(history[i].duration) / in_seconds(slowest);
+    const double share = in_seconds(history[i].duration()) / in_seconds(slowest);
     const double x = kPad + step * static_cast<double>(i);
     const double y = kHeight - kPad - share * (kHeight - 2 * kPad);
     points += fmt::format("{}{:.1f},{:.1f}", points.empty() ? "" : " ", x, y);

@@ -851,6 +851,9 @@ void Parser::read_targets(const Section& top, int top_line, Config& config) cons
   }
 
   std::map<std::string, int, std::less<>> first_line_of_name;
+  // Exactly: the agent keeps this list, and growth by doubling left a third
+  // of it unused (3 MB at 10,000 targets).
+  config.targets.reserve(targets->value.size());
   for (const auto& item : targets->value) {
     TargetConfig target = read_target(item, config);
     const auto [first, inserted] =

@@ -23,8 +23,8 @@ constexpr Entry kCatalogue[] = {
     {"tcp_timeout",
      "no answer to the TCP connect: a firewall drops the traffic (on private "
      "clusters the control plane cannot reach 15017: context deadline exceeded)",
-     "allow TCP to the port from the source range (control-plane CIDR to the "
-     "nodes on 15017)"},
+     "allow TCP to the port from the source range (the webhook: control-plane "
+     "CIDR to the nodes on 15017; xDS: the nodes and pods to istiod on 15012)"},
     {"tcp_refused",
      "the connection was refused: nothing listens, or the Service has no ready "
      "endpoints (no endpoints available for service \"istiod\")",
