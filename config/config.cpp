@@ -426,21 +426,21 @@ Config Parser::parse(const std::string& yaml_text) const {
   if (const int line = line_of_leading_flow_entry(yaml_text)) {
     fail(line, "YAML syntax error: a document cannot start with ','");
   }
-  std::vector<YAML::Node> documents;
+  YamlDocument document;
   try {
-    documents = YAML::LoadAll(yaml_text);
+    document = load_one_document(yaml_text);
   } catch (const YAML::Exception& error) {
     fail(error.mark.is_null() ? 0 : error.mark.line + 1,
          "YAML syntax error: " + error.msg);
   }
-  if (documents.empty() || documents.front().IsNull()) {
+  if (!document.root || document.root.IsNull()) {
     fail(1, "the file is empty; a config needs at least \"targets\"");
   }
-  if (documents.size() > 1) {
-    fail(line_of(documents[1]),
+  if (document.second_document_line != 0) {
+    fail(document.second_document_line,
          "a second YAML document; a config file holds exactly one");
   }
-  const YAML::Node& root = documents.front();
+  const YAML::Node& root = document.root;
   if (!root.IsMap()) {
     fail(line_of(root), "the file must be a map of settings, got " + describe(root));
   }

@@ -117,20 +117,21 @@ class Parser {
     if (const int line = line_of_leading_flow_entry(yaml_text)) {
       fail(line, "YAML syntax error: a document cannot start with ','");
     }
-    std::vector<YAML::Node> documents;
+    YamlDocument document;
     try {
-      documents = YAML::LoadAll(yaml_text);
+      document = load_one_document(yaml_text);
     } catch (const YAML::Exception& error) {
       fail(error.mark.is_null() ? 0 : error.mark.line + 1, "YAML syntax error: " + error.msg);
+    }
+    if (document.second_document_line != 0) {
+      fail(document.second_document_line,
+           "a second YAML document; a web config holds exactly one");
     }
     WebConfig web;
     web.source = source_;
     // An empty web config, as with exporter-toolkit: plain HTTP, no auth.
-    if (documents.empty() || documents.front().IsNull()) return web;
-    if (documents.size() > 1) {
-      fail(line_of(documents[1]), "a second YAML document; a web config holds exactly one");
-    }
-    const YAML::Node& root = documents.front();
+    if (!document.root || document.root.IsNull()) return web;
+    const YAML::Node& root = document.root;
     if (!root.IsMap()) {
       fail(line_of(root), "the web config must be a map, got " + kind_of(root));
     }

@@ -1,5 +1,11 @@
 #include "config/yaml_guard.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <sstream>
+
 namespace meshprobe {
 namespace {
 
@@ -22,7 +28,54 @@ std::string_view skip_properties(std::string_view text) {
   return text;
 }
 
+// Notes where each document's content starts and ignores the rest: enough
+// to count documents without building them.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  int line = 0;  // 1-based: the last document's first node, else its start
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    line = mark.line + 1;
+    awaiting_content_ = true;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { content_at(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { content_at(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    content_at(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    content_at(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    content_at(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void content_at(const YAML::Mark& mark) {
+    if (awaiting_content_) line = mark.line + 1;
+    awaiting_content_ = false;
+  }
+  bool awaiting_content_ = false;
+};
+
 }  // namespace
+
+YamlDocument load_one_document(const std::string& yaml_text) {
+  YamlDocument document{YAML::Load(yaml_text), 0};
+  std::istringstream in(yaml_text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  if (parser.HandleNextDocument(starts) && parser.HandleNextDocument(starts)) {
+    document.second_document_line = std::max(starts.line, 1);
+  }
+  return document;
+}
 
 int line_of_leading_flow_entry(std::string_view yaml_text) {
   bool at_document_start = true;

@@ -2,13 +2,30 @@
 // whose first token is a flow entry (`,`, e.g. a config that starts with a
 // stray comma) sends its scanner into a loop that allocates without bound:
 // tens of gigabytes in two minutes. Found by fuzzing the config loader.
+//
+// A second case loops without bound too: YAML::LoadAll on a `,` that follows
+// a document's content (`a\n#\n,`): each call to HandleNextDocument yields
+// another empty document without consuming the `,`. load_one_document never
+// asks for more than two.
 #pragma once
 
+#include <string>
 #include <string_view>
+
+#include <yaml-cpp/node/node.h>
 
 namespace meshprobe {
 
 // The 1-based line of a document that starts with `,`, or 0 when none does.
 int line_of_leading_flow_entry(std::string_view yaml_text);
+
+struct YamlDocument {
+  YAML::Node root;               // the first document
+  int second_document_line = 0;  // 1-based line where a second one starts; 0: none
+};
+
+// The first document of `yaml_text`, and whether another follows. Throws
+// YAML::Exception on a syntax error, as YAML::Load does.
+YamlDocument load_one_document(const std::string& yaml_text);
 
 }  // namespace meshprobe
