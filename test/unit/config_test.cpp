@@ -15,6 +15,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "probes/ca_bundle.h"
 #include "test/support/test_pki.h"
 
 namespace meshprobe {
@@ -842,7 +843,11 @@ TEST(ConfigErrorTest, OnlyAShortageOfTheMachineIsTransient) {
   EXPECT_FALSE(ConfigError("c.yaml", 3, "targets: not a sequence").transient());
 }
 
-TEST_F(ConfigTest, ACaFileUnreadableForWantOfDescriptorsIsTransient) {
+// At the CA bundle, not through parse_config: with no descriptor free,
+// UBSan's vptr check (which needs one) misreports the YAML parser's virtual
+// calls. parse_config passes the errno on (the stress test shows it end to
+// end), and ConfigError::transient reads it (the test above).
+TEST_F(ConfigTest, ACaFileUnreadableForWantOfDescriptorsCarriesItsErrno) {
   const std::string pem = (dir_.path() / "ca.pem").string();
   test::write_file(pem, "unused");
   // Every descriptor taken: the CA file cannot be opened, through no fault
@@ -854,20 +859,12 @@ TEST_F(ConfigTest, ACaFileUnreadableForWantOfDescriptorsIsTransient) {
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
   std::vector<int> taken;
   for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) taken.push_back(fd);
-  bool transient = false;
-  std::string message;
-  try {
-    parse_config("ca_bundles:\n  istio-root:\n    file: " + pem +
-                     "\ntargets: [{url: \"tcp://a.example:1\"}]\n",
-                 "c.yaml");
-  } catch (const ConfigError& e) {
-    transient = e.transient();
-    message = e.what();
-  }
+  const auto loaded = CaBundle::from_file(pem);
   for (int fd : taken) ::close(fd);
   ::setrlimit(RLIMIT_NOFILE, &saved);
-  EXPECT_TRUE(transient) << message;
-  EXPECT_THAT(message, testing::HasSubstr("Too many open files"));
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().system_error, EMFILE);
+  EXPECT_THAT(loaded.error().message, testing::HasSubstr("Too many open files"));
 }
 
 TEST_F(ConfigTest, RefusesACaFileWithoutCertificates) {
