@@ -147,6 +147,11 @@ void exchange(boost::asio::io_context& io, const meshprobe::HttpServer& server,
     if (!closed && !progressed) io.run_one_for(1ms);
     if (Clock::now() > deadline) fail("the server neither answered nor closed in time");
   }
+  // Closed with a reset, not a FIN: tens of thousands of exchanges a minute
+  // would otherwise fill the ephemeral port range with TIME_WAIT entries
+  // and connect() would fail (EADDRNOTAVAIL), which is no fault of the server.
+  const linger reset{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   ::close(fd);
   // Let the server see the close and end the connection: no connection may
   // outlive its client (they would pile up against max_connections).
