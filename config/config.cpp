@@ -1,5 +1,6 @@
 #include "config/config.h"
 #include "config/yaml_guard.h"
+#include "config/yaml_text.h"
 
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -197,28 +198,11 @@ bool follows(const NameRule& rule, std::string_view name) {
   return true;
 }
 
-std::string in_quotes(std::string_view text) {
-  std::string out = "\"";
-  out += text;
-  out += '"';
-  return out;
-}
-
-std::string joined(std::span<const std::string_view> words) {
-  std::string out;
-  for (std::string_view word : words) {
-    if (!out.empty()) out += ", ";
-    out += word;
-  }
-  return out;
-}
+using yaml_text::in_quotes;
+using yaml_text::joined;
+using yaml_text::line_of;
 
 // ---- YAML nodes ------------------------------------------------------------
-
-// yaml-cpp counts lines from 0; nodes made up rather than parsed have none.
-int line_of(const YAML::Node& node) {
-  return node.Mark().is_null() ? 0 : node.Mark().line + 1;
-}
 
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {

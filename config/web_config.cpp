@@ -19,6 +19,7 @@
 
 #include "config/config.h"
 #include "config/yaml_guard.h"
+#include "config/yaml_text.h"
 
 namespace meshprobe {
 namespace {
@@ -58,25 +59,9 @@ constexpr TlsVersionName kTlsVersions[] = {{"TLS12", TlsVersion::tls12},
 constexpr int kMinBcryptCost = 4;
 constexpr int kMaxBcryptCost = 16;
 
-std::string in_quotes(std::string_view text) {
-  std::string out = "\"";
-  out += text;
-  out += '"';
-  return out;
-}
-
-std::string joined(std::span<const std::string_view> words) {
-  std::string out;
-  for (std::string_view word : words) {
-    if (!out.empty()) out += ", ";
-    out += word;
-  }
-  return out;
-}
-
-int line_of(const YAML::Node& node) {
-  return node.Mark().is_null() ? 0 : node.Mark().line + 1;
-}
+using yaml_text::in_quotes;
+using yaml_text::joined;
+using yaml_text::line_of;
 
 // What a value is, for messages -- never the value itself: in this file a
 // value may be a password hash.
