@@ -47,7 +47,7 @@ bool add_command_line_targets(const CheckOptions& options, bool builtins, std::o
     target.timeout = options.timeout;
     if (!options.server_name.empty()) target.server_name = options.server_name;
     TargetConfig tc;
-    tc.target = std::move(target);
+    tc.target = std::make_shared<const Target>(std::move(target));
     tc.explicit_server_name = !options.server_name.empty();
     config.targets.push_back(std::move(tc));
   }
@@ -74,7 +74,11 @@ std::optional<Config> run_config(const CheckOptions& options, std::ostream& err)
                         !kubernetes_builtins;
   if (!add_command_line_targets(options, builtins, err, config)) return std::nullopt;
   if (options.timeout_given || kubernetes_builtins) {
-    for (TargetConfig& tc : config.targets) tc.target.timeout = options.timeout;
+    for (TargetConfig& tc : config.targets) {
+      Target target = *tc.target;
+      target.timeout = options.timeout;
+      tc.target = std::make_shared<const Target>(std::move(target));
+    }
   }
   if (!options.kubeconfig.empty()) config.kubernetes.enabled = true;
   return config;

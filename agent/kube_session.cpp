@@ -105,11 +105,11 @@ class ServiceReader {
 
 Expected<std::vector<DiscoveredService>> discover(ServiceReader& reader, kube::KubeApi& api,
                                                   const TargetConfig& tc) {
-  const auto service = kube::parse_service_host(tc.target.host);
-  if (!service) return Error{tc.target.host + " is not a Service host"};
+  const auto service = kube::parse_service_host(tc.target->host);
+  if (!service) return Error{tc.target->host + " is not a Service host"};
   std::vector<DiscoveredService> found;
   if (tc.discover == Discovery::endpoints) {
-    auto one = reader.discover(*service, tc.target.port);
+    auto one = reader.discover(*service, tc.target->port);
     if (!one) return one.error();
     found.push_back(std::move(*one));
     return found;
@@ -123,7 +123,7 @@ Expected<std::vector<DiscoveredService>> discover(ServiceReader& reader, kube::K
       found.push_back({revision, true, {}});
       continue;
     }
-    auto one = reader.discover(revision, tc.target.port);
+    auto one = reader.discover(revision, tc.target->port);
     if (!one) return one.error();
     found.push_back(std::move(*one));
   }
@@ -141,7 +141,7 @@ KubeSnapshot read_snapshot(kube::KubeApi& api, const Config& config) {
   ServiceReader reader(api);
   for (const TargetConfig& tc : config.targets) {
     if (tc.discover == Discovery::none) continue;
-    snapshot.discoveries.emplace(tc.target.name, discover(reader, api, tc));
+    snapshot.discoveries.emplace(tc.target->name, discover(reader, api, tc));
   }
   if (config.kubernetes.hygiene) {
     snapshot.cluster = kube::read_cluster_view(api, config.kubernetes.istio_namespace);

@@ -296,7 +296,8 @@ class Parser {
   std::string kubernetes_name(const Entry& entry, std::size_t max_length, bool dots,
                               std::string_view what) const;
   void read_kubernetes_bundle(const Section& keys, CaBundleSource& source) const;
-  void read_target_kubernetes_keys(const Section& keys, TargetConfig& result) const;
+  void read_target_kubernetes_keys(const Section& keys, const Target& target,
+                                   TargetConfig& result) const;
   CaBundleSource read_bundle(const Entry& entry) const;
   TargetConfig read_target(const YAML::Node& item, const Config& config) const;
   std::map<std::string, std::string> read_labels(const Entry& entry) const;
@@ -721,8 +722,7 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
 
   TargetConfig result;
   result.line = line;
-  Target& target = result.target;
-  target = std::move(*parsed);
+  Target target = std::move(*parsed);
   if (const Entry* name = keys.find("name")) {
     target.name = name_value(*name, kTargetNameRule);
   }
@@ -735,7 +735,7 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
     }
   }
 
-  read_target_kubernetes_keys(keys, result);
+  read_target_kubernetes_keys(keys, target, result);
 
   if (const Entry* ca = keys.find("ca")) {
     result.ca = string_value(*ca);
@@ -774,11 +774,12 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
   target.expiry_warning_days =
       days ? int_value(*days, kExpiryDaysRange) : config.expiry_warning_days;
   if (const Entry* labels = keys.find("labels")) target.labels = read_labels(*labels);
+  result.target = std::make_shared<const Target>(std::move(target));
   return result;
 }
 
-void Parser::read_target_kubernetes_keys(const Section& keys, TargetConfig& result) const {
-  const Target& target = result.target;
+void Parser::read_target_kubernetes_keys(const Section& keys, const Target& target,
+                                         TargetConfig& result) const {
   const auto service_host_required = [&](const Entry& entry, std::string_view what) {
     if (!kube::parse_service_host(target.host)) {
       fail(entry.value_line(),
@@ -841,9 +842,9 @@ void Parser::read_targets(const Section& top, int top_line, Config& config) cons
   for (const auto& item : targets->value) {
     TargetConfig target = read_target(item, config);
     const auto [first, inserted] =
-        first_line_of_name.emplace(target.target.name, target.line);
+        first_line_of_name.emplace(target.target->name, target.line);
     if (!inserted) {
-      fail(target.line, "duplicate target name " + in_quotes(target.target.name) +
+      fail(target.line, "duplicate target name " + in_quotes(target.target->name) +
                             " (first at line " + std::to_string(first->second) +
                             "); give each target a distinct \"name\"");
     }

@@ -68,8 +68,10 @@ struct TargetConfig {
   // Fully built: kind, host, port and path from the URL; name, server_name,
   // ca, timeout, expected_status, expiry_warning_days and labels from the
   // target's keys or the defaults. A CA bundle from Kubernetes is attached
-  // at run time (target.ca is null until then).
-  Target target;
+  // at run time (target->ca is null until then). Shared and immutable: the
+  // running set probes this very Target when nothing needs changing, and
+  // copies of the Config (reloads, Kubernetes reads) cost a pointer each.
+  std::shared_ptr<const Target> target;
   std::string ca;  // the CA bundle's name; empty: the system store
   bool ca_from_kubernetes = false;
   bool explicit_server_name = false;  // server_name was written, not defaulted

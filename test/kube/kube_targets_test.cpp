@@ -189,13 +189,22 @@ TEST_F(KubeTargetsTest, TargetsWithoutKubernetesKeysAreUntouched) {
   EXPECT_TRUE(plain.via.empty());
 }
 
+TEST_F(KubeTargetsTest, TargetsWithoutKubernetesKeysShareTheConfigsTarget) {
+  const Config& configured = config();
+  const auto all = expand_targets(configured, &snapshot_);
+  const auto in_config = std::ranges::find(configured.targets, std::string("plain"),
+                                           [](const TargetConfig& tc) { return tc.target->name; });
+  ASSERT_NE(in_config, configured.targets.end());
+  EXPECT_EQ(named(all, "plain").spec.target, in_config->target);
+}
+
 TEST(KubernetesBuiltins, AreAValidConfigForTheRevision) {
   const Config config = parse_config(kubernetes_builtin_config("1-22"), "builtin");
   EXPECT_TRUE(config.kubernetes.enabled);
   ASSERT_EQ(config.targets.size(), 3u);
-  EXPECT_EQ(config.targets[0].target.host, "istiod-1-22.istio-system.svc");
+  EXPECT_EQ(config.targets[0].target->host, "istiod-1-22.istio-system.svc");
   EXPECT_EQ(config.targets[0].discover, Discovery::endpoints);
-  EXPECT_EQ(config.targets[1].target.kind, ProbeKind::grpc);
+  EXPECT_EQ(config.targets[1].target->kind, ProbeKind::grpc);
   EXPECT_EQ(config.targets[2].via, Via::apiserver);
   EXPECT_EQ(config.ca_bundles[0].object_name, "istio-sidecar-injector-1-22");
   EXPECT_EQ(config.ca_bundles[1].kind, CaSourceKind::configmap);

@@ -178,25 +178,25 @@ targets:
   EXPECT_EQ(webhook.line, 12);
   EXPECT_EQ(webhook.ca, "istio-root");
   EXPECT_EQ(webhook.interval, 5s);
-  EXPECT_EQ(webhook.target.name, "istiod-webhook");
-  EXPECT_EQ(webhook.target.url, "https://istiod.istio-system.svc:15017/ready?full=1");
-  EXPECT_EQ(webhook.target.kind, ProbeKind::https);
-  EXPECT_EQ(webhook.target.host, "istiod.istio-system.svc");
-  EXPECT_EQ(webhook.target.port, 15017);
-  EXPECT_EQ(webhook.target.path, "/ready?full=1");
-  EXPECT_EQ(webhook.target.server_name, "istiod-canary.istio-system.svc");
-  EXPECT_EQ(webhook.target.ca, root.bundle);
-  EXPECT_EQ(webhook.target.timeout, 2s);
-  EXPECT_EQ(webhook.target.expected_status, 204);
-  EXPECT_EQ(webhook.target.expiry_warning_days, 7);
-  EXPECT_EQ(webhook.target.labels,
+  EXPECT_EQ(webhook.target->name, "istiod-webhook");
+  EXPECT_EQ(webhook.target->url, "https://istiod.istio-system.svc:15017/ready?full=1");
+  EXPECT_EQ(webhook.target->kind, ProbeKind::https);
+  EXPECT_EQ(webhook.target->host, "istiod.istio-system.svc");
+  EXPECT_EQ(webhook.target->port, 15017);
+  EXPECT_EQ(webhook.target->path, "/ready?full=1");
+  EXPECT_EQ(webhook.target->server_name, "istiod-canary.istio-system.svc");
+  EXPECT_EQ(webhook.target->ca, root.bundle);
+  EXPECT_EQ(webhook.target->timeout, 2s);
+  EXPECT_EQ(webhook.target->expected_status, 204);
+  EXPECT_EQ(webhook.target->expiry_warning_days, 7);
+  EXPECT_EQ(webhook.target->labels,
             (std::map<std::string, std::string>{{"team", "mesh"}, {"tier", "control"}}));
 
   const TargetConfig& xds = config.targets[1];
   EXPECT_EQ(xds.line, 21);
-  EXPECT_EQ(xds.target.name, "grpc://10.0.0.1:15012");
-  EXPECT_EQ(xds.target.kind, ProbeKind::grpc);
-  EXPECT_EQ(xds.target.ca, os.bundle);
+  EXPECT_EQ(xds.target->name, "grpc://10.0.0.1:15012");
+  EXPECT_EQ(xds.target->kind, ProbeKind::grpc);
+  EXPECT_EQ(xds.target->ca, os.bundle);
 }
 
 TEST_F(ConfigTest, AppliesBuiltInDefaultsToLeftOutKeys) {
@@ -213,13 +213,13 @@ targets:
   const TargetConfig& target = config.targets[0];
   EXPECT_EQ(target.interval, 10s);
   EXPECT_EQ(target.ca, "");
-  EXPECT_EQ(target.target.name, "tls://istiod.istio-system.svc:15012");
-  EXPECT_EQ(target.target.server_name, "istiod.istio-system.svc");
-  EXPECT_EQ(target.target.ca, nullptr);
-  EXPECT_EQ(target.target.timeout, 3s);
-  EXPECT_EQ(target.target.expected_status, 200);
-  EXPECT_EQ(target.target.expiry_warning_days, 14);
-  EXPECT_TRUE(target.target.labels.empty());
+  EXPECT_EQ(target.target->name, "tls://istiod.istio-system.svc:15012");
+  EXPECT_EQ(target.target->server_name, "istiod.istio-system.svc");
+  EXPECT_EQ(target.target->ca, nullptr);
+  EXPECT_EQ(target.target->timeout, 3s);
+  EXPECT_EQ(target.target->expected_status, 200);
+  EXPECT_EQ(target.target->expiry_warning_days, 14);
+  EXPECT_TRUE(target.target->labels.empty());
 }
 
 TEST_F(ConfigTest, AppliesTheDefaultsSectionToTargetsWithoutOverrides) {
@@ -230,8 +230,8 @@ targets:
 )");
   const TargetConfig& target = config.targets.at(0);
   EXPECT_EQ(target.interval, 1min);
-  EXPECT_EQ(target.target.timeout, 10s);
-  EXPECT_EQ(target.target.expiry_warning_days, 21);
+  EXPECT_EQ(target.target->timeout, 10s);
+  EXPECT_EQ(target.target->expiry_warning_days, 21);
 }
 
 TEST_F(ConfigTest, LetsATargetOverrideTheDefaults) {
@@ -246,11 +246,11 @@ targets:
 )");
   const TargetConfig& overridden = config.targets.at(0);
   EXPECT_EQ(overridden.interval, 1500ms);
-  EXPECT_EQ(overridden.target.timeout, 750ms);
-  EXPECT_EQ(overridden.target.expiry_warning_days, 0);
+  EXPECT_EQ(overridden.target->timeout, 750ms);
+  EXPECT_EQ(overridden.target->expiry_warning_days, 0);
   const TargetConfig& plain = config.targets.at(1);
   EXPECT_EQ(plain.interval, 1min);
-  EXPECT_EQ(plain.target.timeout, 10s);
+  EXPECT_EQ(plain.target->timeout, 10s);
 }
 
 TEST_F(ConfigTest, SharesOneLoadedBundleAmongTheTargetsNamingIt) {
@@ -261,9 +261,9 @@ targets:
   - {url: "tls://a.example:15012", ca: istio-root}
   - {url: "grpc://b.example:15012", ca: istio-root}
 )");
-  ASSERT_NE(config.targets.at(0).target.ca, nullptr);
-  EXPECT_EQ(config.targets.at(0).target.ca, config.targets.at(1).target.ca);
-  EXPECT_EQ(config.targets.at(0).target.ca, config.ca_bundles.at(0).bundle);
+  ASSERT_NE(config.targets.at(0).target->ca, nullptr);
+  EXPECT_EQ(config.targets.at(0).target->ca, config.targets.at(1).target->ca);
+  EXPECT_EQ(config.targets.at(0).target->ca, config.ca_bundles.at(0).bundle);
 }
 
 TEST_F(ConfigTest, LoadsInlinePemBundles) {
@@ -275,7 +275,7 @@ TEST_F(ConfigTest, LoadsInlinePemBundles) {
   const CaBundleSource& bundle = config.ca_bundles.at(0);
   EXPECT_EQ(bundle.kind, CaSourceKind::inline_pem);
   EXPECT_EQ(bundle.inline_pem, ca_.cert_pem);
-  EXPECT_EQ(config.targets.at(0).target.ca, bundle.bundle);
+  EXPECT_EQ(config.targets.at(0).target->ca, bundle.bundle);
 }
 
 TEST_F(ConfigTest, ReadsRelativeCaFilesFromTheConfigFilesDirectory) {
@@ -342,12 +342,12 @@ TEST_F(ConfigTest, LoadsTheDaemonSetExample) {
   EXPECT_EQ(config.vantage, "node");
   EXPECT_EQ(config.listen, (ListenAddress{"0.0.0.0", 9717}));
   ASSERT_EQ(config.targets.size(), 3u);
-  EXPECT_EQ(config.targets[0].target.name, "istiod-webhook");
-  EXPECT_EQ(config.targets[0].target.port, 15017);
-  EXPECT_EQ(config.targets[1].target.port, 443);
-  EXPECT_EQ(config.targets[2].target.kind, ProbeKind::grpc);
+  EXPECT_EQ(config.targets[0].target->name, "istiod-webhook");
+  EXPECT_EQ(config.targets[0].target->port, 15017);
+  EXPECT_EQ(config.targets[1].target->port, 443);
+  EXPECT_EQ(config.targets[2].target->kind, ProbeKind::grpc);
   for (const TargetConfig& target : config.targets) {
-    EXPECT_EQ(target.target.ca, config.ca_bundles.at(0).bundle) << target.target.name;
+    EXPECT_EQ(target.target->ca, config.ca_bundles.at(0).bundle) << target.target->name;
   }
 }
 
@@ -356,8 +356,8 @@ TEST_F(ConfigTest, LoadsTheControlPlaneExample) {
   EXPECT_EQ(config.vantage, "control-plane");
   ASSERT_FALSE(config.targets.empty());
   for (const TargetConfig& target : config.targets) {
-    EXPECT_EQ(target.target.port, 15017) << target.target.name;
-    EXPECT_EQ(target.target.server_name, "istiod.istio-system.svc") << target.target.name;
+    EXPECT_EQ(target.target->port, 15017) << target.target->name;
+    EXPECT_EQ(target.target->server_name, "istiod.istio-system.svc") << target.target->name;
   }
 }
 
@@ -1011,7 +1011,7 @@ targets:
 )");
   const TargetConfig& target = config.targets[0];
   EXPECT_TRUE(target.ca_from_kubernetes);
-  EXPECT_EQ(target.target.ca, nullptr);
+  EXPECT_EQ(target.target->ca, nullptr);
   EXPECT_TRUE(target.needs_kubernetes());
   EXPECT_TRUE(config.kubernetes.enabled);  // in-cluster, without a kubernetes section
 }
