@@ -156,6 +156,7 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
         entry->target, [weak = weak_from_this(), entry](std::vector<ProbeResult> results) {
           auto self = weak.lock();
           entry->running = false;
+          entry->handle = {};  // nothing left to cancel
           if (!self) return;
           --self->running;
           if (self->events.in_flight_changed) self->events.in_flight_changed(self->running);

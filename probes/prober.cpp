@@ -663,7 +663,9 @@ ProbeHandle Prober::probe(std::shared_ptr<const Target> target, ProbeCompletion 
     });
     return {};
   }
-  auto run = std::make_shared<ProbeRun>(impl_->shared, std::move(target), std::move(done));
+  // Not make_shared: the handle's weak_ptr would keep the whole run's
+  // storage (most of a kilobyte) allocated for as long as it is held.
+  std::shared_ptr<ProbeRun> run(new ProbeRun(impl_->shared, std::move(target), std::move(done)));
   run->start();
   return ProbeHandle(std::make_shared<std::function<void()>>(
       [weak = std::weak_ptr<ProbeRun>(run)] {
