@@ -8,8 +8,11 @@
 #include <sys/stat.h>
 
 #include <csignal>
+#include <exception>
 #include <map>
 #include <ostream>
+#include <system_error>
+#include <thread>
 
 #include "agent/http_server.h"
 #include "agent/kube_runtime.h"
@@ -49,6 +52,43 @@ FileStamp stamp_of(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) return {};
   return {st.st_dev, st.st_ino, st.st_size,
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+// Reads a config the way a long-running agent should. yaml-cpp's tree of a
+// large config is 50 times the file (30 MB for 10,000 targets), and the
+// config's own allocations land among its nodes: once it is freed, every
+// page still holds a little of the config and none can go back to the
+// kernel. Parsed on a thread of its own, the tree lives in that thread's
+// malloc arena; the copy made here lives in this thread's, and the whole
+// arena is returned once the tree and the first copy are gone. 10,000
+// targets: 47 MB RSS loaded in place, 35 MB loaded this way.
+// Throws ConfigError.
+Config load_config_compactly(const std::string& path) {
+  CaBundle::prepare_openssl();  // its tables outlive the thread's arena
+  Config compact;
+  {
+    Config parsed;
+    std::exception_ptr failure;
+    const auto parse = [&] {
+      try {
+        parsed = load_config(path);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    };
+    try {
+      std::thread(parse).join();
+    } catch (const std::system_error&) {
+      parse();  // no thread to be had: parse here, at the old memory cost
+    }
+    if (failure) std::rethrow_exception(failure);
+    compact = parsed;
+    for (TargetConfig& target : compact.targets) {
+      target.target = std::make_shared<const Target>(*target.target);
+    }
+  }
+  malloc_trim(0);
+  return compact;
 }
 
 // The files a config depends on: itself, its CA bundle files, the web
@@ -264,7 +304,7 @@ class Agent {
 
   void reload(std::string_view reason) {
     try {
-      Config next = load_config(options_.config_path);
+      Config next = load_config_compactly(options_.config_path);
       WebConfig web = load_endpoint_security(options_, next);
       warn_about_restart_only_changes(next);
       prepare_kubernetes(next);
@@ -386,13 +426,14 @@ int run_agent(const AgentOptions& options, std::ostream& log_stream) {
   // A /metrics answer of a large agent is megabytes. glibc would raise its
   // mmap threshold after the first one is freed and keep later ones on the
   // heap for good; a fixed threshold hands them back to the kernel, and two
-  // arenas are plenty for one event loop plus the resolver threads.
+  // arenas are plenty for one event loop plus the resolver threads (and a
+  // config being parsed, see load_config_compactly).
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_ARENA_MAX, 2);
   Logger log(LogFormat::logfmt, log_stream);
   Config config;
   try {
-    config = load_config(options.config_path);
+    config = load_config_compactly(options.config_path);
   } catch (const ConfigError& e) {
     log.error("config_rejected", {{"error", e.what()}});
     return 2;

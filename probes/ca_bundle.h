@@ -27,6 +27,11 @@ class CaBundle {
   // A bundle that trusts nothing: what a webhook without a caBundle gives the
   // API server, so every chain verified against it is an unknown authority.
   static std::shared_ptr<const CaBundle> empty(std::string source);
+  // Makes OpenSSL build, on the calling thread, the process-wide tables a
+  // first read of a bundle builds (providers, method caches). They live as
+  // long as the process: whoever reads bundles on a short-lived thread calls
+  // this first, so they are not allocated among that thread's scratch memory.
+  static void prepare_openssl();
 
   ~CaBundle();
   CaBundle(const CaBundle&) = delete;
