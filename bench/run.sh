@@ -15,7 +15,8 @@ TESTPEER=$BUILD/test/support/meshprobe-testpeer
 PROBES=$BUILD/bench/meshprobe-bench-probes
 METRICS=$BUILD/bench/meshprobe-bench-metrics
 RSS_FLOOR=$BUILD/bench/meshprobe-bench-rss-floor
-for bin in "$MESHPROBE" "$TESTPEER" "$PROBES" "$METRICS" "$RSS_FLOOR"; do
+RSS_FLOOR_CXX=$BUILD/bench/meshprobe-bench-rss-floor-cxx
+for bin in "$MESHPROBE" "$TESTPEER" "$PROBES" "$METRICS" "$RSS_FLOOR" "$RSS_FLOOR_CXX"; do
   [ -x "$bin" ] || { echo "missing $bin: build first (cmake --build $BUILD)"; exit 2; }
 done
 
@@ -140,15 +141,19 @@ bench idle_rss_kb "$(rss_kb "$demo_pid")"
 bench idle_pss_kb "$(pss_kb "$demo_pid")"
 bench idle_cpu_percent "$idle_cpu"
 kill "$demo_pid"
-# The floor: a process with the same OpenSSL and one TLS client context.
-"$RSS_FLOOR" >"$work/floor.out" &
-floor_pid=$!; pids+=("$floor_pid")
-wait_for 5 grep -q ready "$work/floor.out"
-printf 'floor (OpenSSL + one TLS context, nothing else): RSS %s kB (PSS %s kB)\n' \
-  "$(rss_kb "$floor_pid")" "$(pss_kb "$floor_pid")"
-bench idle_floor_rss_kb "$(rss_kb "$floor_pid")"
-bench idle_floor_pss_kb "$(pss_kb "$floor_pid")"
-kill "$floor_pid"
+# The floors: a process with the same OpenSSL and one TLS client context,
+# and the same with the C++ standard library in use (any C++ prober's floor).
+floor() {  # binary bench-name description
+  "$1" >"$work/$2.out" &
+  floor_pid=$!; pids+=("$floor_pid")
+  wait_for 5 grep -q ready "$work/$2.out"
+  printf '%s: RSS %s kB (PSS %s kB)\n' "$3" "$(rss_kb "$floor_pid")" "$(pss_kb "$floor_pid")"
+  bench "$2_rss_kb" "$(rss_kb "$floor_pid")"
+  bench "$2_pss_kb" "$(pss_kb "$floor_pid")"
+  kill "$floor_pid"
+}
+floor "$RSS_FLOOR" idle_floor "floor (OpenSSL + one TLS context, nothing else)"
+floor "$RSS_FLOOR_CXX" idle_floor_cxx "floor with the C++ runtime in use (string, exception, stream)"
 
 echo "== 4. scale: $SCALE_TARGETS targets (90% tcp, 10% tls) at 10 s, agent on one core"
 tcp_port=$(serve 1 --mode tcp_close)
