@@ -5,7 +5,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <malloc.h>
-#include <sys/stat.h>
 
 #include <csignal>
 #include <exception>
@@ -25,6 +24,7 @@
 #include "config/config.h"
 #include "config/web_config.h"
 #include "meshprobe_version.h"
+#include "probes/file_stamp.h"
 #include "probes/prober.h"
 
 namespace meshprobe {
@@ -36,23 +36,6 @@ namespace asio = boost::asio;
 // small enough that probe completions wait at most about a tenth of a
 // millisecond behind the scrape.
 constexpr std::size_t kMetricsPartBytes = 64 * 1024;
-
-// What identifies a file's content cheaply: a ConfigMap update swaps a
-// symlink, which changes the inode; an editor changes mtime and size.
-struct FileStamp {
-  dev_t device = 0;
-  ino_t inode = 0;
-  off_t size = -1;
-  std::int64_t mtime_ns = 0;
-  bool operator==(const FileStamp&) const = default;
-};
-
-FileStamp stamp_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return {};
-  return {st.st_dev, st.st_ino, st.st_size,
-          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
 
 // Reads a config the way a long-running agent should. yaml-cpp's tree of a
 // large config is 50 times the file (30 MB for 10,000 targets), and the

@@ -1,8 +1,7 @@
 #include "kube/api_client.h"
 
 #include "kube/detail/libcurl.h"
-
-#include <sys/stat.h>
+#include "probes/file_stamp.h"
 
 #include <algorithm>
 #include <cctype>
@@ -22,20 +21,6 @@ using std::chrono::milliseconds;
 
 using detail::Libcurl;
 using detail::libcurl;
-
-struct FileStamp {
-  ino_t inode = 0;
-  off_t size = -1;
-  std::int64_t mtime_ns = 0;
-  bool operator==(const FileStamp&) const = default;
-};
-
-FileStamp stamp_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return {};
-  return {st.st_ino, st.st_size,
-          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
 
 std::string trimmed(std::string text) {
   const auto not_space = [](unsigned char c) { return !std::isspace(c); };
