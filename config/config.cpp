@@ -198,6 +198,7 @@ bool follows(const NameRule& rule, std::string_view name) {
   return true;
 }
 
+using yaml_text::Entry;
 using yaml_text::in_quotes;
 using yaml_text::joined;
 using yaml_text::line_of;
@@ -212,17 +213,6 @@ std::string describe(const YAML::Node& node) {
     default: return "nothing";
   }
 }
-
-// One `key: value` of a map.
-struct Entry {
-  std::string key;
-  int line;  // of the key
-  YAML::Node value;
-
-  // Where to point at the value. yaml-cpp places an empty value on the next
-  // token, often a line further down, so those point at their key.
-  int value_line() const { return value.IsNull() ? line : line_of(value); }
-};
 
 class Section {
  public:
@@ -308,23 +298,7 @@ class Parser {
 
 std::vector<Entry> Parser::entries(const YAML::Node& map, std::string_view where,
                                    std::string_view key_noun) const {
-  std::vector<Entry> result;
-  std::map<std::string, int, std::less<>> first_line_of_key;
-  for (const auto& pair : map) {
-    const int line = line_of(pair.first);
-    if (!pair.first.IsScalar()) {
-      fail(line, "keys " + std::string(where) + " must be plain text, got " +
-                     describe(pair.first));
-    }
-    const std::string& key = pair.first.Scalar();
-    if (const auto [first, inserted] = first_line_of_key.emplace(key, line); !inserted) {
-      fail(line, "duplicate " + std::string(key_noun) + " " + in_quotes(key) + " " +
-                     std::string(where) + " (first at line " +
-                     std::to_string(first->second) + ")");
-    }
-    result.push_back(Entry{key, line, pair.second});
-  }
-  return result;
+  return yaml_text::entries(map, source_, where, key_noun, describe);
 }
 
 Section Parser::section(const YAML::Node& map, std::string_view where,

@@ -59,6 +59,7 @@ constexpr TlsVersionName kTlsVersions[] = {{"TLS12", TlsVersion::tls12},
 constexpr int kMinBcryptCost = 4;
 constexpr int kMaxBcryptCost = 16;
 
+using yaml_text::Entry;
 using yaml_text::in_quotes;
 using yaml_text::joined;
 using yaml_text::line_of;
@@ -73,13 +74,6 @@ std::string kind_of(const YAML::Node& node) {
     default: return "nothing";
   }
 }
-
-struct Entry {
-  std::string key;
-  int line;
-  YAML::Node value;
-  int value_line() const { return value.IsNull() ? line : line_of(value); }
-};
 
 // The OpenSSL errors queued by a failed call, as one line; the queue is
 // emptied. OpenSSL's reasons name what failed, never key material.
@@ -150,24 +144,7 @@ class Parser {
 
   std::vector<Entry> entries(const YAML::Node& map, std::string_view where,
                              std::string_view key_noun) const {
-    std::vector<Entry> result;
-    for (const auto& pair : map) {
-      const int line = line_of(pair.first);
-      if (!pair.first.IsScalar()) {
-        fail(line, "keys " + std::string(where) + " must be plain text, got " +
-                       kind_of(pair.first));
-      }
-      const std::string& key = pair.first.Scalar();
-      for (const Entry& earlier : result) {
-        if (earlier.key == key) {
-          fail(line, "duplicate " + std::string(key_noun) + " " + in_quotes(key) + " " +
-                         std::string(where) + " (first at line " +
-                         std::to_string(earlier.line) + ")");
-        }
-      }
-      result.push_back(Entry{key, line, pair.second});
-    }
-    return result;
+    return yaml_text::entries(map, source_, where, key_noun, kind_of);
   }
 
   const std::string& text(const Entry& entry) const {

@@ -1,10 +1,12 @@
-// Pieces of the config loaders' messages and positions, shared by the agent
-// config (config.cpp) and the endpoint's web config (web_config.cpp).
+// Pieces of the config loaders' messages, positions and map walking, shared
+// by the agent config (config.cpp) and the endpoint's web config
+// (web_config.cpp).
 #pragma once
 
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 
@@ -30,5 +32,29 @@ inline std::string joined(std::span<const std::string_view> words) {
 inline int line_of(const YAML::Node& node) {
   return node.Mark().is_null() ? 0 : node.Mark().line + 1;
 }
+
+// One `key: value` of a map.
+struct Entry {
+  std::string key;
+  int line;  // of the key
+  YAML::Node value;
+
+  // Where to point at the value. yaml-cpp places an empty value on the next
+  // token, often a line further down, so those point at their key.
+  int value_line() const { return value.IsNull() ? line : line_of(value); }
+};
+
+// What a node is, for a message; each loader says it its own way (the web
+// config never shows a value: it may be a password hash).
+using Describe = std::string (*)(const YAML::Node&);
+
+// The entries of `map`, in order. yaml-cpp keeps only one of two equal keys
+// when looking a key up, so duplicates are caught here, by walking them all.
+// A key that is not text, or is written twice, is a ConfigError of `source`
+// at the key's line; `where` ("in target") and `key_noun` ("key", "CA
+// bundle name") make its message.
+std::vector<Entry> entries(const YAML::Node& map, const std::string& source,
+                           std::string_view where, std::string_view key_noun,
+                           Describe describe);
 
 }  // namespace meshprobe::yaml_text
