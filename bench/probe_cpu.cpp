@@ -3,7 +3,9 @@
 // verification: CA loaded once, fresh SSL per handshake, chain and hostname
 // checked). The servers run in a forked child so only the client's CPU is
 // counted; both sides of each pair run the same number of sequential probes
-// against the same server, in the same process.
+// against the same server, in the same process. A third TLS loop does the
+// same handshake through Asio's ssl::stream and nothing of meshprobe: what
+// the engine's TLS costs over it is meshprobe's own.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -15,6 +17,9 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -80,6 +85,29 @@ void raw_tls_handshake(SSL_CTX* ctx, std::uint16_t port) {
   }
   SSL_free(ssl);
   close(fd);
+}
+
+// The same handshake through Asio's SSL stream on the event loop (the
+// memory-BIO engine every Asio TLS client uses), without meshprobe.
+void asio_tls_handshake(boost::asio::io_context& io, boost::asio::ssl::context& ctx,
+                        std::uint16_t port) {
+  namespace asio = boost::asio;
+  asio::ip::tcp::socket socket(io);
+  asio::ssl::stream<asio::ip::tcp::socket&> tls(socket, ctx);
+  SSL_set_tlsext_host_name(tls.native_handle(), kServerName);  // NOLINT: OpenSSL macro
+  SSL_set1_host(tls.native_handle(), kServerName);
+  bool ok = false;
+  socket.async_connect({asio::ip::address_v4::loopback(), port},
+                       [&](const boost::system::error_code& connected) {
+                         if (connected) return;
+                         tls.async_handshake(asio::ssl::stream_base::client,
+                                             [&](const boost::system::error_code& ec) { ok = !ec; });
+                       });
+  io.restart();
+  io.run();
+  if (!ok || SSL_get_verify_result(tls.native_handle()) != X509_V_OK) {
+    throw std::runtime_error("Asio handshake failed");
+  }
 }
 
 double median(std::vector<double> values) {
@@ -186,6 +214,22 @@ int main(int argc, char** argv) {
       rounds, [&] { return meshprobe_cpu_us(tls_n / rounds, tls_target); },
       [&] { return cpu_us_per(tls_n / rounds, [&] { raw_tls_handshake(ctx, ports.tls); }); });
   report("tls_probe", tls_mesh, tls_base);
+
+  boost::asio::io_context asio_io;
+  boost::asio::ssl::context asio_ctx(boost::asio::ssl::context::tls_client);
+  X509_STORE_up_ref((*bundle)->store());
+  SSL_CTX_set_cert_store(asio_ctx.native_handle(), (*bundle)->store());
+  SSL_CTX_set_verify(asio_ctx.native_handle(), SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_session_cache_mode(asio_ctx.native_handle(), SSL_SESS_CACHE_OFF);
+  const auto [tls_mesh_again, tls_asio] = alternate(
+      rounds, [&] { return meshprobe_cpu_us(tls_n / rounds, tls_target); },
+      [&] {
+        return cpu_us_per(tls_n / rounds, [&] { asio_tls_handshake(asio_io, asio_ctx, ports.tls); });
+      });
+  std::printf("%-28s meshprobe %8.1f us   Asio ssl::stream alone %8.1f us   ratio %.2f\n",
+              "tls_probe_over_asio", tls_mesh_again, tls_asio, tls_mesh_again / tls_asio);
+  std::printf("BENCH tls_asio_stream_cpu_us=%.1f\nBENCH tls_probe_over_asio_ratio=%.3f\n", tls_asio,
+              tls_mesh_again / tls_asio);
   SSL_CTX_free(ctx);
 
   kill(servers, SIGTERM);
