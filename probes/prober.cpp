@@ -281,6 +281,17 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
       SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                const_cast<char*>(name.c_str()));
     }
+    x509_store_st* store = target_->ca ? target_->ca->store() : shared_.system_store();
+    if (store == nullptr) {
+      end_phase();
+      fail(Diagnosis::local_resource, "the system trust store cannot be loaded");
+      co_return false;
+    }
+    if (!detail::prepare_verification(ssl, store, name, &chain_problems_)) {
+      end_phase();
+      fail(Diagnosis::local_resource, "cannot set up certificate verification");
+      co_return false;
+    }
     auto [ec] = co_await tls_->async_handshake(ssl::stream_base::client, kNoThrow);
     end_phase();
     if (ec) {
@@ -293,12 +304,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
     }
 
     result_.tls = detail::describe_session(ssl);
-    x509_store_st* store = target_->ca ? target_->ca->store() : shared_.system_store();
-    if (store == nullptr) {
-      fail(Diagnosis::local_resource, "the system trust store cannot be loaded");
-      co_return false;
-    }
-    auto verdict = detail::verify_peer(ssl, store, name);
+    auto verdict = detail::verify_peer(ssl, chain_problems_, name);
     if (verdict.diagnosis == Diagnosis::tls_unknown_authority && !target_->ca) {
       verdict.message +=
           "; it was checked against the system trust store: name the mesh's "
@@ -494,6 +500,8 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   SteadyClock::time_point deadline_;
   asio::steady_timer timer_;
   tcp::socket socket_;
+  // Filled during the handshake; declared first so it outlives the stream.
+  std::vector<detail::ChainProblem> chain_problems_;
   std::optional<ssl::stream<tcp::socket&>> tls_;
   ProbeResult result_;
 

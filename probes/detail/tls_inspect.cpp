@@ -103,16 +103,21 @@ CertSummary summarize(const X509* cert) {
   return s;
 }
 
-struct VerifyError {
-  int code;
-  int depth;
-};
+// Where an SSL keeps its attempt's list of chain problems.
+int problems_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
 
-int collect_errors(int ok, X509_STORE_CTX* ctx) {
+int collect_problems(int ok, X509_STORE_CTX* ctx) {
   if (ok == 0) {
-    auto* errors = static_cast<std::vector<VerifyError>*>(
-        X509_STORE_CTX_get_ex_data(ctx, 0));
-    errors->push_back({X509_STORE_CTX_get_error(ctx), X509_STORE_CTX_get_error_depth(ctx)});
+    auto* ssl = static_cast<SSL*>(
+        X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* problems =
+        ssl ? static_cast<std::vector<ChainProblem>*>(SSL_get_ex_data(ssl, problems_index()))
+            : nullptr;
+    if (problems == nullptr) return 0;  // not armed by prepare_verification: refuse
+    problems->push_back({X509_STORE_CTX_get_error(ctx), X509_STORE_CTX_get_error_depth(ctx)});
   }
   return 1;  // keep going: every problem of the chain gets recorded
 }
@@ -183,58 +188,50 @@ TlsInfo describe_session(SSL* ssl) {
   return info;
 }
 
-Verdict verify_peer(SSL* ssl, X509_STORE* store, std::string_view expected_name) {
+bool prepare_verification(SSL* ssl, X509_STORE* store, std::string_view expected_name,
+                          std::vector<ChainProblem>* problems) {
+  if (problems_index() < 0 || SSL_set_ex_data(ssl, problems_index(), problems) != 1 ||
+      SSL_set1_verify_cert_store(ssl, store) != 1) {
+    return false;
+  }
+  SSL_set_verify(ssl, SSL_VERIFY_PEER, collect_problems);
+  const std::string name(expected_name);
+  if (name.empty()) return true;
+  if (is_ip_literal(name)) {
+    return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
+  }
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  return SSL_set1_host(ssl, name.c_str()) == 1;
+}
+
+Verdict verify_peer(SSL* ssl, const std::vector<ChainProblem>& errors,
+                    std::string_view expected_name) {
   X509* leaf = SSL_get0_peer_certificate(ssl);
   if (leaf == nullptr) {
     return {Diagnosis::tls_protocol_error, "the server presented no certificate"};
   }
-  STACK_OF(X509)* untrusted = SSL_get_peer_cert_chain(ssl);
-
-  std::vector<VerifyError> errors;
-  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
-  if (ctx == nullptr || X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
-    X509_STORE_CTX_free(ctx);
-    return {Diagnosis::local_resource, "cannot set up certificate verification"};
-  }
-  X509_STORE_CTX_set_default(ctx, "ssl_server");
-  X509_STORE_CTX_set_ex_data(ctx, 0, &errors);
-  X509_STORE_CTX_set_verify_cb(ctx, collect_errors);
-  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
-  const std::string name(expected_name);
-  if (!name.empty()) {
-    if (is_ip_literal(name)) {
-      X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
-    } else {
-      X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
-      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    }
-  }
-  X509_verify_cert(ctx);
-  X509_STORE_CTX_free(ctx);
-  ERR_clear_error();
-
   if (errors.empty()) return {};
 
-  auto find = [&](auto predicate) -> const VerifyError* {
+  auto find = [&](auto predicate) -> const ChainProblem* {
     for (const auto& e : errors) {
       if (predicate(e.code)) return &e;
     }
     return nullptr;
   };
-  if (const VerifyError* e = find(is_trust_error)) {
+  if (const ChainProblem* e = find(is_trust_error)) {
     return {Diagnosis::tls_unknown_authority,
             "x509: certificate signed by unknown authority: " + which_cert(e->depth) +
                 " does not verify against the CA bundle (" +
                 X509_verify_cert_error_string(e->code) + ")"};
   }
-  if (const VerifyError* e = find([](int c) { return c == X509_V_ERR_CERT_HAS_EXPIRED; })) {
+  if (const ChainProblem* e = find([](int c) { return c == X509_V_ERR_CERT_HAS_EXPIRED; })) {
     return {Diagnosis::tls_expired, which_cert(e->depth) + " has expired"};
   }
-  if (const VerifyError* e = find([](int c) { return c == X509_V_ERR_CERT_NOT_YET_VALID; })) {
+  if (const ChainProblem* e = find([](int c) { return c == X509_V_ERR_CERT_NOT_YET_VALID; })) {
     return {Diagnosis::tls_not_yet_valid, which_cert(e->depth) + " is not valid yet"};
   }
   return {Diagnosis::tls_name_mismatch,
-          "the certificate does not cover " + name + " (its SANs: " +
+          "the certificate does not cover " + std::string(expected_name) + " (its SANs: " +
               join(subject_alt_names(leaf)) + ")"};
 }
 

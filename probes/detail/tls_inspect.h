@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "probes/diagnosis.h"
 #include "probes/result.h"
@@ -29,10 +30,25 @@ struct Verdict {
   std::string message;
 };
 
-// Verifies the served chain against `store` and `expected_name` (a DNS name
-// or an IP literal). Unknown authority outranks validity, which outranks the
-// name: a stale caBundle is the root cause even when the name is also wrong.
-Verdict verify_peer(ssl_st* ssl, x509_store_st* store,
+// One problem of a served chain, as OpenSSL's verification reported it.
+struct ChainProblem {
+  int code;   // X509_V_ERR_*
+  int depth;  // 0: the server's certificate
+};
+
+// The chain is verified once, inside the handshake, as any TLS client does:
+// this gives `ssl` the trust store, the expected name (a DNS name or an IP
+// literal) and a verify callback that records every problem into
+// `problems` and lets the handshake finish, so that the reasons can be told
+// apart afterwards (a pass/fail callback would merge them). `problems` must
+// outlive the handshake. False: OpenSSL refused the settings.
+bool prepare_verification(ssl_st* ssl, x509_store_st* store, std::string_view expected_name,
+                          std::vector<ChainProblem>* problems);
+
+// Judges a completed handshake by the problems prepare_verification
+// recorded. Unknown authority outranks validity, which outranks the name: a
+// stale caBundle is the root cause even when the name is also wrong.
+Verdict verify_peer(ssl_st* ssl, const std::vector<ChainProblem>& errors,
                     std::string_view expected_name);
 
 // Explains a failed handshake from the OpenSSL reason code carried by the
