@@ -282,14 +282,11 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
                const_cast<char*>(name.c_str()));
     }
     x509_store_st* store = target_->ca ? target_->ca->store() : shared_.system_store();
-    if (store == nullptr) {
+    if (store == nullptr || !detail::prepare_verification(ssl, store, name, &chain_problems_)) {
       end_phase();
-      fail(Diagnosis::local_resource, "the system trust store cannot be loaded");
-      co_return false;
-    }
-    if (!detail::prepare_verification(ssl, store, name, &chain_problems_)) {
-      end_phase();
-      fail(Diagnosis::local_resource, "cannot set up certificate verification");
+      fail(Diagnosis::local_resource, store == nullptr
+                                          ? "the system trust store cannot be loaded"
+                                          : "cannot set up certificate verification");
       co_return false;
     }
     auto [ec] = co_await tls_->async_handshake(ssl::stream_base::client, kNoThrow);
