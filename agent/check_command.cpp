@@ -6,10 +6,11 @@
 #include <optional>
 #include <ostream>
 
-#include "agent/builtin_targets.h"
-#include "agent/kube_session.h"
-#include "agent/kube_targets.h"
-#include "agent/report.h"
+#include "targets/builtin.h"
+#include "kube/connection.h"
+#include "kube/hygiene_run.h"
+#include "targets/expand.h"
+#include "results/check_report.h"
 #include "config/config.h"
 #include "probes/ca_bundle.h"
 #include "probes/prober.h"

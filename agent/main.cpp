@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "agent/agent_runtime.h"
+#include "agent/agent.h"
 #include "agent/check_command.h"
 #include "config/config.h"
 #include "config/duration.h"

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/results_store.h"
+#include "results/store.h"
 
 namespace boost::asio {
 class io_context;

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "agent/metrics.h"
+#include "results/metrics.h"
 
 int main(int argc, char** argv) {
   using namespace meshprobe;

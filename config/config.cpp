@@ -20,7 +20,7 @@
 #include <utility>
 
 #include "config/duration.h"
-#include "kube/endpoint_discovery.h"
+#include "config/service_host.h"
 
 namespace meshprobe {
 
@@ -755,7 +755,7 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
 void Parser::read_target_kubernetes_keys(const Section& keys, const Target& target,
                                          TargetConfig& result) const {
   const auto service_host_required = [&](const Entry& entry, std::string_view what) {
-    if (!kube::parse_service_host(target.host)) {
+    if (!parse_service_host(target.host)) {
       fail(entry.value_line(),
            std::string(what) + " needs a Service host NAME.NAMESPACE.svc (or "
            "NAME.NAMESPACE.svc.cluster.local), and " + in_quotes(target.url) + " has " +

@@ -6,8 +6,8 @@
 #include <cstdio>
 
 #include "kube/endpoint_discovery.h"
-#include "kube/kube_api.h"
-#include "kube/objects.h"
+#include "kube/client/reads.h"
+#include "kube/client/objects.h"
 
 namespace meshprobe::kube {
 namespace {
@@ -219,12 +219,8 @@ ProxyVerdict judge_proxy_response(const HttpResponse& response, int expected_sta
 ProbeResult probe_via_apiserver(KubeApi& api, const Target& target, const std::string& address,
                                 const std::atomic<bool>* cancel) {
   const auto started = Clock::now();
-  ProbeResult result;
-  result.target = target.name;
-  result.url = target.url;
-  result.kind = target.kind;
-  result.vantage = target.vantage.empty() ? std::string(kApiserverVantage) : target.vantage;
-  result.started_at = WallClock::now();
+  ProbeResult result = result_for(target);
+  if (result.vantage.empty()) result.vantage = std::string(kApiserverVantage);
   const auto finish = [&](ProxyVerdict verdict) {
     result.diagnosis = verdict.diagnosis;
     result.success = verdict.diagnosis == Diagnosis::ok;

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "kube/api_client.h"
+#include "kube/client/api_client.h"
 #include "probes/result.h"
 #include "probes/target.h"
 

@@ -1,11 +1,11 @@
 #include "kube/ca_sources.h"
 
-#include "kube/kube_api.h"
+#include "kube/client/reads.h"
+#include "common/text.h"
 
 namespace meshprobe::kube {
 namespace {
 
-std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 Expected<FetchedCa> from_webhook(KubeApi& api, const CaSourceRef& ref, WebhookKind kind) {
   auto config = api.get_webhook_configuration(kind, ref.name);

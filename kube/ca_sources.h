@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "kube/objects.h"
-#include "probes/expected.h"
+#include "kube/client/objects.h"
+#include "common/expected.h"
 
 namespace meshprobe::kube {
 

@@ -5,12 +5,11 @@
 #include <algorithm>
 #include <set>
 
-#include "kube/kube_api.h"
+#include "kube/client/reads.h"
+#include "common/text.h"
 
 namespace meshprobe::kube {
 namespace {
-
-std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 std::string describe_ports(const Service& service) {
   std::string out;
@@ -27,18 +26,6 @@ std::string describe_ports(const Service& service) {
 bool is_tcp(std::string_view protocol) { return protocol.empty() || protocol == "TCP"; }
 
 }  // namespace
-
-std::optional<ServiceName> parse_service_host(std::string_view host) {
-  // NAME . NAMESPACE . svc [. cluster-domain]
-  const std::size_t first = host.find('.');
-  if (first == std::string_view::npos || first == 0) return std::nullopt;
-  const std::size_t second = host.find('.', first + 1);
-  if (second == std::string_view::npos || second == first + 1) return std::nullopt;
-  const std::string_view rest = host.substr(second + 1);
-  if (rest != "svc" && !(rest.starts_with("svc.") && rest.size() > 4)) return std::nullopt;
-  return ServiceName{std::string(host.substr(0, first)),
-                     std::string(host.substr(first + 1, second - first - 1))};
-}
 
 std::optional<std::string> canonical_ip(std::string_view address) {
   const std::string text(address);
@@ -138,6 +125,18 @@ Expected<std::vector<std::string>> revision_services(KubeApi& api, const std::st
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::map<std::string, std::string> endpoint_labels(const DiscoveredEndpoint& endpoint) {
+  const auto flag = [](bool value) { return std::string(value ? "true" : "false"); };
+  std::map<std::string, std::string> labels{{"ready", flag(endpoint.ready)},
+                                            {"serving", flag(endpoint.serving)},
+                                            {"terminating", flag(endpoint.terminating)},
+                                            {"port", std::to_string(endpoint.port)}};
+  if (!endpoint.pod.empty()) labels["pod"] = endpoint.pod;
+  if (!endpoint.node.empty()) labels["node"] = endpoint.node;
+  if (!endpoint.zone.empty()) labels["zone"] = endpoint.zone;
+  return labels;
 }
 
 }  // namespace meshprobe::kube

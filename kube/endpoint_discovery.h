@@ -6,29 +6,19 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "kube/objects.h"
-#include "probes/expected.h"
+#include "common/expected.h"
+#include "config/service_host.h"
+#include "kube/client/objects.h"
 
 namespace meshprobe::kube {
 
 class KubeApi;
-
-struct ServiceName {
-  std::string name;
-  std::string ns;
-  // NAME.NAMESPACE.svc: the name the API server calls webhooks by, and the
-  // one istiod's certificate carries.
-  std::string host() const { return name + "." + ns + ".svc"; }
-  bool operator==(const ServiceName&) const = default;
-};
-
-// NAME.NAMESPACE.svc or NAME.NAMESPACE.svc.CLUSTER-DOMAIN; nullopt otherwise.
-std::optional<ServiceName> parse_service_host(std::string_view host);
 
 struct DiscoveredEndpoint {
   std::string address;  // canonical IP text
@@ -73,5 +63,9 @@ Expected<std::vector<std::string>> revision_services(KubeApi& api, const std::st
 // "10.0.0.5" for "10.0.0.5", "fd00::5" for "fd00:0::0005": the text the
 // prober reports for the address. nullopt when it is not an IP address.
 std::optional<std::string> canonical_ip(std::string_view address);
+
+// The labels a discovered endpoint's results carry (ready, serving,
+// terminating, pod, node, zone, port).
+std::map<std::string, std::string> endpoint_labels(const DiscoveredEndpoint& endpoint);
 
 }  // namespace meshprobe::kube

@@ -4,7 +4,7 @@
 #include <map>
 #include <tuple>
 
-#include "kube/kube_api.h"
+#include "kube/client/reads.h"
 
 namespace meshprobe::kube {
 namespace {

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "kube/endpoint_discovery.h"
-#include "kube/objects.h"
+#include "kube/client/objects.h"
 #include "probes/diagnosis.h"
-#include "probes/expected.h"
+#include "common/expected.h"
 
 namespace meshprobe::kube {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "probes/expected.h"
+#include "common/expected.h"
 
 struct x509_store_st;  // OpenSSL's X509_STORE, kept out of this header.
 

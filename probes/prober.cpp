@@ -523,11 +523,7 @@ class ProbeRun : public std::enable_shared_from_this<ProbeRun> {
   void start() {
     started_ = SteadyClock::now();
     deadline_ = started_ + target_->timeout;
-    base_.target = target_->name;
-    base_.url = target_->url;
-    base_.kind = target_->kind;
-    base_.vantage = target_->vantage;
-    base_.started_at = WallClock::now();
+    base_ = result_for(*target_);
     asio::co_spawn(shared_.io, resolve_and_probe(),
                    [self = shared_from_this()](std::exception_ptr) {});
   }
@@ -654,12 +650,7 @@ ProbeHandle Prober::probe(std::shared_ptr<const Target> target, ProbeCompletion 
       return delegate->second(std::move(target), std::move(done));
     }
     // Completions always run on the io_context, never inside probe().
-    ProbeResult result;
-    result.target = target->name;
-    result.url = target->url;
-    result.kind = target->kind;
-    result.vantage = target->vantage;
-    result.started_at = WallClock::now();
+    ProbeResult result = result_for(*target);
     result.diagnosis = Diagnosis::local_resource;
     result.failed_phase = Phase::resolve;
     result.message = "this meshprobe cannot probe via \"" + target->via + "\"";

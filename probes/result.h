@@ -76,4 +76,8 @@ struct ProbeResult {
   std::vector<Warning> warnings;
 };
 
+// A result headed with what it is a result of (name, URL, kind, vantage),
+// started now; the probe fills in the rest.
+ProbeResult result_for(const Target& target);
+
 }  // namespace meshprobe

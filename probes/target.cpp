@@ -4,8 +4,6 @@
 
 #include <charconv>
 
-#include "probes/result.h"
-
 namespace meshprobe {
 
 std::string_view kind_name(ProbeKind kind) {
@@ -19,16 +17,6 @@ std::string_view kind_name(ProbeKind kind) {
 }
 
 bool uses_tls(ProbeKind kind) { return kind != ProbeKind::tcp; }
-
-std::string_view phase_name(Phase phase) {
-  switch (phase) {
-    case Phase::resolve: return "resolve";
-    case Phase::connect: return "connect";
-    case Phase::tls: return "tls";
-    case Phase::app: return "app";
-  }
-  return "unknown";
-}
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "probes/expected.h"
+#include "common/expected.h"
 
 namespace meshprobe {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "probes/expected.h"
+#include "common/expected.h"
 
 namespace meshprobe::detail {
 

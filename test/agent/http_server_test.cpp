@@ -1,6 +1,6 @@
 // The agent's HTTP server against real loopback clients written with plain
 // POSIX sockets, so what is tested is what goes over the wire.
-#include "agent/http_server.h"
+#include "http/http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

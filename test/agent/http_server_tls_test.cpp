@@ -26,7 +26,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "agent/http_server.h"
+#include "http/http_server.h"
 #include "config/web_config.h"
 #include "test/support/openssl_util.h"
 #include "test/support/posix_socket.h"

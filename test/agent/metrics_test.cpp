@@ -1,4 +1,4 @@
-#include "agent/metrics.h"
+#include "results/metrics.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

@@ -1,4 +1,4 @@
-#include "agent/results_store.h"
+#include "results/store.h"
 
 #include <gtest/gtest.h>
 

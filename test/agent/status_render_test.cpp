@@ -1,4 +1,4 @@
-#include "agent/status_render.h"
+#include "results/status_page.h"
 
 #include <boost/json.hpp>
 #include <gmock/gmock.h>

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <utility>
 
-#include "agent/http_server.h"
+#include "http/http_server.h"
 #include "config/web_config.h"
 
 namespace {

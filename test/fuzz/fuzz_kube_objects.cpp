@@ -16,8 +16,8 @@
 
 #include "kube/endpoint_discovery.h"
 #include "kube/hygiene.h"
-#include "kube/kube_api.h"
-#include "kube/objects.h"
+#include "kube/client/reads.h"
+#include "kube/client/objects.h"
 
 namespace {
 

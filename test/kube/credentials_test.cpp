@@ -1,4 +1,4 @@
-#include "kube/credentials.h"
+#include "kube/client/credentials.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "test/kube/fake_apiserver_process.h"
+#include "fake_apiserver_process.h"
 
 #include <signal.h>
 #include <spawn.h>

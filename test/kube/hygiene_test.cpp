@@ -7,7 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "test/kube/test_files.h"
+#include "test_files.h"
 
 namespace meshprobe::kube {
 namespace {

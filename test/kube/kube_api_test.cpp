@@ -1,7 +1,7 @@
 // The API client against the emulated API server (fake_apiserver.py) over
 // real HTTPS: authentication, RBAC errors, 404s, paging, retries, token
 // rotation, a caBundle that changes between two reads, cancellation.
-#include "kube/kube_api.h"
+#include "kube/client/reads.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 
 #include "kube/ca_sources.h"
 #include "kube/hygiene.h"
-#include "test/kube/fake_apiserver_process.h"
+#include "fake_apiserver_process.h"
 #include "test/support/test_pki.h"
 
 namespace meshprobe::kube {

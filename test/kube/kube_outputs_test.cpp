@@ -5,9 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "agent/kube_metrics.h"
-#include "agent/report.h"
-#include "agent/status_render.h"
+#include "results/kube_metrics.h"
+#include "results/check_report.h"
+#include "results/status_page.h"
 
 namespace meshprobe {
 namespace {

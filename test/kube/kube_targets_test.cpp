@@ -1,6 +1,8 @@
 // Configured targets expanded with what the cluster said: pure, so every
 // case is a snapshot built here.
-#include "agent/kube_targets.h"
+#include "targets/expand.h"
+#include "targets/builtin.h"
+#include "kube/hygiene_run.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,10 +1,10 @@
-#include "kube/objects.h"
+#include "kube/client/objects.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "kube/base64.h"
-#include "test/kube/test_files.h"
+#include "common/base64.h"
+#include "test_files.h"
 
 namespace meshprobe::kube {
 namespace {

@@ -7,8 +7,8 @@
 
 #include <set>
 
-#include "kube/kube_api.h"
-#include "test/kube/test_files.h"
+#include "kube/client/reads.h"
+#include "test_files.h"
 
 namespace meshprobe::kube {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "test/probe/probe_harness.h"
+#include "probe_harness.h"
 #include "test/support/hostile_server.h"
 
 namespace meshprobe::test {

@@ -1,4 +1,4 @@
-#include "test/probe/probe_harness.h"
+#include "probe_harness.h"
 
 #include <boost/asio/io_context.hpp>
 

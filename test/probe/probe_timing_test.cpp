@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "test/probe/probe_harness.h"
+#include "probe_harness.h"
 
 namespace meshprobe::test {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "test/probe/probe_harness.h"
+#include "probe_harness.h"
 #include "test/support/posix_socket.h"
 
 namespace meshprobe::test {

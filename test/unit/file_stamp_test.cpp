@@ -1,5 +1,5 @@
 // A file's stamp changes when what a reader would get changes, and only then.
-#include "probes/file_stamp.h"
+#include "common/file_stamp.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "agent/report.h"
+#include "results/check_report.h"
 
 #include <algorithm>
 #include <regex>

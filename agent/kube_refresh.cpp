@@ -1,0 +1,149 @@
+#include "agent/kube_refresh.h"
+
+#include <boost/asio/io_context.hpp>
+
+#include <set>
+
+#include "kube/apiserver_proxy.h"
+
+namespace meshprobe {
+namespace {
+
+// What a snapshot could not read, one line each, for /status and the log.
+std::vector<std::string> snapshot_errors(const KubeSnapshot& snapshot) {
+  std::vector<std::string> errors;
+  for (const auto& [name, bundle] : snapshot.bundles) {
+    if (!bundle) errors.push_back("CA bundle \"" + name + "\": " + bundle.error().message);
+  }
+  for (const auto& [target, discovery] : snapshot.discoveries) {
+    if (!discovery) errors.push_back("target \"" + target + "\": " + discovery.error().message);
+  }
+  if (snapshot.cluster && !*snapshot.cluster) {
+    errors.push_back("hygiene: " + snapshot.cluster->error().message);
+  }
+  return errors;
+}
+
+std::string finding_key(const kube::Finding& finding) {
+  return finding.code + "\n" + finding.object + "\n" + finding.webhook;
+}
+
+}  // namespace
+
+KubeRuntime::KubeRuntime(boost::asio::io_context& io, Prober& prober, Logger& log,
+                         std::unique_ptr<KubeConnection> connection,
+                         std::function<void()> on_snapshot)
+    : io_(io),
+      prober_(prober),
+      log_(log),
+      connection_(std::move(connection)),
+      on_snapshot_(std::move(on_snapshot)),
+      timer_(io) {
+  status_.connection = connection_->description();
+  prober_.set_delegate(std::string(kube::kApiserverVantage), connection_->apiserver_delegate(io));
+}
+
+KubeRuntime::~KubeRuntime() {
+  *alive_ = false;
+  stop();
+}
+
+void KubeRuntime::configure(const Config& config) {
+  config_ = config;
+  if (reading_) {
+    read_again_ = true;
+    return;
+  }
+  read_now();
+}
+
+void KubeRuntime::stop() {
+  stopping_ = true;
+  timer_.cancel();
+  for (const ProbeHandle& probe : hygiene_probes_) probe.cancel();
+  connection_->cancel_all();
+}
+
+void KubeRuntime::read_now() {
+  if (stopping_ || !config_) return;
+  timer_.cancel();
+  reading_ = true;
+  connection_->read_async(*config_, io_,
+                          [this, alive = std::weak_ptr<bool>(alive_)](KubeSnapshot snapshot) {
+                            if (auto still = alive.lock(); still && *still) on_read(std::move(snapshot));
+                          });
+}
+
+void KubeRuntime::on_read(KubeSnapshot snapshot) {
+  reading_ = false;
+  if (stopping_) return;
+  if (read_again_) {
+    // Read with a config that has since changed: its answers may not cover
+    // the new one. Read again at once.
+    read_again_ = false;
+    read_now();
+    return;
+  }
+  std::vector<std::string> errors = snapshot_errors(snapshot);
+  metrics_.record_refresh(errors.empty(), snapshot.read_at);
+  if (errors != status_.errors) {
+    for (const std::string& error : errors) log_.warn("kubernetes_read_failed", {{"error", error}});
+    if (errors.empty() && !status_.errors.empty()) log_.info("kubernetes_read_recovered");
+  }
+  status_.errors = std::move(errors);
+  status_.last_refresh = snapshot.read_at;
+  status_.last_refresh_ok = status_.errors.empty();
+  snapshot_ = std::move(snapshot);
+  on_snapshot_();
+
+  const std::uint64_t generation = ++hygiene_generation_;
+  hygiene_probes_ = run_hygiene(prober_, *snapshot_, config_->default_timeout,
+                                [this, generation, alive = std::weak_ptr<bool>(alive_)](
+                                    HygieneReport report) {
+                                  if (auto still = alive.lock(); still && *still) {
+                                    on_hygiene(generation, std::move(report));
+                                  }
+                                });
+  schedule_next();
+}
+
+void KubeRuntime::on_hygiene(std::uint64_t generation, HygieneReport report) {
+  if (generation != hygiene_generation_ || stopping_) return;  // a newer run superseded it
+  hygiene_probes_.clear();
+  // Log what changed: a finding once when it appears, once when it goes.
+  std::set<std::string> before;
+  for (const kube::Finding& finding : status_.hygiene.findings) before.insert(finding_key(finding));
+  std::set<std::string> now;
+  for (const kube::Finding& finding : report.findings) {
+    now.insert(finding_key(finding));
+    if (before.count(finding_key(finding)) == 0) {
+      log_.warn("hygiene_finding", {{"code", finding.code},
+                                    {"object", finding.object},
+                                    {"webhook", finding.webhook},
+                                    {"message", finding.message}});
+    }
+  }
+  for (const kube::Finding& finding : status_.hygiene.findings) {
+    if (now.count(finding_key(finding)) == 0) {
+      log_.info("hygiene_resolved", {{"code", finding.code},
+                                     {"object", finding.object},
+                                     {"webhook", finding.webhook}});
+    }
+  }
+  if (report.error != status_.hygiene.error && !report.error.empty()) {
+    log_.warn("hygiene_unavailable", {{"error", report.error}});
+  }
+  metrics_.set_hygiene(report);
+  status_.hygiene = std::move(report);
+}
+
+void KubeRuntime::schedule_next() {
+  if (stopping_ || !config_) return;
+  timer_.expires_after(config_->kubernetes.refresh);
+  timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto still = alive.lock(); still && *still) read_now();
+  });
+}
+
+}  // namespace meshprobe

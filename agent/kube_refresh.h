@@ -1,0 +1,75 @@
+// The agent's side of Kubernetes mode: reads the cluster now and every
+// kubernetes.refresh (on a worker thread, never on the event loop), hands
+// each new snapshot to the agent so targets pick up changed CA bundles and
+// endpoints without a restart, runs the hygiene checks, and keeps what
+// /status and /metrics show about all of it.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "results/kube_metrics.h"
+#include "kube/connection.h"
+#include "kube/hygiene_run.h"
+#include "kube/hygiene_report.h"
+#include "targets/expand.h"
+#include "agent/log.h"
+#include "config/config.h"
+#include "probes/prober.h"
+
+namespace meshprobe {
+
+class KubeRuntime {
+ public:
+  // Registers the "apiserver" delegate with `prober`. `on_snapshot` runs on
+  // the io_context after each read: the agent expands its targets again.
+  KubeRuntime(boost::asio::io_context& io, Prober& prober, Logger& log,
+              std::unique_ptr<KubeConnection> connection, std::function<void()> on_snapshot);
+  ~KubeRuntime();
+  KubeRuntime(const KubeRuntime&) = delete;
+  KubeRuntime& operator=(const KubeRuntime&) = delete;
+
+  // Reads now with `config`, then every config.kubernetes.refresh. Called
+  // again after a reload, with the new config.
+  void configure(const Config& config);
+
+  // Cancels the timer, the reads and the hygiene probes.
+  void stop();
+
+  // Null until the first read finished.
+  const KubeSnapshot* snapshot() const { return snapshot_ ? &*snapshot_ : nullptr; }
+  const KubeStatus& status() const { return status_; }
+  KubeMetrics& metrics() { return metrics_; }
+  const KubeMetrics& metrics() const { return metrics_; }
+
+ private:
+  void read_now();
+  void on_read(KubeSnapshot snapshot);
+  void on_hygiene(std::uint64_t generation, HygieneReport report);
+  void schedule_next();
+
+  boost::asio::io_context& io_;
+  Prober& prober_;
+  Logger& log_;
+  std::unique_ptr<KubeConnection> connection_;
+  std::function<void()> on_snapshot_;
+  boost::asio::steady_timer timer_;
+  std::optional<Config> config_;
+  std::optional<KubeSnapshot> snapshot_;
+  KubeStatus status_;
+  KubeMetrics metrics_;
+  bool reading_ = false;
+  bool read_again_ = false;  // the config changed while a read was running
+  bool stopping_ = false;
+  std::uint64_t hygiene_generation_ = 0;
+  std::vector<ProbeHandle> hygiene_probes_;
+  // Callbacks from workers check it: the runtime may be gone by then.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace meshprobe

@@ -1,0 +1,58 @@
+#include "common/base64.h"
+
+#include <array>
+#include <cstdint>
+
+namespace meshprobe::kube {
+namespace {
+
+constexpr std::uint8_t kInvalid = 0xff;
+
+constexpr std::array<std::uint8_t, 256> decoding_table() {
+  std::array<std::uint8_t, 256> table{};
+  for (auto& entry : table) entry = kInvalid;
+  constexpr std::string_view alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (std::size_t i = 0; i < alphabet.size(); ++i) {
+    table[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
+  }
+  return table;
+}
+
+constexpr auto kTable = decoding_table();
+
+bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+}  // namespace
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  std::size_t padding = 0;
+  std::size_t symbols = 0;
+  for (char c : text) {
+    if (is_space(c)) continue;
+    if (c == '=') {
+      ++padding;
+      ++symbols;
+      continue;
+    }
+    // Nothing but padding may follow padding.
+    if (padding > 0) return std::nullopt;
+    const std::uint8_t value = kTable[static_cast<unsigned char>(c)];
+    if (value == kInvalid) return std::nullopt;
+    ++symbols;
+    buffer = (buffer << 6) | value;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xff);
+    }
+  }
+  if (symbols % 4 != 0 || padding > 2) return std::nullopt;
+  return out;
+}
+
+}  // namespace meshprobe::kube

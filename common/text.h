@@ -1,0 +1,28 @@
+// Small pieces of message text, written once for every room.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace meshprobe {
+
+// "text" with its double quotes, for naming a thing in a message.
+inline std::string in_quotes(std::string_view text) {
+  std::string out = "\"";
+  out += text;
+  out += '"';
+  return out;
+}
+
+// "a, b, c".
+inline std::string joined(std::span<const std::string_view> words) {
+  std::string out;
+  for (std::string_view word : words) {
+    if (!out.empty()) out += ", ";
+    out += word;
+  }
+  return out;
+}
+
+}  // namespace meshprobe

@@ -1,0 +1,316 @@
+#include "kube/client/api_client.h"
+
+#include "kube/client/detail/libcurl.h"
+#include "common/file_stamp.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace meshprobe::kube {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+using detail::Libcurl;
+using detail::libcurl;
+
+std::string trimmed(std::string text) {
+  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  text.erase(text.begin(), std::find_if(text.begin(), text.end(), not_space));
+  text.erase(std::find_if(text.rbegin(), text.rend(), not_space).base(), text.end());
+  return text;
+}
+
+bool transient(const HttpResponse& response) {
+  if (response.cancelled) return false;
+  if (response.status == 0) return true;
+  switch (response.status) {
+    case 429: case 500: case 502: case 503: case 504: return true;
+    default: return false;
+  }
+}
+
+// What one transfer collects as it runs.
+struct Transfer {
+  HttpResponse* response;
+  std::size_t limit;
+  bool too_large = false;
+  const std::atomic<bool>* cancel;
+  long retry_after_seconds = -1;
+};
+
+std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * count;
+  if (transfer->response->body.size() + bytes > transfer->limit) {
+    transfer->too_large = true;
+    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
+  transfer->response->body.append(data, bytes);
+  return bytes;
+}
+
+bool header_is(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size() || line[name.size()] != ':') return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
+  }
+  return true;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * count;
+  const std::string_view line(data, bytes);
+  const auto value = [&line](std::string_view name) {
+    return trimmed(std::string(line.substr(name.size() + 1)));
+  };
+  if (header_is(line, "content-type")) {
+    transfer->response->content_type = value("content-type");
+  } else if (header_is(line, "retry-after")) {
+    const std::string seconds = value("retry-after");
+    long parsed = 0;
+    const auto [end, ec] = std::from_chars(seconds.data(), seconds.data() + seconds.size(), parsed);
+    if (ec == std::errc{} && end == seconds.data() + seconds.size()) {
+      transfer->retry_after_seconds = parsed;
+    }
+  }
+  return bytes;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* transfer = static_cast<Transfer*>(user);
+  return transfer->cancel != nullptr && transfer->cancel->load() ? 1 : 0;
+}
+
+// curl_slist owner.
+struct HeaderList {
+  const Libcurl& curl;
+  curl_slist* list = nullptr;
+  ~HeaderList() { curl.slist_free_all(list); }
+  void add(const std::string& header) { list = curl.slist_append(list, header.c_str()); }
+};
+
+curl_blob blob_of(const std::string& text) {
+  return curl_blob{const_cast<char*>(text.data()), text.size(), CURL_BLOB_COPY};
+}
+
+}  // namespace
+
+struct ApiClient::Impl {
+  Impl(Credentials c, ApiClientOptions o)
+      : credentials(std::move(c)), options(std::move(o)), rng(std::random_device{}()) {}
+
+  ~Impl() {
+    for (CURL* handle : idle) curl.easy_cleanup(handle);
+  }
+
+  // Handles are reused so connections (and TLS sessions) to the API server
+  // stay open between calls; each is used by one thread at a time.
+  CURL* take_handle() {
+    {
+      std::lock_guard lock(handles_mutex);
+      if (!idle.empty()) {
+        CURL* handle = idle.back();
+        idle.pop_back();
+        return handle;
+      }
+    }
+    return curl.easy_init();
+  }
+
+  void return_handle(CURL* handle) {
+    std::lock_guard lock(handles_mutex);
+    idle.push_back(handle);
+  }
+
+  std::string bearer_token(bool force_reread) {
+    if (credentials.token_file.empty()) return credentials.token;
+    std::lock_guard lock(token_mutex);
+    const FileStamp stamp = stamp_of(credentials.token_file);
+    if (force_reread || stamp != token_stamp || token.empty()) {
+      std::ifstream in(credentials.token_file, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      if (in) {
+        token = trimmed(text.str());
+        token_stamp = stamp;
+      }
+    }
+    return token;
+  }
+
+  struct Outcome {
+    HttpResponse response;
+    long retry_after_seconds = -1;  // the server's Retry-After, -1 when none
+  };
+
+  Outcome perform(std::string_view path, const RequestOptions& request, bool reread_token) {
+    Outcome outcome;
+    HttpResponse& response = outcome.response;
+    Transfer transfer{&response, options.max_response_bytes, false, request.cancel, -1};
+    CURL* handle = take_handle();
+    if (handle == nullptr) {
+      response.error = "cannot create a libcurl handle (out of memory?)";
+      return outcome;
+    }
+    curl.easy_reset(handle);  // keeps the connection cache
+
+    const std::string url = credentials.server + std::string(path);
+    const milliseconds timeout =
+        request.timeout.count() > 0 ? request.timeout : options.request_timeout;
+    HeaderList headers{curl};
+    headers.add("Accept: application/json, */*");
+    const std::string bearer = bearer_token(reread_token);
+    if (!bearer.empty()) headers.add("Authorization: Bearer " + bearer);
+
+    curl.easy_setopt(handle, CURLOPT_URL, url.c_str());
+    curl.easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+    curl.easy_setopt(handle, CURLOPT_HTTPHEADER, headers.list);
+    curl.easy_setopt(handle, CURLOPT_USERAGENT, options.user_agent.c_str());
+    curl.easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl.easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+    curl.easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");  // lists compress well
+    // Threads: no signals for DNS timeouts.
+    curl.easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+    curl.easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::min(timeout, options.connect_timeout).count()));
+    curl.easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl.easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body);
+    curl.easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
+    curl.easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
+    curl.easy_setopt(handle, CURLOPT_HEADERDATA, &transfer);
+    curl.easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+    curl.easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl.easy_setopt(handle, CURLOPT_XFERINFODATA, &transfer);
+    if (!credentials.proxy_url.empty()) {
+      curl.easy_setopt(handle, CURLOPT_PROXY, credentials.proxy_url.c_str());
+    }
+
+    if (credentials.insecure_skip_tls_verify) {
+      curl.easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl.easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (!credentials.ca_pem.empty()) {
+      // The cluster CA alone: not the system store next to it.
+      curl_blob ca = blob_of(credentials.ca_pem);
+      curl.easy_setopt(handle, CURLOPT_CAINFO_BLOB, &ca);
+      curl.easy_setopt(handle, CURLOPT_CAPATH, nullptr);
+    }
+    if (!credentials.client_cert_pem.empty()) {
+      curl_blob cert = blob_of(credentials.client_cert_pem);
+      curl_blob key = blob_of(credentials.client_key_pem);
+      curl.easy_setopt(handle, CURLOPT_SSLCERT_BLOB, &cert);
+      curl.easy_setopt(handle, CURLOPT_SSLCERTTYPE, "PEM");
+      curl.easy_setopt(handle, CURLOPT_SSLKEY_BLOB, &key);
+      curl.easy_setopt(handle, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+
+    char error_buffer[CURL_ERROR_SIZE] = {};
+    curl.easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
+    const auto started = Clock::now();
+    const CURLcode result = curl.easy_perform(handle);
+    response.elapsed = Clock::now() - started;
+    curl.easy_setopt(handle, CURLOPT_ERRORBUFFER, nullptr);
+
+    // Not the connect times: a reused connection reports them as 0.
+    long request_bytes = 0;
+    curl.easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &request_bytes);
+    response.request_sent = request_bytes > 0;
+    if (result == CURLE_OK) {
+      curl.easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response.status);
+    } else {
+      response.status = 0;
+      response.body.clear();
+      response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
+      response.cancelled = result == CURLE_ABORTED_BY_CALLBACK;
+      if (transfer.too_large) {
+        response.error = "the response is larger than " +
+                         std::to_string(options.max_response_bytes) + " bytes";
+      } else if (response.cancelled) {
+        response.error = "cancelled";
+      } else {
+        response.error = error_buffer[0] != '\0' ? error_buffer : curl.easy_strerror(result);
+      }
+    }
+    outcome.retry_after_seconds = transfer.retry_after_seconds;
+    return_handle(handle);
+    return outcome;
+  }
+
+  milliseconds backoff_for(int attempt, long retry_after_seconds) {
+    if (retry_after_seconds >= 0) {
+      return std::min<milliseconds>(std::chrono::seconds(retry_after_seconds), options.max_backoff);
+    }
+    const milliseconds base = std::min<milliseconds>(
+        options.initial_backoff * (1LL << std::min(attempt - 1, 10)), options.max_backoff);
+    // Full jitter halves: many agents retrying after one API server hiccup
+    // must not come back in step.
+    std::uniform_int_distribution<long long> spread(base.count() / 2, base.count());
+    std::lock_guard lock(rng_mutex);
+    return milliseconds(spread(rng));
+  }
+
+  static bool sleep_unless_cancelled(milliseconds pause, const std::atomic<bool>* cancel) {
+    const auto until = Clock::now() + pause;
+    while (Clock::now() < until) {
+      if (cancel != nullptr && cancel->load()) return false;
+      std::this_thread::sleep_for(std::min<Clock::duration>(milliseconds(50), until - Clock::now()));
+    }
+    return true;
+  }
+
+  const Libcurl& curl = libcurl();  // first: loads libcurl, or throws
+  Credentials credentials;
+  ApiClientOptions options;
+  std::mutex handles_mutex;
+  std::vector<CURL*> idle;
+  std::mutex token_mutex;
+  std::string token;
+  FileStamp token_stamp;
+  std::mutex rng_mutex;
+  std::mt19937_64 rng;
+};
+
+ApiClient::ApiClient(Credentials credentials, ApiClientOptions options) {
+  impl_ = std::make_unique<Impl>(std::move(credentials), std::move(options));
+}
+
+ApiClient::~ApiClient() = default;
+
+HttpResponse ApiClient::get(std::string_view path_and_query, const RequestOptions& request) {
+  const int attempts = request.retry ? std::max(1, impl_->options.max_attempts) : 1;
+  bool reread_token = false;
+  Impl::Outcome outcome;
+  for (int attempt = 1;; ++attempt) {
+    outcome = impl_->perform(path_and_query, request, reread_token);
+    // A rotated token can be rejected in the moment before its file changes
+    // on disk: read it again and retry once, whatever `retry` says.
+    if (outcome.response.status == 401 && !impl_->credentials.token_file.empty() &&
+        !reread_token) {
+      reread_token = true;
+      outcome = impl_->perform(path_and_query, request, true);
+    }
+    outcome.response.attempts = attempt;
+    if (attempt >= attempts || !transient(outcome.response)) break;
+    if (!Impl::sleep_unless_cancelled(impl_->backoff_for(attempt, outcome.retry_after_seconds),
+                                      request.cancel)) {
+      outcome.response.cancelled = true;
+      break;
+    }
+  }
+  return std::move(outcome.response);
+}
+
+const Credentials& ApiClient::credentials() const { return impl_->credentials; }
+const ApiClientOptions& ApiClient::options() const { return impl_->options; }
+
+}  // namespace meshprobe::kube

@@ -1,0 +1,203 @@
+#include "kube/client/credentials.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "common/base64.h"
+#include "common/text.h"
+
+namespace meshprobe::kube {
+namespace {
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return text.str();
+}
+
+
+// A kubeconfig's named list (clusters, contexts, users): the entry's inner map.
+YAML::Node find_named(const YAML::Node& list, std::string_view name, std::string_view inner) {
+  if (!list || !list.IsSequence()) return YAML::Node();
+  for (const YAML::Node& item : list) {
+    if (item.IsMap() && item["name"] && item["name"].IsScalar() &&
+        item["name"].Scalar() == name) {
+      return item[std::string(inner)];
+    }
+  }
+  return YAML::Node();
+}
+
+std::string scalar_or_empty(const YAML::Node& map, const char* key) {
+  if (!map || !map.IsMap()) return {};
+  const YAML::Node value = map[key];
+  return value && value.IsScalar() ? value.Scalar() : std::string();
+}
+
+class KubeconfigReader {
+ public:
+  explicit KubeconfigReader(std::string path) : path_(std::move(path)) {}
+
+  Error error(const std::string& message) const {
+    return Error{"kubeconfig " + path_ + ": " + message};
+  }
+
+  std::string resolve(const std::string& file) const {
+    std::filesystem::path p(file);
+    if (p.is_relative()) p = std::filesystem::path(path_).parent_path() / p;
+    return p.lexically_normal().string();
+  }
+
+  // `KEY-data` (base64) wins over `KEY` (a file), as in client-go.
+  Expected<std::string> pem(const YAML::Node& map, const std::string& key,
+                            std::string_view what) const {
+    const std::string data = scalar_or_empty(map, (key + "-data").c_str());
+    if (!data.empty()) {
+      auto decoded = base64_decode(data);
+      if (!decoded) return error(key + "-data of the " + std::string(what) + " is not base64");
+      return std::move(*decoded);
+    }
+    const std::string file = scalar_or_empty(map, key.c_str());
+    if (file.empty()) return std::string();
+    const std::string resolved = resolve(file);
+    auto text = read_file(resolved);
+    if (!text) return error("cannot read " + key + " " + resolved);
+    return std::move(*text);
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+InClusterEnvironment InClusterEnvironment::from_process() {
+  InClusterEnvironment environment;
+  if (const char* host = std::getenv("KUBERNETES_SERVICE_HOST")) environment.host = host;
+  if (const char* port = std::getenv("KUBERNETES_SERVICE_PORT")) environment.port = port;
+  return environment;
+}
+
+Expected<Credentials> in_cluster_credentials(const InClusterEnvironment& environment) {
+  if (environment.host.empty() || environment.port.empty()) {
+    return Error{
+        "no in-cluster Kubernetes credentials: KUBERNETES_SERVICE_HOST/PORT are not set "
+        "(not running in a pod?); set kubernetes.kubeconfig or --kubeconfig"};
+  }
+  const std::filesystem::path dir(environment.service_account_dir);
+  Credentials credentials;
+  const bool ipv6 = environment.host.find(':') != std::string::npos;
+  credentials.server = "https://" + (ipv6 ? "[" + environment.host + "]" : environment.host) +
+                       ":" + environment.port;
+  credentials.token_file = (dir / "token").string();
+  if (!read_file(credentials.token_file)) {
+    return Error{"no in-cluster Kubernetes credentials: cannot read the service-account token " +
+                 credentials.token_file + " (automountServiceAccountToken: false?)"};
+  }
+  const std::string ca_file = (dir / "ca.crt").string();
+  auto ca = read_file(ca_file);
+  if (!ca) return Error{"cannot read the cluster CA " + ca_file};
+  credentials.ca_pem = std::move(*ca);
+  credentials.description = "in-cluster service account";
+  if (auto ns = read_file((dir / "namespace").string())) {
+    credentials.description += " (namespace " + *ns + ")";
+  }
+  return credentials;
+}
+
+Expected<Credentials> load_kubeconfig(const std::string& path, const std::string& context) {
+  auto text = read_file(path);
+  if (!text) return Error{"kubeconfig " + path + ": cannot read the file"};
+  return parse_kubeconfig(*text, path, context);
+}
+
+Expected<Credentials> parse_kubeconfig(std::string_view yaml, const std::string& path,
+                                       const std::string& context) {
+  const KubeconfigReader reader(path);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return reader.error("not valid YAML: " + e.msg);
+  }
+  if (!root.IsMap()) return reader.error("not a kubeconfig (expected a map)");
+
+  const std::string context_name =
+      context.empty() ? scalar_or_empty(root, "current-context") : context;
+  if (context_name.empty()) {
+    return reader.error("no current-context; name one with kubernetes.context");
+  }
+  const YAML::Node ctx = find_named(root["contexts"], context_name, "context");
+  if (!ctx || !ctx.IsMap()) return reader.error("context " + in_quotes(context_name) + " not found");
+
+  const std::string cluster_name = scalar_or_empty(ctx, "cluster");
+  const YAML::Node cluster = find_named(root["clusters"], cluster_name, "cluster");
+  if (!cluster || !cluster.IsMap()) {
+    return reader.error("cluster " + in_quotes(cluster_name) + " of context " +
+                        in_quotes(context_name) + " not found");
+  }
+  Credentials credentials;
+  credentials.description = "kubeconfig " + path + ", context " + context_name;
+  credentials.server = scalar_or_empty(cluster, "server");
+  while (credentials.server.ends_with('/')) credentials.server.pop_back();
+  if (!credentials.server.starts_with("https://") && !credentials.server.starts_with("http://")) {
+    return reader.error("cluster " + in_quotes(cluster_name) + " has no https:// server");
+  }
+  if (!scalar_or_empty(cluster, "tls-server-name").empty()) {
+    return reader.error("cluster " + in_quotes(cluster_name) +
+                        " sets tls-server-name, which meshprobe does not support; "
+                        "use a server URL whose host the certificate covers");
+  }
+  credentials.proxy_url = scalar_or_empty(cluster, "proxy-url");
+  credentials.insecure_skip_tls_verify =
+      scalar_or_empty(cluster, "insecure-skip-tls-verify") == "true";
+  auto ca = reader.pem(cluster, "certificate-authority", "cluster");
+  if (!ca) return ca.error();
+  credentials.ca_pem = std::move(*ca);
+
+  const std::string user_name = scalar_or_empty(ctx, "user");
+  YAML::Node user = find_named(root["users"], user_name, "user");
+  if (!user_name.empty() && !user) {
+    return reader.error("user " + in_quotes(user_name) + " of context " + in_quotes(context_name) +
+                        " not found");
+  }
+  if (user && user.IsMap()) {
+    if (user["exec"] || user["auth-provider"]) {
+      return reader.error(
+          "user " + in_quotes(user_name) +
+          " gets its token from a credential plugin (exec or auth-provider), which "
+          "meshprobe does not run; give it a token instead, e.g. a kubeconfig user "
+          "with `token: $(kubectl create token SERVICEACCOUNT)` or `tokenFile: FILE`");
+    }
+    credentials.token = scalar_or_empty(user, "token");
+    const std::string token_file = scalar_or_empty(user, "tokenFile");
+    if (credentials.token.empty() && !token_file.empty()) {
+      credentials.token_file = reader.resolve(token_file);
+      if (!read_file(credentials.token_file)) {
+        return reader.error("cannot read tokenFile " + credentials.token_file);
+      }
+    }
+    auto cert = reader.pem(user, "client-certificate", "user");
+    if (!cert) return cert.error();
+    auto key = reader.pem(user, "client-key", "user");
+    if (!key) return key.error();
+    if (cert->empty() != key->empty()) {
+      return reader.error("user " + in_quotes(user_name) +
+                          " has a client certificate without its key, or a key without "
+                          "its certificate");
+    }
+    credentials.client_cert_pem = std::move(*cert);
+    credentials.client_key_pem = std::move(*key);
+  }
+  return credentials;
+}
+
+}  // namespace meshprobe::kube

@@ -1,0 +1,147 @@
+// The Kubernetes objects meshprobe reads, reduced to the fields it uses, as
+// plain structs: the rest of meshprobe never sees JSON. Field meanings follow
+// the API reference (admissionregistration.k8s.io/v1, core/v1,
+// discovery.k8s.io/v1).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/expected.h"
+
+namespace meshprobe::kube {
+
+using Labels = std::map<std::string, std::string>;
+
+// metav1.LabelSelector: matchLabels and matchExpressions, ANDed.
+struct LabelRequirement {
+  std::string key;
+  std::string op;  // In, NotIn, Exists, DoesNotExist
+  std::vector<std::string> values;
+};
+
+struct LabelSelector {
+  Labels match_labels;
+  std::vector<LabelRequirement> match_expressions;
+
+  // As the API server evaluates it; an unknown operator matches nothing.
+  bool matches(const Labels& labels) const;
+};
+
+enum class WebhookKind { mutating, validating };
+std::string_view kind_name(WebhookKind kind);  // "MutatingWebhookConfiguration"
+
+struct ServiceReference {
+  std::string ns;
+  std::string name;
+  std::string path;          // empty when unset
+  std::uint16_t port = 443;  // the API's default
+};
+
+struct Webhook {
+  std::string name;
+  std::optional<ServiceReference> service;  // unset: the webhook calls a URL
+  std::string url;
+  std::string ca_bundle_pem;  // decoded caBundle; empty when unset
+  std::string failure_policy = "Fail";  // the v1 default
+  // Unset means every namespace, as in the API.
+  std::optional<LabelSelector> namespace_selector;
+};
+
+struct WebhookConfiguration {
+  WebhookKind kind = WebhookKind::mutating;
+  std::string name;
+  Labels labels;
+  std::vector<Webhook> webhooks;
+
+  // "MutatingWebhookConfiguration/NAME": how findings name it.
+  std::string object() const;
+};
+
+// A Service port's targetPort: a number, or the name of a container port.
+struct TargetPort {
+  std::uint16_t number = 0;  // 0 when named
+  std::string name;
+};
+
+struct ServicePort {
+  std::string name;
+  std::uint16_t port = 0;
+  std::string protocol = "TCP";
+  TargetPort target_port;  // the API defaults it to `port`
+};
+
+struct Service {
+  std::string ns;
+  std::string name;
+  std::string cluster_ip;
+  std::vector<ServicePort> ports;
+};
+
+struct EndpointPort {
+  std::string name;  // the Service port's name
+  std::uint16_t port = 0;  // 0: unset (every port)
+  std::string protocol = "TCP";
+};
+
+struct Endpoint {
+  std::vector<std::string> addresses;
+  // conditions; an unset `ready` is to be read as ready (API reference).
+  bool ready = true;
+  bool serving = true;
+  bool terminating = false;
+  std::string pod;  // targetRef.name when targetRef.kind is Pod
+  std::string node;
+  std::string zone;
+};
+
+struct EndpointSlice {
+  std::string name;
+  std::string address_type;  // IPv4, IPv6 or FQDN
+  std::vector<Endpoint> endpoints;
+  std::vector<EndpointPort> ports;
+};
+
+struct Namespace {
+  std::string name;
+  Labels labels;
+};
+
+struct ConfigMap {
+  std::string ns;
+  std::string name;
+  std::map<std::string, std::string> data;
+};
+
+// One page of a list: its items and metadata.continue.
+template <class T>
+struct ListPage {
+  std::vector<T> items;
+  std::string continue_token;
+};
+
+// Parsers for the API's JSON documents: single objects and list pages. They
+// fail on JSON that is not the named kind's shape; unknown fields are ignored.
+Expected<WebhookConfiguration> parse_webhook_configuration(std::string_view json, WebhookKind kind);
+Expected<ListPage<WebhookConfiguration>> parse_webhook_configuration_list(std::string_view json,
+                                                                          WebhookKind kind);
+Expected<Service> parse_service(std::string_view json);
+Expected<ListPage<Service>> parse_service_list(std::string_view json);
+Expected<ListPage<EndpointSlice>> parse_endpoint_slice_list(std::string_view json);
+Expected<ListPage<Namespace>> parse_namespace_list(std::string_view json);
+Expected<ConfigMap> parse_config_map(std::string_view json);
+
+// A metav1.Status document (what the API server sends with 4xx/5xx).
+struct Status {
+  long code = 0;
+  std::string reason;   // Forbidden, NotFound, Unauthorized, ServiceUnavailable, ...
+  std::string message;
+};
+// nullopt when `json` is not a Status object.
+std::optional<Status> parse_status(std::string_view json);
+
+}  // namespace meshprobe::kube

@@ -1,0 +1,106 @@
+// The reads meshprobe makes from the Kubernetes API, typed. Lists are paged
+// (`limit`/`continue`); 401 and 403 come back as messages that name the
+// credentials or the missing RBAC verb and resource; a 404 on a single
+// object is an answer (the object does not exist), not an error.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kube/client/api_client.h"
+#include "kube/client/objects.h"
+#include "common/expected.h"
+
+namespace meshprobe::kube {
+
+// The RBAC rule one kind of request needs.
+struct ApiAccess {
+  std::string_view verb;      // get, list
+  std::string_view group;     // "" for the core group
+  std::string_view resource;  // plural, with subresource: "services/proxy"
+  bool namespaced = false;
+};
+
+namespace access {
+inline constexpr std::string_view kAdmission = "admissionregistration.k8s.io";
+inline constexpr ApiAccess kGetMutating{"get", kAdmission, "mutatingwebhookconfigurations", false};
+inline constexpr ApiAccess kListMutating{"list", kAdmission, "mutatingwebhookconfigurations", false};
+inline constexpr ApiAccess kGetValidating{"get", kAdmission, "validatingwebhookconfigurations",
+                                          false};
+inline constexpr ApiAccess kListValidating{"list", kAdmission, "validatingwebhookconfigurations",
+                                           false};
+inline constexpr ApiAccess kListNamespaces{"list", "", "namespaces", false};
+inline constexpr ApiAccess kGetService{"get", "", "services", true};
+inline constexpr ApiAccess kListServices{"list", "", "services", true};
+inline constexpr ApiAccess kListEndpointSlices{"list", "discovery.k8s.io", "endpointslices", true};
+inline constexpr ApiAccess kGetConfigMap{"get", "", "configmaps", true};
+inline constexpr ApiAccess kGetServiceProxy{"get", "", "services/proxy", true};
+inline constexpr ApiAccess kGetPodProxy{"get", "", "pods/proxy", true};
+}  // namespace access
+
+// Every kind of request KubeApi makes: deploy/rbac.yaml grants exactly these.
+std::span<const ApiAccess> all_api_access();
+
+// "verb \"get\" on \"configmaps\" in namespace \"istio-system\"".
+std::string describe_access(const ApiAccess& access, std::string_view ns);
+
+// Explains a failed API response: "forbidden: meshprobe needs RBAC verb ...".
+std::string describe_failure(const HttpResponse& response, const ApiAccess& access,
+                             std::string_view ns, std::string_view server);
+
+class KubeApi {
+ public:
+  // `cancel`, when given, abandons every request once set (agent shutdown).
+  explicit KubeApi(ApiClient& client, const std::atomic<bool>* cancel = nullptr,
+                   std::size_t page_size = 500)
+      : client_(client), cancel_(cancel), page_size_(page_size) {}
+
+  // Once a read finds the API server unreachable (after its retries), the
+  // reads that follow fail at once with the same message instead of each
+  // waiting out its own retries. For one batch of reads (a snapshot); not
+  // for an instance shared between threads.
+  void give_up_when_unreachable() { give_up_when_unreachable_ = true; }
+
+  Expected<std::optional<WebhookConfiguration>> get_webhook_configuration(WebhookKind kind,
+                                                                          const std::string& name);
+  Expected<std::vector<WebhookConfiguration>> list_webhook_configurations(WebhookKind kind);
+  Expected<std::vector<Namespace>> list_namespaces();
+  Expected<std::optional<Service>> get_service(const std::string& ns, const std::string& name);
+  Expected<std::vector<Service>> list_services(const std::string& ns);
+  // The slices labelled kubernetes.io/service-name=SERVICE.
+  Expected<std::vector<EndpointSlice>> list_endpoint_slices(const std::string& ns,
+                                                            const std::string& service);
+  Expected<std::optional<ConfigMap>> get_config_map(const std::string& ns, const std::string& name);
+
+  // A GET through a proxy subresource, answered as is: its 502/503/504 are
+  // what the proxy probe measures, so nothing is retried.
+  HttpResponse proxy_get(const std::string& path, const RequestOptions& request);
+
+  ApiClient& client() { return client_; }
+
+ private:
+  template <class T, class Parse>
+  Expected<std::vector<T>> list(const std::string& path, const ApiAccess& access,
+                                const std::string& ns, Parse parse);
+  template <class T, class Parse>
+  Expected<std::optional<T>> get_one(const std::string& path, const ApiAccess& access,
+                                     const std::string& ns, Parse parse);
+
+  RequestOptions request() const;
+  // The response of one GET, or the earlier "unreachable" failure.
+  HttpResponse get(const std::string& path);
+
+  ApiClient& client_;
+  const std::atomic<bool>* cancel_;
+  std::size_t page_size_;
+  bool give_up_when_unreachable_ = false;
+  std::optional<HttpResponse> unreachable_;
+};
+
+// Percent-encodes a query parameter value or a path segment.
+std::string url_encode(std::string_view text);
+
+}  // namespace meshprobe::kube

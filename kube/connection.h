@@ -1,0 +1,60 @@
+// meshprobe's connection to the Kubernetes API, and what `check` and the
+// agent do with it: read a KubeSnapshot (CA bundles, endpoints, the hygiene
+// view) and probe through the API server (the "apiserver" delegate of the
+// Prober). API calls block, so they run on worker threads of their own and
+// hand results back on the io_context: probing never waits on the API
+// server.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/expected.h"
+#include "config/config.h"
+#include "kube/snapshot.h"
+#include "probes/prober.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace meshprobe {
+
+class KubeConnection {
+ public:
+  // Loads credentials: `kubeconfig_override` (--kubeconfig), else the
+  // config's kubernetes.kubeconfig, else the pod's service account. Reads
+  // local files only.
+  static Expected<std::unique_ptr<KubeConnection>> open(const KubernetesConfig& config,
+                                                        const std::string& kubeconfig_override);
+  ~KubeConnection();  // abandons requests in flight and joins the workers
+  KubeConnection(const KubeConnection&) = delete;
+  KubeConnection& operator=(const KubeConnection&) = delete;
+
+  const std::string& description() const;
+
+  // On the calling thread.
+  KubeSnapshot read(const Config& config);
+
+  // On a worker thread; `done` runs on `io`. It does not keep io.run()
+  // going: a read still running at shutdown is abandoned.
+  void read_async(Config config, boost::asio::io_context& io,
+                  std::function<void(KubeSnapshot)> done);
+
+  // The Prober delegate for targets with via "apiserver": one GET through
+  // the API server's proxy per address (pod proxy) or per target (service
+  // proxy), on worker threads; the completion runs on `io`.
+  ProbeDelegate apiserver_delegate(boost::asio::io_context& io);
+
+  // Abandons every request in flight and refuses new ones (shutdown).
+  void cancel_all();
+
+ private:
+  struct Impl;
+  explicit KubeConnection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meshprobe

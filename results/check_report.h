@@ -1,0 +1,50 @@
+// What `meshprobe check` prints: the JSON object scripts parse (SPEC section 9)
+// and the table a person reads on a bastion host.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/fwd.hpp>
+
+#include "kube/hygiene_report.h"
+#include "probes/result.h"
+
+namespace meshprobe {
+
+// {"results": [...], "summary": {"total": N, "failed": N}} and a newline.
+// Durations are in seconds; phases that did not run are left out, as is "tls"
+// when the probe learned nothing about TLS; timestamps are RFC 3339 in UTC.
+// When the hygiene checks ran: "hygiene": [{"code", "object", "webhook",
+// "message", "remedy"}], plus "hygiene_error" when they could not run and
+// "hygiene_notes" for what went unverified.
+std::string render_json(const std::vector<ProbeResult>& results,
+                        std::string_view vantage,
+                        const HygieneReport* hygiene = nullptr);
+
+// The "hygiene" array of render_json, for /status too.
+boost::json::array hygiene_json(const HygieneReport& hygiene);
+
+// One result as it appears in render_json's "results" array, so that other
+// outputs (the agent's /status) describe a result exactly as `check` does.
+// A result observed from elsewhere (ProbeResult::vantage, e.g. "apiserver")
+// carries that vantage instead of `vantage`; a discovered endpoint's facts
+// come as "address_labels".
+boost::json::object result_json(const ProbeResult& result,
+                                std::string_view vantage);
+
+// A time as RFC 3339 in UTC, to the whole second: "2025-11-24T21:43:09Z".
+std::string rfc3339(WallClock::time_point time);
+
+// One aligned row per result, the message, meaning and remedy under each
+// failure, warnings under their row, and a summary line. `color` adds ANSI
+// colours (green ok, red failures, yellow warnings); the text reads the same
+// without them.
+// With hygiene: a HYGIENE section after the results, a finding per row with
+// its message and remedy, and the count in the summary line.
+std::string render_table(const std::vector<ProbeResult>& results,
+                         std::string_view vantage, bool color,
+                         const HygieneReport* hygiene = nullptr);
+
+}  // namespace meshprobe

@@ -1,0 +1,40 @@
+// Kubernetes mode's series, kept apart from the probe metrics (metrics.h)
+// and appended to the same /metrics exposition: API reads, the hygiene
+// findings, and the readiness of discovered endpoints.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kube/hygiene_report.h"
+#include "targets/expand.h"
+
+namespace meshprobe {
+
+class KubeMetrics {
+ public:
+  // One read of the Kubernetes API finished; `success`: nothing failed.
+  void record_refresh(bool success, WallClock::time_point at);
+  void set_hygiene(const HygieneReport& report);
+  // meshprobe_endpoint_ready for every pinned address of `targets`.
+  void set_endpoints(const std::vector<ExpandedTarget>& targets, const std::string& vantage,
+                     const std::string& node);
+
+  // Text exposition format 0.0.4; families with no series are left out.
+  std::string serialize() const;
+
+ private:
+  std::uint64_t refresh_successes_ = 0;
+  std::uint64_t refresh_failures_ = 0;
+  std::optional<double> last_success_;
+  std::optional<HygieneReport> hygiene_;
+  struct Endpoint {
+    std::string labels;  // rendered: target, url, vantage, node, address
+    bool ready = true;
+  };
+  std::vector<Endpoint> endpoints_;
+};
+
+}  // namespace meshprobe

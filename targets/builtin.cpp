@@ -1,0 +1,55 @@
+#include "targets/builtin.h"
+
+namespace meshprobe {
+
+std::vector<Target> istiod_targets(const std::string& revision,
+                                   const std::string& istio_namespace) {
+  const std::string service = revision.empty() ? "istiod" : "istiod-" + revision;
+  // The name the API server uses, and the one istiod's certificate carries:
+  // no .cluster.local suffix.
+  const std::string host = service + "." + istio_namespace + ".svc";
+
+  struct Builtin {
+    const char* name;
+    std::string url;
+  };
+  // GET /ready is side-effect free on istiod's webhook server (1.23+);
+  // /inject and /validate would log and count a failed injection.
+  const Builtin builtins[] = {
+      {"istiod-webhook", "https://" + host + ":15017/ready"},
+      {"istiod-webhook-service", "https://" + host + ":443/ready"},
+      {"istiod-xds", "grpc://" + host + ":15012"},
+  };
+
+  std::vector<Target> targets;
+  for (const auto& builtin : builtins) {
+    Target target = *parse_target_url(builtin.url);
+    target.name = builtin.name;
+    targets.push_back(std::move(target));
+  }
+  return targets;
+}
+
+std::string kubernetes_builtin_config(const std::string& revision,
+                                      const std::string& istio_namespace) {
+  const std::string suffix = revision.empty() ? "" : "-" + revision;
+  const std::string host = "istiod" + suffix + "." + istio_namespace + ".svc";
+  return "kubernetes: {istio_namespace: " + istio_namespace + "}\n"
+         "ca_bundles:\n"
+         "  injector: {mutating_webhook: istio-sidecar-injector" + suffix + "}\n"
+         "  mesh-root: {configmap: " + istio_namespace + "/istio-ca-root-cert, key: root-cert.pem}\n"
+         "targets:\n"
+         "  - name: istiod-webhook-pods\n"
+         "    url: https://" + host + ":443/ready\n"
+         "    discover: endpoints\n"
+         "    ca: injector\n"
+         "  - name: istiod-xds-pods\n"
+         "    url: grpc://" + host + ":15012\n"
+         "    discover: endpoints\n"
+         "    ca: mesh-root\n"
+         "  - name: istiod-webhook-from-apiserver\n"
+         "    url: https://" + host + ":443/ready\n"
+         "    via: apiserver\n";
+}
+
+}  // namespace meshprobe

@@ -1,0 +1,23 @@
+// The targets `meshprobe check` probes when given none: istiod's webhook
+// (directly on 15017 and through the Service port 443) and its xDS port;
+// with a Kubernetes connection, the Kubernetes-aware set.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "probes/target.h"
+
+namespace meshprobe {
+
+// `revision` empty: the default `istiod` Service; otherwise `istiod-REV`.
+std::vector<Target> istiod_targets(const std::string& revision,
+                                   const std::string& istio_namespace = "istio-system");
+
+// The YAML `check --kubeconfig` probes when given no targets: istiod's
+// webhook pods verified with the injector's caBundle, its xDS pods with the
+// mesh root ConfigMap, and the webhook through the API server.
+std::string kubernetes_builtin_config(const std::string& revision,
+                                      const std::string& istio_namespace = "istio-system");
+
+}  // namespace meshprobe
