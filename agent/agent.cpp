@@ -2,7 +2,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <malloc.h>
 
@@ -13,6 +12,8 @@
 #include <system_error>
 #include <thread>
 
+#include "agent/file_watch.h"
+#include "agent/routes.h"
 #include "http/http_server.h"
 #include "agent/kube_refresh.h"
 #include "targets/expand.h"
@@ -24,7 +25,6 @@
 #include "config/config.h"
 #include "config/web_config.h"
 #include "meshprobe_version.h"
-#include "common/file_stamp.h"
 #include "probes/prober.h"
 
 namespace meshprobe {
@@ -32,20 +32,14 @@ namespace {
 
 namespace asio = boost::asio;
 
-// A /metrics part: large enough that writing it costs one system call,
-// small enough that probe completions wait at most about a tenth of a
-// millisecond behind the scrape.
-constexpr std::size_t kMetricsPartBytes = 64 * 1024;
-
 // Reads a config the way a long-running agent should. yaml-cpp's tree of a
-// large config is 50 times the file (30 MB for 10,000 targets), and the
-// config's own allocations land among its nodes: once it is freed, every
-// page still holds a little of the config and none can go back to the
-// kernel. Parsed on a thread of its own, the tree lives in that thread's
-// malloc arena; the copy made here lives in this thread's, and the whole
-// arena is returned once the tree and the first copy are gone. 10,000
-// targets: 47 MB RSS loaded in place, 35 MB loaded this way.
-// Throws ConfigError.
+// large config is many times the file, and the config's own allocations
+// land among its nodes: once it is freed, every page still holds a little
+// of the config and none can go back to the kernel. Parsed on a thread of
+// its own, the tree lives in that thread's malloc arena; the copy made here
+// lives in this thread's, and the whole arena is returned once the tree and
+// the first copy are gone (the README's performance section has the
+// figures). Throws ConfigError.
 Config load_config_compactly(const std::string& path) {
   CaBundle::prepare_openssl();  // its tables outlive the thread's arena
   Config compact;
@@ -133,11 +127,14 @@ class Agent {
         metrics_(config_.vantage, config_.node_name),
         scheduler_(io, prober_, config_.node_name, config_.max_concurrency, scheduler_events()),
         web_(std::move(web)),
+        routes_(store_, identity_),
         server_(io, listen_.host, listen_.port,
-                [this](const HttpRequest& request) { return route(request); },
+                [this](const HttpRequest& request) { return routes_(request); },
                 server_options(web_)),
         signals_(io, SIGHUP, SIGTERM, SIGINT),
-        watch_timer_(io) {
+        watch_(io, options.watch_interval,
+               [this](const std::string& file) { reload(change_reason(file)); }) {
+    routes_.add_metrics(probe_series_);
     if (kube) start_kubernetes(std::move(kube));
   }
 
@@ -155,8 +152,8 @@ class Agent {
                {"targets", std::to_string(config_.targets.size())}});
     warn_about_plain_passwords();
     wait_for_signal();
-    remember_file_stamps();
-    watch_files();
+    watch_.remember(watched_files(config_, web_));
+    watch_.start();
   }
 
  private:
@@ -193,41 +190,6 @@ class Agent {
     }
   }
 
-  HttpResponse route(const HttpRequest& request) {
-    if (request.path == "/metrics") {
-      // Streamed: 10,000 targets make 11 MB, sent while it is written
-      // (part by part from one snapshot) instead of after.
-      HttpResponse response{200, "text/plain; version=0.0.4; charset=utf-8", {}};
-      response.stream = [scrape = std::make_shared<MetricsScrape>(metrics_.scrape(store_)),
-                         kube_series = kube_ ? kube_->metrics().serialize() : std::string()](
-                            std::string& out) mutable {
-        if (!scrape->done()) {
-          scrape->next(out, kMetricsPartBytes);
-          return true;
-        }
-        out += kube_series;
-        return false;
-      };
-      return response;
-    }
-    const KubeStatus* kube_status = kube_ ? &kube_->status() : nullptr;
-    if (request.path == "/status") {
-      return {200, "application/json", render_status_json(store_, identity_, kube_status)};
-    }
-    if (request.path == "/") {
-      return {200, "text/html; charset=utf-8",
-              render_status_html(store_, identity_, kube_status)};
-    }
-    if (request.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
-    if (request.path == "/readyz") {
-      return store_.first_round_complete()
-                 ? HttpResponse{200, "text/plain; charset=utf-8", "ready\n"}
-                 : HttpResponse{503, "text/plain; charset=utf-8",
-                                "waiting for the first round of probes\n"};
-    }
-    return {404, "text/plain; charset=utf-8", "not found\n"};
-  }
-
   // Targets as the cluster last described them (Kubernetes mode): the store
   // lists them all; the scheduler gets those that can be probed; those that
   // cannot (the Service is gone, no endpoints, the API refused a read) get
@@ -252,8 +214,10 @@ class Agent {
 
   void start_kubernetes(std::unique_ptr<KubeConnection> connection) {
     log_.info("kubernetes_connected", {{"credentials", connection->description()}});
-    kube_ = std::make_unique<KubeRuntime>(io_, prober_, log_, std::move(connection),
+    kube_ = std::make_unique<KubeRefresh>(io_, prober_, log_, std::move(connection),
                                           [this] { apply(config_); });
+    routes_.add_metrics(kube_->metrics());
+    routes_.show_kubernetes(kube_->status());
   }
 
   // A reload that turns Kubernetes mode on connects now; one that changes
@@ -317,7 +281,7 @@ class Agent {
       // watcher must try them again rather than wait for the next change.
       if (e.transient()) return;
     }
-    remember_file_stamps();
+    watch_.remember(watched_files(config_, web_));
   }
 
   // These settings shape the process itself; a reload cannot change them.
@@ -346,17 +310,11 @@ class Agent {
   }
 
   void stop() {
-    stopping_ = true;
     scheduler_.stop();  // cancels probes in flight; the io_context drains
     if (kube_) kube_->stop();
     server_.stop();
-    watch_timer_.cancel();
+    watch_.stop();
     signals_.cancel();
-  }
-
-  void remember_file_stamps() {
-    stamps_.clear();
-    for (const std::string& file : watched_files(config_, web_)) stamps_[file] = stamp_of(file);
   }
 
   std::string_view change_reason(const std::string& file) const {
@@ -370,20 +328,6 @@ class Agent {
     return "TLS file changed";
   }
 
-  void watch_files() {
-    watch_timer_.expires_after(options_.watch_interval);
-    watch_timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec || stopping_) return;
-      for (const auto& [file, stamp] : stamps_) {
-        if (stamp_of(file) != stamp) {
-          reload(change_reason(file));
-          break;
-        }
-      }
-      watch_files();
-    });
-  }
-
   asio::io_context& io_;
   const AgentOptions& options_;
   Logger& log_;
@@ -393,14 +337,14 @@ class Agent {
   Prober prober_;
   ResultsStore store_;
   Metrics metrics_;
+  ProbeSeries probe_series_{metrics_, store_};
   Scheduler scheduler_;
   WebConfig web_;
+  Routes routes_;
   HttpServer server_;
   asio::signal_set signals_;
-  asio::steady_timer watch_timer_;
-  std::map<std::string, FileStamp> stamps_;
-  bool stopping_ = false;
-  std::unique_ptr<KubeRuntime> kube_;  // Kubernetes mode only
+  FileWatch watch_;
+  std::unique_ptr<KubeRefresh> kube_;  // Kubernetes mode only
 };
 
 }  // namespace

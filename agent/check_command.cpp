@@ -45,7 +45,6 @@ bool add_command_line_targets(const CheckOptions& options, bool builtins, std::o
 
   for (Target& target : targets) {
     target.ca = ca;
-    target.timeout = options.timeout;
     if (!options.server_name.empty()) target.server_name = options.server_name;
     TargetConfig tc;
     tc.target = std::make_shared<const Target>(std::move(target));
@@ -74,13 +73,6 @@ std::optional<Config> run_config(const CheckOptions& options, std::ostream& err)
   const bool builtins = options.config_path.empty() && options.target_urls.empty() &&
                         !kubernetes_builtins;
   if (!add_command_line_targets(options, builtins, err, config)) return std::nullopt;
-  if (options.timeout_given || kubernetes_builtins) {
-    for (TargetConfig& tc : config.targets) {
-      Target target = *tc.target;
-      target.timeout = options.timeout;
-      tc.target = std::make_shared<const Target>(std::move(target));
-    }
-  }
   if (!options.kubeconfig.empty()) config.kubernetes.enabled = true;
   return config;
 }
@@ -88,7 +80,7 @@ std::optional<Config> run_config(const CheckOptions& options, std::ostream& err)
 }  // namespace
 
 int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err) {
-  if (options.timeout <= std::chrono::milliseconds::zero()) {
+  if (options.timeout && *options.timeout <= std::chrono::milliseconds::zero()) {
     err << "meshprobe check: --timeout must be positive\n";
     return kExitUsage;
   }
@@ -112,7 +104,7 @@ int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err)
   }
 
   const std::vector<ExpandedTarget> targets =
-      expand_targets(*config, snapshot ? &*snapshot : nullptr);
+      expand_targets(*config, snapshot ? &*snapshot : nullptr, Overrides{options.timeout});
   std::vector<std::vector<ProbeResult>> per_target(targets.size());
   HygieneReport hygiene;
   {
@@ -128,7 +120,7 @@ int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err)
       });
     }
     if (snapshot) {
-      run_hygiene(prober, *snapshot, options.timeout,
+      run_hygiene(prober, *snapshot, options.timeout.value_or(kDefaultProbeTimeout),
                   [&hygiene](HygieneReport report) { hygiene = std::move(report); });
     }
     io.run();

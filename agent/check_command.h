@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,9 @@ struct CheckOptions {
   // Apply to the URLs and the built-in set; config targets keep their own.
   std::string ca_file;
   std::string server_name;
-  std::chrono::milliseconds timeout{3000};
-  bool timeout_given = false;  // --timeout was given: it applies to config targets too
+  // --timeout: every target's budget, config targets' too. Unset: each
+  // target's own (kDefaultProbeTimeout for URLs and the built-in sets).
+  std::optional<std::chrono::milliseconds> timeout;
   std::string vantage = "local";
   bool vantage_given = false;  // --vantage was given: it wins over the config's
   OutputFormat output = OutputFormat::table;

@@ -1,6 +1,7 @@
 #include "agent/kube_refresh.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <set>
 
@@ -30,7 +31,12 @@ std::string finding_key(const kube::Finding& finding) {
 
 }  // namespace
 
-KubeRuntime::KubeRuntime(boost::asio::io_context& io, Prober& prober, Logger& log,
+struct KubeRefresh::Timer {
+  explicit Timer(boost::asio::io_context& io) : timer(io) {}
+  boost::asio::steady_timer timer;
+};
+
+KubeRefresh::KubeRefresh(boost::asio::io_context& io, Prober& prober, Logger& log,
                          std::unique_ptr<KubeConnection> connection,
                          std::function<void()> on_snapshot)
     : io_(io),
@@ -38,17 +44,17 @@ KubeRuntime::KubeRuntime(boost::asio::io_context& io, Prober& prober, Logger& lo
       log_(log),
       connection_(std::move(connection)),
       on_snapshot_(std::move(on_snapshot)),
-      timer_(io) {
+      timer_(std::make_unique<Timer>(io)) {
   status_.connection = connection_->description();
   prober_.set_delegate(std::string(kube::kApiserverVantage), connection_->apiserver_delegate(io));
 }
 
-KubeRuntime::~KubeRuntime() {
+KubeRefresh::~KubeRefresh() {
   *alive_ = false;
   stop();
 }
 
-void KubeRuntime::configure(const Config& config) {
+void KubeRefresh::configure(const Config& config) {
   config_ = config;
   if (reading_) {
     read_again_ = true;
@@ -57,16 +63,16 @@ void KubeRuntime::configure(const Config& config) {
   read_now();
 }
 
-void KubeRuntime::stop() {
+void KubeRefresh::stop() {
   stopping_ = true;
-  timer_.cancel();
+  timer_->timer.cancel();
   for (const ProbeHandle& probe : hygiene_probes_) probe.cancel();
   connection_->cancel_all();
 }
 
-void KubeRuntime::read_now() {
+void KubeRefresh::read_now() {
   if (stopping_ || !config_) return;
-  timer_.cancel();
+  timer_->timer.cancel();
   reading_ = true;
   connection_->read_async(*config_, io_,
                           [this, alive = std::weak_ptr<bool>(alive_)](KubeSnapshot snapshot) {
@@ -74,7 +80,7 @@ void KubeRuntime::read_now() {
                           });
 }
 
-void KubeRuntime::on_read(KubeSnapshot snapshot) {
+void KubeRefresh::on_read(KubeSnapshot snapshot) {
   reading_ = false;
   if (stopping_) return;
   if (read_again_) {
@@ -107,7 +113,7 @@ void KubeRuntime::on_read(KubeSnapshot snapshot) {
   schedule_next();
 }
 
-void KubeRuntime::on_hygiene(std::uint64_t generation, HygieneReport report) {
+void KubeRefresh::on_hygiene(std::uint64_t generation, HygieneReport report) {
   if (generation != hygiene_generation_ || stopping_) return;  // a newer run superseded it
   hygiene_probes_.clear();
   // Log what changed: a finding once when it appears, once when it goes.
@@ -137,10 +143,10 @@ void KubeRuntime::on_hygiene(std::uint64_t generation, HygieneReport report) {
   status_.hygiene = std::move(report);
 }
 
-void KubeRuntime::schedule_next() {
+void KubeRefresh::schedule_next() {
   if (stopping_ || !config_) return;
-  timer_.expires_after(config_->kubernetes.refresh);
-  timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+  timer_->timer.expires_after(config_->kubernetes.refresh);
+  timer_->timer.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
     if (ec) return;
     if (auto still = alive.lock(); still && *still) read_now();
   });

@@ -1,11 +1,9 @@
-// The agent's side of Kubernetes mode: reads the cluster now and every
+// The daemon's side of Kubernetes mode: reads the cluster now and every
 // kubernetes.refresh (on a worker thread, never on the event loop), hands
 // each new snapshot to the agent so targets pick up changed CA bundles and
 // endpoints without a restart, runs the hygiene checks, and keeps what
 // /status and /metrics show about all of it.
 #pragma once
-
-#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <memory>
@@ -22,17 +20,21 @@
 #include "config/config.h"
 #include "probes/prober.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace meshprobe {
 
-class KubeRuntime {
+class KubeRefresh {
  public:
   // Registers the "apiserver" delegate with `prober`. `on_snapshot` runs on
   // the io_context after each read: the agent expands its targets again.
-  KubeRuntime(boost::asio::io_context& io, Prober& prober, Logger& log,
+  KubeRefresh(boost::asio::io_context& io, Prober& prober, Logger& log,
               std::unique_ptr<KubeConnection> connection, std::function<void()> on_snapshot);
-  ~KubeRuntime();
-  KubeRuntime(const KubeRuntime&) = delete;
-  KubeRuntime& operator=(const KubeRuntime&) = delete;
+  ~KubeRefresh();
+  KubeRefresh(const KubeRefresh&) = delete;
+  KubeRefresh& operator=(const KubeRefresh&) = delete;
 
   // Reads now with `config`, then every config.kubernetes.refresh. Called
   // again after a reload, with the new config.
@@ -58,7 +60,8 @@ class KubeRuntime {
   Logger& log_;
   std::unique_ptr<KubeConnection> connection_;
   std::function<void()> on_snapshot_;
-  boost::asio::steady_timer timer_;
+  struct Timer;
+  std::unique_ptr<Timer> timer_;
   std::optional<Config> config_;
   std::optional<KubeSnapshot> snapshot_;
   KubeStatus status_;

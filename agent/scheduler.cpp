@@ -3,8 +3,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <queue>
+#include <random>
 #include <unordered_map>
 
 #include "probes/prober.h"
@@ -59,14 +61,14 @@ struct Due {
 
 struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
   Impl(boost::asio::io_context& io_context, Prober& p, std::string s, int limit,
-       SchedulerEvents e)
+       SchedulerEvents e, std::uint64_t jitter_seed)
       : io(io_context),
         prober(p),
         seed(std::move(s)),
         max_concurrency(std::max(1, limit)),
         events(std::move(e)),
         timer(io_context),
-        rng(std::random_device{}()) {}
+        rng(jitter_seed) {}
 
   void set_targets(const std::vector<TargetSpec>& specs) {
     std::unordered_map<std::string, std::shared_ptr<Entry>> next;
@@ -192,9 +194,11 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
 };
 
 Scheduler::Scheduler(boost::asio::io_context& io, Prober& prober, std::string seed,
-                     int max_concurrency, SchedulerEvents events)
+                     int max_concurrency, SchedulerEvents events,
+                     std::optional<std::uint64_t> jitter_seed)
     : impl_(std::make_shared<Impl>(io, prober, std::move(seed), max_concurrency,
-                                   std::move(events))) {}
+                                   std::move(events),
+                                   jitter_seed ? *jitter_seed : std::random_device{}())) {}
 
 Scheduler::~Scheduler() { impl_->stop(); }
 

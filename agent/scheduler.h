@@ -10,12 +10,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <random>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "results/store.h"
+#include "probes/result.h"
+#include "targets/spec.h"
 
 namespace boost::asio {
 class io_context;
@@ -41,8 +42,11 @@ struct SchedulerEvents {
 
 class Scheduler {
  public:
+  // `jitter_seed` seeds the per-round jitter; unset, it comes from
+  // std::random_device (tests pass one to fix the rounds).
   Scheduler(boost::asio::io_context& io, Prober& prober, std::string seed,
-            int max_concurrency, SchedulerEvents events);
+            int max_concurrency, SchedulerEvents events,
+            std::optional<std::uint64_t> jitter_seed = std::nullopt);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;

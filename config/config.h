@@ -113,7 +113,7 @@ struct Config {
   // (NODE_NAME unless set), else the host name.
   std::string node_name;
   std::chrono::milliseconds default_interval{10000};
-  std::chrono::milliseconds default_timeout{3000};
+  std::chrono::milliseconds default_timeout = kDefaultProbeTimeout;
   int expiry_warning_days = 14;  // the default for targets
   int max_concurrency = 256;     // probes in flight at once
   LogFormat log_format = LogFormat::logfmt;

@@ -189,7 +189,7 @@ ProxyVerdict judge_proxy_response(const HttpResponse& response, int expected_sta
   }
   if (auto error = proxy_error_text(response.status, response.body)) {
     if (response.status == 404) {
-      // `services "istiod-canary" not found`: the seed's Service "istiod" not found.
+      // `services "istiod-canary" not found`: the guide's `Service "istiod" not found`.
       const bool service = has(*error, "services \"");
       return {service ? Diagnosis::dns_not_found : Diagnosis::kubernetes_api_error,
               Phase::resolve,

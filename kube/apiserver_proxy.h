@@ -1,4 +1,4 @@
-// The API server as a vantage (SPEC section 4): GET through the API server's
+// The API server as a vantage (the README's Kubernetes mode): GET through the API server's
 // service and pod proxy subresources, so the API server itself dials istiod
 // -- the path a webhook call takes, and the one a private cluster's firewall
 // breaks. The proxy's answers are read as the probe's verdict: istiod's own

@@ -1,4 +1,5 @@
-// Webhook hygiene (SPEC section 5), from the seed's troubleshooting steps:
+// Webhook hygiene, from the troubleshooting steps of the guide meshprobe
+// answers (Istio's sidecar-injection and webhook troubleshooting):
 // over every Mutating/ValidatingWebhookConfiguration whose webhooks call a
 // Service in istio's namespace, and over the namespaces labelled for
 // injection. Pure functions of what was read, so they are tested on JSON

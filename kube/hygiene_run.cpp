@@ -5,6 +5,100 @@
 
 namespace meshprobe {
 
+namespace {
+
+// One run of the CA-mismatch probes: a TLS handshake with each endpoint of
+// each caBundle's Service, verified against that caBundle. A caBundle is
+// mismatched when a handshake shows it does not verify istiod's chain,
+// verified when one passes, and unchecked when nothing answered.
+class CaCheckRun : public std::enable_shared_from_this<CaCheckRun> {
+ public:
+  CaCheckRun(HygieneReport report, std::vector<kube::CaCheck> checks,
+             std::function<void(HygieneReport)> done)
+      : report_(std::move(report)),
+        done_(std::move(done)),
+        checks_(std::move(checks)),
+        outcomes_(checks_.size()) {}
+
+  // The probes of every check that has endpoints; the others get a note.
+  std::vector<std::pair<std::size_t, std::shared_ptr<const Target>>> plan(
+      const KubeSnapshot& snapshot, std::chrono::milliseconds timeout) {
+    std::vector<std::pair<std::size_t, std::shared_ptr<const Target>>> probes;
+    for (std::size_t i = 0; i < checks_.size() && i < snapshot.ca_check_endpoints.size(); ++i) {
+      const kube::CaCheck& check = checks_[i];
+      const std::string who = check.users.front().first + " (" + check.users.front().second + ")";
+      const auto& endpoints = snapshot.ca_check_endpoints[i];
+      if (!endpoints) {
+        report_.notes.push_back("caBundle of " + who + " not checked: " +
+                                endpoints.error().message);
+        continue;
+      }
+      if (!*endpoints || (*endpoints)->endpoints.empty()) {
+        report_.notes.push_back("caBundle of " + who + " not checked: Service " +
+                                check.service.host() + " has no endpoints");
+        continue;
+      }
+      auto bundle = CaBundle::from_pem(check.ca_bundle_pem, who + " caBundle");
+      if (!bundle) {
+        add(kube::ca_mismatch_findings(
+            check, "the caBundle is not a PEM certificate bundle: " + bundle.error().message));
+        continue;
+      }
+      for (Target& target : ca_check_targets(check, **endpoints, *bundle, timeout)) {
+        probes.emplace_back(i, std::make_shared<const Target>(std::move(target)));
+        outcomes_[i].probed = true;
+      }
+    }
+    pending_ = probes.size();
+    return probes;
+  }
+
+  void on_results(std::size_t i, const std::vector<ProbeResult>& results) {
+    Outcome& outcome = outcomes_[i];
+    for (const ProbeResult& result : results) {
+      if (result.success) outcome.verified = true;
+      if (kube::shows_ca_mismatch(result.diagnosis) && !outcome.mismatched) {
+        outcome.mismatched = true;
+        add(kube::ca_mismatch_findings(checks_[i], result.address + ": " + result.message));
+      }
+    }
+    if (--pending_ == 0) finish();
+  }
+
+  void finish() {
+    for (std::size_t c = 0; c < checks_.size(); ++c) {
+      const Outcome& outcome = outcomes_[c];
+      if (!outcome.probed || outcome.verified || outcome.mismatched) continue;
+      // Nothing answered: the caBundle may be fine; say it went unchecked.
+      report_.notes.push_back("caBundle of " + checks_[c].users.front().first +
+                              " not checked: no istiod endpoint of " +
+                              checks_[c].service.host() + " completed a handshake");
+    }
+    kube::sort_findings(report_.findings);
+    auto done = std::move(done_);
+    done(std::move(report_));
+  }
+
+ private:
+  struct Outcome {
+    bool probed = false;
+    bool verified = false;
+    bool mismatched = false;
+  };
+
+  void add(const std::vector<kube::Finding>& found) {
+    report_.findings.insert(report_.findings.end(), found.begin(), found.end());
+  }
+
+  HygieneReport report_;
+  std::function<void(HygieneReport)> done_;
+  std::vector<kube::CaCheck> checks_;
+  std::vector<Outcome> outcomes_;
+  std::size_t pending_ = 0;
+};
+
+}  // namespace
+
 std::vector<ProbeHandle> run_hygiene(Prober& prober, const KubeSnapshot& snapshot,
                                      std::chrono::milliseconds timeout,
                                      std::function<void(HygieneReport)> done) {
@@ -22,84 +116,17 @@ std::vector<ProbeHandle> run_hygiene(Prober& prober, const KubeSnapshot& snapsho
   }
   const kube::ClusterView& view = **snapshot.cluster;
   report.findings = kube::check_webhooks(view);
-
-  struct State {
-    HygieneReport report;
-    std::function<void(HygieneReport)> done;
-    std::vector<kube::CaCheck> checks;
-    std::vector<bool> mismatched;
-    std::vector<bool> verified;
-    std::vector<bool> probed;
-    std::size_t pending = 0;
-
-    void finish() {
-      kube::sort_findings(report.findings);
-      auto complete = std::move(done);
-      complete(std::move(report));
-    }
-  };
-  auto state = std::make_shared<State>();
-  state->report = std::move(report);
-  state->done = std::move(done);
-  state->checks = kube::ca_checks(view);
-  state->mismatched.assign(state->checks.size(), false);
-  state->verified.assign(state->checks.size(), false);
-  state->probed.assign(state->checks.size(), false);
-
-  std::vector<std::pair<std::size_t, std::shared_ptr<const Target>>> probes;
-  for (std::size_t i = 0; i < state->checks.size(); ++i) {
-    const kube::CaCheck& check = state->checks[i];
-    const std::string who = check.users.front().first + " (" + check.users.front().second + ")";
-    if (i >= snapshot.ca_check_endpoints.size()) break;
-    const auto& endpoints = snapshot.ca_check_endpoints[i];
-    if (!endpoints) {
-      state->report.notes.push_back("caBundle of " + who + " not checked: " +
-                                    endpoints.error().message);
-      continue;
-    }
-    if (!*endpoints || (*endpoints)->endpoints.empty()) {
-      state->report.notes.push_back("caBundle of " + who + " not checked: Service " +
-                                    check.service.host() + " has no endpoints");
-      continue;
-    }
-    auto bundle = CaBundle::from_pem(check.ca_bundle_pem, who + " caBundle");
-    if (!bundle) {
-      auto found = kube::ca_mismatch_findings(
-          check, "the caBundle is not a PEM certificate bundle: " + bundle.error().message);
-      state->report.findings.insert(state->report.findings.end(), found.begin(), found.end());
-      continue;
-    }
-    for (Target& target : ca_check_targets(check, **endpoints, *bundle, timeout)) {
-      probes.emplace_back(i, std::make_shared<const Target>(std::move(target)));
-      state->probed[i] = true;
-    }
-  }
+  auto run = std::make_shared<CaCheckRun>(std::move(report), kube::ca_checks(view),
+                                          std::move(done));
+  const auto probes = run->plan(snapshot, timeout);
   if (probes.empty()) {
-    state->finish();
+    run->finish();
     return {};
   }
-  state->pending = probes.size();
   std::vector<ProbeHandle> handles;
-  for (auto& [index, target] : probes) {
-    handles.push_back(prober.probe(target, [state, i = index](std::vector<ProbeResult> results) {
-      const kube::CaCheck& check = state->checks[i];
-      for (const ProbeResult& result : results) {
-        if (result.success) state->verified[i] = true;
-        if (kube::shows_ca_mismatch(result.diagnosis) && !state->mismatched[i]) {
-          state->mismatched[i] = true;
-          auto found = kube::ca_mismatch_findings(check, result.address + ": " + result.message);
-          state->report.findings.insert(state->report.findings.end(), found.begin(), found.end());
-        }
-      }
-      if (--state->pending > 0) return;
-      for (std::size_t c = 0; c < state->checks.size(); ++c) {
-        if (!state->probed[c] || state->verified[c] || state->mismatched[c]) continue;
-        // Nothing answered: the caBundle may be fine; say it went unchecked.
-        state->report.notes.push_back("caBundle of " + state->checks[c].users.front().first +
-                                      " not checked: no istiod endpoint of " +
-                                      state->checks[c].service.host() + " completed a handshake");
-      }
-      state->finish();
+  for (const auto& [index, target] : probes) {
+    handles.push_back(prober.probe(target, [run, i = index](std::vector<ProbeResult> results) {
+      run->on_results(i, results);
     }));
   }
   return handles;

@@ -18,6 +18,10 @@ class CaBundle;
 
 enum class ProbeKind { tcp, tls, https, grpc };
 
+// A probe's whole time budget when nobody says otherwise (config defaults,
+// `check --timeout`).
+inline constexpr std::chrono::milliseconds kDefaultProbeTimeout{3000};
+
 std::string_view kind_name(ProbeKind kind);
 bool uses_tls(ProbeKind kind);
 
@@ -35,7 +39,7 @@ struct Target {
   // Trust for the chain; null means the system store.
   std::shared_ptr<const CaBundle> ca;
 
-  std::chrono::milliseconds timeout{3000};
+  std::chrono::milliseconds timeout = kDefaultProbeTimeout;
   int expected_status = 200;
   int expiry_warning_days = 14;
 

@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "results/format.h"
+
 namespace meshprobe {
 namespace {
 
@@ -20,10 +22,6 @@ std::size_t failed_count(const std::vector<ProbeResult>& results) {
 }
 
 // ---- JSON -----------------------------------------------------------------
-
-double in_seconds(Duration duration) {
-  return std::chrono::duration<double>(duration).count();
-}
 
 json::value string_or_null(std::string_view text) {
   if (text.empty()) return nullptr;
@@ -135,13 +133,6 @@ std::size_t display_width(std::string_view text) {
       std::count_if(text.begin(), text.end(), [](char c) {
         return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
       }));
-}
-
-std::string format_latency(Duration duration) {
-  const double millis =
-      std::chrono::duration<double, std::milli>(duration).count();
-  if (millis < 1000) return fmt::format("{:.1f} ms", millis);
-  return fmt::format("{:.2f} s", millis / 1000);
 }
 
 struct Cell {
@@ -301,20 +292,6 @@ std::string render_summary(const std::vector<ProbeResult>& results,
 }
 
 }  // namespace
-
-std::string rfc3339(WallClock::time_point time) {
-  namespace chrono = std::chrono;
-  const auto whole_seconds = chrono::floor<chrono::seconds>(time);
-  const auto day = chrono::floor<chrono::days>(whole_seconds);
-  const chrono::year_month_day date{day};
-  const chrono::hh_mm_ss time_of_day{whole_seconds - day};
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                     static_cast<int>(date.year()),
-                     static_cast<unsigned>(date.month()),
-                     static_cast<unsigned>(date.day()),
-                     time_of_day.hours().count(), time_of_day.minutes().count(),
-                     time_of_day.seconds().count());
-}
 
 json::object result_json(const ProbeResult& result,
                          std::string_view vantage) {

@@ -1,5 +1,5 @@
-// What `meshprobe check` prints: the JSON object scripts parse (SPEC section 9)
-// and the table a person reads on a bastion host.
+// What `meshprobe check` prints: the JSON object scripts parse (the README's
+// "meshprobe check" section) and the table a person reads on a bastion host.
 #pragma once
 
 #include <string>
@@ -33,9 +33,6 @@ boost::json::array hygiene_json(const HygieneReport& hygiene);
 // come as "address_labels".
 boost::json::object result_json(const ProbeResult& result,
                                 std::string_view vantage);
-
-// A time as RFC 3339 in UTC, to the whole second: "2025-11-24T21:43:09Z".
-std::string rfc3339(WallClock::time_point time);
 
 // One aligned row per result, the message, meaning and remedy under each
 // failure, warnings under their row, and a summary line. `color` adds ANSI

@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "kube/hygiene_report.h"
+#include "results/metrics_source.h"
 #include "targets/expand.h"
 
 namespace meshprobe {
 
-class KubeMetrics {
+class KubeMetrics final : public MetricsSource {
  public:
   // One read of the Kubernetes API finished; `success`: nothing failed.
   void record_refresh(bool success, WallClock::time_point at);
@@ -24,6 +25,7 @@ class KubeMetrics {
 
   // Text exposition format 0.0.4; families with no series are left out.
   std::string serialize() const;
+  MetricsScrape scrape() const override { return MetricsScrape::of_text(serialize()); }
 
  private:
   std::uint64_t refresh_successes_ = 0;

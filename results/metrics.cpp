@@ -364,21 +364,24 @@ void Metrics::record_config_reload(bool success) {
   impl_->last_reload_successful.Set(success ? 1 : 0);
 }
 
-class MetricsScrape::Parts {
+namespace {
+
+// The probe series of one scrape, family by family and row by row.
+class ProbeSeriesParts final : public MetricsScrape::Parts {
  public:
-  Parts(ScrapeSnapshot snapshot, std::string agent_series)
+  ProbeSeriesParts(ScrapeSnapshot snapshot, std::string agent_series)
       : snapshot_(std::move(snapshot)), agent_series_(std::move(agent_series)) {}
 
-  bool done() const { return family_ > kFamilyCount; }
+  bool done() const override { return family_ > kFamilyCount; }
 
   // Every address label set appears in about 14 lines.
-  std::size_t size_hint() const {
+  std::size_t size_hint() const override {
     std::size_t bytes = agent_series_.size();
     for (const AddressRow& row : snapshot_.addresses) bytes += row.labels.size * 14;
     return bytes;
   }
 
-  void next(std::string& out, std::size_t budget) {
+  void next(std::string& out, std::size_t budget) override {
     const std::size_t limit = out.size() + budget;
     while (!done() && out.size() < limit) {
       if (family_ == kFamilyCount) {  // the agent-wide series close the exposition
@@ -424,16 +427,7 @@ class MetricsScrape::Parts {
   bool header_written_ = false;  // of family_
 };
 
-MetricsScrape::MetricsScrape(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
-MetricsScrape::~MetricsScrape() = default;
-MetricsScrape::MetricsScrape(MetricsScrape&&) noexcept = default;
-MetricsScrape& MetricsScrape::operator=(MetricsScrape&&) noexcept = default;
-
-bool MetricsScrape::done() const { return parts_->done(); }
-
-std::size_t MetricsScrape::size_hint() const { return parts_->size_hint(); }
-
-void MetricsScrape::next(std::string& out, std::size_t budget) { parts_->next(out, budget); }
+}  // namespace
 
 MetricsScrape Metrics::scrape(const ResultsStore& store) const {
   const auto& states = store.targets();
@@ -481,16 +475,10 @@ MetricsScrape Metrics::scrape(const ResultsStore& store) const {
     }
     row.counts_end = static_cast<std::uint32_t>(snapshot.counts.size());
   }
-  return MetricsScrape(std::make_unique<MetricsScrape::Parts>(
+  return MetricsScrape(std::make_unique<ProbeSeriesParts>(
       std::move(snapshot), prometheus::TextSerializer().Serialize(impl_->registry->Collect())));
 }
 
-std::string Metrics::serialize(const ResultsStore& store) const {
-  MetricsScrape scrape = this->scrape(store);
-  std::string out;
-  out.reserve(scrape.size_hint());
-  while (!scrape.done()) scrape.next(out, std::numeric_limits<std::size_t>::max() / 2);
-  return out;
-}
+std::string Metrics::serialize(const ResultsStore& store) const { return scrape(store).text(); }
 
 }  // namespace meshprobe

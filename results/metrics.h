@@ -13,30 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "results/metrics_source.h"
 #include "results/store.h"
 
 namespace meshprobe {
 
-// One scrape of the per-target series: the store's values are copied when
-// it starts (about 0.3 KB per address), then the text is produced in parts,
-// so a large exposition goes out while it is being written and the event
-// loop records results in between. Move-only.
-class MetricsScrape {
- public:
-  class Parts;
-  explicit MetricsScrape(std::unique_ptr<Parts> parts);
-  ~MetricsScrape();
-  MetricsScrape(MetricsScrape&&) noexcept;
-  MetricsScrape& operator=(MetricsScrape&&) noexcept;
-
-  bool done() const;
-  std::size_t size_hint() const;  // of the whole text, for a caller that keeps it
-  // Appends the next part, about `budget` bytes (a line may run over).
-  void next(std::string& out, std::size_t budget);
-
- private:
-  std::unique_ptr<Parts> parts_;
-};
 
 class Metrics {
  public:
@@ -52,13 +33,27 @@ class Metrics {
   void set_targets(int targets);
   void record_config_reload(bool success);
 
-  // Text exposition format 0.0.4 of every series, in parts or at once.
+  // Text exposition format 0.0.4 of every series, in parts or at once. A
+  // scrape copies the store's values when it starts and renders them
+  // afterwards.
   MetricsScrape scrape(const ResultsStore& store) const;
   std::string serialize(const ResultsStore& store) const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// The probe series of a store, as one source of /metrics.
+class ProbeSeries final : public MetricsSource {
+ public:
+  ProbeSeries(const Metrics& metrics, const ResultsStore& store)
+      : metrics_(metrics), store_(store) {}
+  MetricsScrape scrape() const override { return metrics_.scrape(store_); }
+
+ private:
+  const Metrics& metrics_;
+  const ResultsStore& store_;
 };
 
 }  // namespace meshprobe

@@ -10,15 +10,12 @@
 #include <fmt/format.h>
 
 #include "results/check_report.h"
+#include "results/format.h"
 
 namespace meshprobe {
 namespace {
 
 namespace json = boost::json;
-
-double in_seconds(Duration duration) {
-  return std::chrono::duration<double>(duration).count();
-}
 
 // ---- JSON -----------------------------------------------------------------
 
@@ -104,13 +101,6 @@ std::string html_escape(std::string_view text) {
     }
   }
   return out;
-}
-
-std::string format_latency(Duration duration) {
-  const double millis =
-      std::chrono::duration<double, std::milli>(duration).count();
-  if (millis < 1000) return fmt::format("{:.1f} ms", millis);
-  return fmt::format("{:.2f} s", millis / 1000);
 }
 
 std::string time_since(const std::optional<WallClock::time_point>& time,

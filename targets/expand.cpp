@@ -30,8 +30,8 @@ std::string with_host(const std::string& url, const std::string& from, const std
 
 class Expander {
  public:
-  Expander(const Config& config, const KubeSnapshot* snapshot)
-      : config_(config), snapshot_(snapshot) {}
+  Expander(const Config& config, const KubeSnapshot* snapshot, const Overrides& overrides)
+      : config_(config), snapshot_(snapshot), overrides_(overrides) {}
 
   std::vector<ExpandedTarget> run() {
     for (const TargetConfig& tc : config_.targets) expand(tc);
@@ -40,6 +40,11 @@ class Expander {
 
  private:
   void probe(std::shared_ptr<const Target> target, std::chrono::milliseconds interval) {
+    if (overrides_.timeout && target->timeout != *overrides_.timeout) {
+      Target overridden = *target;
+      overridden.timeout = *overrides_.timeout;
+      target = std::make_shared<const Target>(std::move(overridden));
+    }
     out_.push_back({{std::move(target), interval}, {}, false});
   }
   void probe(Target target, std::chrono::milliseconds interval) {
@@ -47,6 +52,7 @@ class Expander {
   }
 
   void pending(Target target, std::chrono::milliseconds interval) {
+    if (overrides_.timeout) target.timeout = *overrides_.timeout;
     out_.push_back({{std::make_shared<const Target>(std::move(target)), interval}, {}, true});
   }
 
@@ -58,7 +64,7 @@ class Expander {
 
   void expand(const TargetConfig& tc) {
     // Nearly every target is probed as configured: share the config's
-    // Target rather than hold a second copy of it (0.8 KB a target).
+    // Target rather than hold a second copy of it.
     if (!tc.needs_kubernetes()) return probe(tc.target, tc.interval);
     Target target = *tc.target;
     if (tc.via == Via::apiserver) {
@@ -149,13 +155,15 @@ class Expander {
 
   const Config& config_;
   const KubeSnapshot* snapshot_;
+  const Overrides& overrides_;
   std::vector<ExpandedTarget> out_;
 };
 
 }  // namespace
 
-std::vector<ExpandedTarget> expand_targets(const Config& config, const KubeSnapshot* snapshot) {
-  return Expander(config, snapshot).run();
+std::vector<ExpandedTarget> expand_targets(const Config& config, const KubeSnapshot* snapshot,
+                                           const Overrides& overrides) {
+  return Expander(config, snapshot, overrides).run();
 }
 
 }  // namespace meshprobe

@@ -6,6 +6,7 @@
 // diagnosis that says why. Pure: `check` and the agent share it.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <vector>
 
@@ -25,8 +26,15 @@ struct ExpandedTarget {
   bool pending = false;
 };
 
+// What a one-off run imposes on every target, over the config's own
+// settings (`check --timeout`).
+struct Overrides {
+  std::optional<std::chrono::milliseconds> timeout;
+};
+
 // In config order; a revision-discovery target becomes one target per
 // revision Service. `snapshot` null: nothing read yet.
-std::vector<ExpandedTarget> expand_targets(const Config& config, const KubeSnapshot* snapshot);
+std::vector<ExpandedTarget> expand_targets(const Config& config, const KubeSnapshot* snapshot,
+                                           const Overrides& overrides = {});
 
 }  // namespace meshprobe

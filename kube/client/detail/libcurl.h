@@ -1,7 +1,8 @@
 // libcurl, loaded when Kubernetes mode first needs it rather than linked.
 // With the libraries it brings (GnuTLS, Kerberos, LDAP, SSH, IDN, ...) it
-// was 4 MB of the agent's resident memory on every node, Kubernetes mode
-// or not; most agents never call the API server.
+// would cost every node's agent resident memory (the README's performance
+// section has the figure), Kubernetes mode or not; most agents never call
+// the API server.
 #pragma once
 
 #include <curl/curl.h>

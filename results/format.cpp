@@ -1,0 +1,27 @@
+#include "results/format.h"
+
+#include <fmt/format.h>
+
+namespace meshprobe {
+
+double in_seconds(Duration duration) { return std::chrono::duration<double>(duration).count(); }
+
+std::string format_latency(Duration duration) {
+  const double millis = std::chrono::duration<double, std::milli>(duration).count();
+  if (millis < 1000) return fmt::format("{:.1f} ms", millis);
+  return fmt::format("{:.2f} s", millis / 1000);
+}
+
+std::string rfc3339(WallClock::time_point time) {
+  namespace chrono = std::chrono;
+  const auto whole_seconds = chrono::floor<chrono::seconds>(time);
+  const auto day = chrono::floor<chrono::days>(whole_seconds);
+  const chrono::year_month_day date{day};
+  const chrono::hh_mm_ss time_of_day{whole_seconds - day};
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", static_cast<int>(date.year()),
+                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                     time_of_day.hours().count(), time_of_day.minutes().count(),
+                     time_of_day.seconds().count());
+}
+
+}  // namespace meshprobe

@@ -1,0 +1,21 @@
+// How times and durations read in every output: JSON seconds, the table's
+// and the page's latencies, RFC 3339 timestamps. One copy each, so `check`
+// and /status never disagree.
+#pragma once
+
+#include <string>
+
+#include "probes/result.h"
+
+namespace meshprobe {
+
+// A duration in seconds, as the JSON outputs carry it.
+double in_seconds(Duration duration);
+
+// "12.3 ms" below a second, "1.25 s" above: what a person reads.
+std::string format_latency(Duration duration);
+
+// A time as RFC 3339 in UTC, to the whole second: "2025-11-24T21:43:09Z".
+std::string rfc3339(WallClock::time_point time);
+
+}  // namespace meshprobe
