@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -285,6 +284,8 @@ class Parser {
   void read_kubernetes(const Entry& entry, Config& config) const;
   std::string kubernetes_name(const Entry& entry, std::size_t max_length, bool dots,
                               std::string_view what) const;
+  // A non-empty file name, relative ones taken from the config's directory.
+  std::string path_value(const Entry& entry) const;
   void read_kubernetes_bundle(const Section& keys, CaBundleSource& source) const;
   void read_target_kubernetes_keys(const Section& keys, const Target& target,
                                    TargetConfig& result) const;
@@ -346,6 +347,12 @@ std::string Parser::name_value(const Entry& entry, const NameRule& rule) const {
   std::string name = string_value(entry);
   check_name(name, entry.value_line(), rule);
   return name;
+}
+
+std::string Parser::path_value(const Entry& entry) const {
+  const std::string path = string_value(entry);
+  if (path.empty()) fail(entry.value_line(), in_quotes(entry.key) + " must not be empty");
+  return yaml_text::relative_to_source(source_, path);
 }
 
 milliseconds Parser::duration_value(const Entry& entry) const {
@@ -435,10 +442,7 @@ void Parser::read_settings(const Section& top, Config& config) const {
   }
   if (const Entry* web = top.find("web_config_file")) {
     // Read by the agent, with its own FILE:LINE errors; only named here.
-    std::filesystem::path path = string_value(*web);
-    if (path.empty()) fail(web->value_line(), "\"web_config_file\" must not be empty");
-    if (path.is_relative()) path = std::filesystem::path(source_).parent_path() / path;
-    config.web_config_file = path.lexically_normal().string();
+    config.web_config_file = path_value(*web);
   }
   if (const Entry* vantage = top.find("vantage")) {
     config.vantage = name_value(*vantage, kVantageRule);
@@ -524,12 +528,9 @@ void Parser::read_kubernetes(const Entry& entry, Config& config) const {
   if (entry.value.IsNull()) return;
   const Section keys = section(map_value(entry), "in \"kubernetes\"", kKubernetesKeys);
   if (const Entry* kubeconfig = keys.find("kubeconfig")) {
-    std::filesystem::path path = string_value(*kubeconfig);
-    if (path.empty()) fail(kubeconfig->value_line(), "\"kubeconfig\" must not be empty");
     // Relative to the config, like CA bundle files. Read when meshprobe
     // connects, not here: validating a config never needs the cluster.
-    if (path.is_relative()) path = std::filesystem::path(source_).parent_path() / path;
-    kube.kubeconfig = path.lexically_normal().string();
+    kube.kubeconfig = path_value(*kubeconfig);
   }
   if (const Entry* context = keys.find("context")) {
     kube.context = string_value(*context);
@@ -630,13 +631,7 @@ CaBundleSource Parser::read_bundle(const Entry& entry) const {
 
   if (file) {
     source.kind = CaSourceKind::file;
-    std::filesystem::path path = string_value(*file);
-    if (path.empty()) fail(file->value_line(), "\"file\" must not be empty");
-    // Relative to the config, not to wherever the agent was started from.
-    if (path.is_relative()) {
-      path = std::filesystem::path(source_).parent_path() / path;
-    }
-    source.file = path.lexically_normal().string();
+    source.file = path_value(*file);
   } else if (pem) {
     source.kind = CaSourceKind::inline_pem;
     source.inline_pem = string_value(*pem);

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <span>
 #include <sstream>
@@ -157,9 +156,7 @@ class Parser {
 
   // A readable file, relative to the web config's directory.
   std::string file(const Entry& entry) const {
-    std::filesystem::path path = text(entry);
-    if (path.is_relative()) path = std::filesystem::path(source_).parent_path() / path;
-    std::string name = path.lexically_normal().string();
+    std::string name = yaml_text::relative_to_source(source_, text(entry));
     std::ifstream probe(name, std::ios::binary);
     if (!probe) {
       fail(entry.value_line(), in_quotes(entry.key) + " " + in_quotes(name) +
