@@ -64,7 +64,8 @@ using yaml_text::joined;
 using yaml_text::line_of;
 
 // What a value is, for messages -- never the value itself: in this file a
-// value may be a password hash.
+// value may be a password hash. The agent config's describe (parser.h) quotes
+// a scalar's text instead; the two are kept apart on purpose.
 std::string kind_of(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: return "a map";

@@ -1,6 +1,6 @@
 // Pieces of the config loaders' messages, positions, map walking and file
-// names, shared by the agent config (config.cpp) and the endpoint's web
-// config (web_config.cpp).
+// names, shared by the agent config (config.cpp and the files of its parser)
+// and the endpoint's web config (web_config.cpp).
 #pragma once
 
 #include <filesystem>
@@ -33,8 +33,10 @@ struct Entry {
   int value_line() const { return value.IsNull() ? line : line_of(value); }
 };
 
-// What a node is, for a message; each loader says it its own way (the web
-// config never shows a value: it may be a password hash).
+// What a node is, for a message; each loader says it its own way, on
+// purpose: the agent config quotes a scalar's text (describe, parser.h), the
+// web config never shows a value (kind_of, web_config.cpp), since there a
+// value may be a password hash.
 using Describe = std::string (*)(const YAML::Node&);
 
 // The entries of `map`, in order. yaml-cpp keeps only one of two equal keys
