@@ -3,7 +3,7 @@
 #include <array>
 #include <cstdint>
 
-namespace meshprobe::kube {
+namespace meshprobe {
 namespace {
 
 constexpr std::uint8_t kInvalid = 0xff;
@@ -25,15 +25,19 @@ bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; 
 
 }  // namespace
 
-std::optional<std::string> base64_decode(std::string_view text) {
+std::optional<std::string> base64_decode(std::string_view text, Base64Spaces spaces) {
   std::string out;
+  // Enough for the whole result: n symbols decode to at most 3n/4 bytes.
   out.reserve(text.size() * 3 / 4);
   std::uint32_t buffer = 0;
   int bits = 0;
   std::size_t padding = 0;
   std::size_t symbols = 0;
   for (char c : text) {
-    if (is_space(c)) continue;
+    if (is_space(c)) {
+      if (spaces == Base64Spaces::refuse) return std::nullopt;
+      continue;
+    }
     if (c == '=') {
       ++padding;
       ++symbols;
@@ -55,4 +59,4 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-}  // namespace meshprobe::kube
+}  // namespace meshprobe

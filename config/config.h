@@ -1,7 +1,8 @@
-// The agent's configuration (SPEC section 9): what to probe, how often, with
-// which trust, and where to serve results. Loaded strictly: any unknown key,
-// wrong type, bad value or dangling reference is refused with
-// FILE:LINE: message, so a config that loads is one the agent can run.
+// The agent's configuration (the README's Config section and its Kubernetes
+// config reference): what to probe, how often, with which trust, and where to
+// serve results. Loaded strictly: any unknown key, wrong type, bad value or
+// dangling reference is refused with FILE:LINE: message, so a config that
+// loads is one the agent can run.
 #pragma once
 
 #include <chrono>
@@ -18,9 +19,10 @@ namespace meshprobe {
 
 enum class LogFormat { logfmt, json };
 
-// Where a CA bundle's certificates come from (SPEC section 3): local PEM, or
-// the cluster -- a webhook configuration's caBundle (what the API server
-// trusts when it calls istiod), or a ConfigMap key (what proxies trust).
+// Where a CA bundle's certificates come from (the README's Config section,
+// and its Kubernetes config reference for the cluster's): local PEM, or the
+// cluster -- a webhook configuration's caBundle (what the API server trusts
+// when it calls istiod), or a ConfigMap key (what proxies trust).
 enum class CaSourceKind {
   file,
   inline_pem,
@@ -148,7 +150,8 @@ class ConfigError : public std::runtime_error {
 Config load_config(const std::string& path);
 
 // The same for text already in memory. `source` names it in messages, and
-// relative CA bundle `file:` paths are taken relative to its directory.
+// relative paths (a CA bundle's `file`, `web_config_file`, `kubeconfig`) are
+// taken relative to its directory.
 Config parse_config(const std::string& yaml_text, const std::string& source);
 
 }  // namespace meshprobe

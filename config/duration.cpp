@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <optional>
 
+#include "common/text.h"
+#include "config/invalid_value.h"
+
 namespace meshprobe {
 namespace {
 
@@ -26,23 +29,10 @@ constexpr Unit kUnits[] = {
 // significant digits could not be a whole number of milliseconds anyway.
 constexpr std::size_t kMaxFractionDigits = 9;
 
-Error invalid(std::string_view text, std::string_view reason) {
-  std::string message = "invalid duration \"";
-  message += text;
-  message += "\": ";
-  message += reason;
-  return Error{std::move(message)};
-}
+constexpr std::string_view kWhat = "duration";  // for invalid_value
 
 std::string with_unit_hint(std::string reason) {
   return reason + " (use ms, s, m, h)";
-}
-
-std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  out += text;
-  out += '"';
-  return out;
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -126,37 +116,37 @@ Expected<Part> take_part(std::string_view text, std::size_t& pos) {
     fraction = take_digits(text, pos);
   }
   if (whole.empty() || (has_point && fraction.empty())) {
-    return invalid(text, "expected a number like 3 or 1.5 at " +
-                             quoted(text.substr(pos)));
+    return invalid_value(kWhat, text,
+                         "expected a number like 3 or 1.5 at " + in_quotes(text.substr(pos)));
   }
 
   const std::string_view suffix = take_unit(text, pos);
   if (suffix.empty()) {
-    return invalid(text, with_unit_hint("missing unit after " +
-                                        quoted(text.substr(0, pos))));
+    return invalid_value(kWhat, text,
+                         with_unit_hint("missing unit after " + in_quotes(text.substr(0, pos))));
   }
   const Unit* unit = find_unit(suffix);
   if (unit == nullptr) {
-    return invalid(text, with_unit_hint("unknown unit " + quoted(suffix)));
+    return invalid_value(kWhat, text, with_unit_hint("unknown unit " + in_quotes(suffix)));
   }
 
   const auto fraction_part = fraction_millis(fraction, *unit);
-  if (!fraction_part) return invalid(text, "finer than a millisecond");
+  if (!fraction_part) return invalid_value(kWhat, text, "finer than a millisecond");
   const auto whole_number = to_integer(whole);
   const auto whole_part =
       whole_number ? checked_mul(*whole_number, unit->millis) : std::nullopt;
   const auto millis =
       whole_part ? checked_add(*whole_part, *fraction_part) : std::nullopt;
-  if (!millis) return invalid(text, "too large");
+  if (!millis) return invalid_value(kWhat, text, "too large");
   return Part{unit, *millis};
 }
 
 }  // namespace
 
 Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  if (text.empty()) return invalid(text, with_unit_hint("empty"));
+  if (text.empty()) return invalid_value(kWhat, text, with_unit_hint("empty"));
   if (text == "0") return std::chrono::milliseconds{0};
-  if (text.front() == '-') return invalid(text, "must not be negative");
+  if (text.front() == '-') return invalid_value(kWhat, text, "must not be negative");
 
   Millis total = 0;
   std::optional<std::size_t> previous_rank;
@@ -165,13 +155,13 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
     const auto part = take_part(text, pos);
     if (!part) return part.error();
     if (previous_rank && rank(*part->unit) <= *previous_rank) {
-      return invalid(text,
-                     "units must go from largest to smallest, each at most "
-                     "once (h, m, s, ms)");
+      return invalid_value(kWhat, text,
+                           "units must go from largest to smallest, each at most "
+                           "once (h, m, s, ms)");
     }
     previous_rank = rank(*part->unit);
     const auto sum = checked_add(total, part->millis);
-    if (!sum) return invalid(text, "too large");
+    if (!sum) return invalid_value(kWhat, text, "too large");
     total = *sum;
   }
   return std::chrono::milliseconds{total};

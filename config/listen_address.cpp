@@ -4,16 +4,12 @@
 
 #include <charconv>
 
+#include "config/invalid_value.h"
+
 namespace meshprobe {
 namespace {
 
-Error invalid(std::string_view text, std::string_view reason) {
-  std::string message = "invalid listen address \"";
-  message += text;
-  message += "\": ";
-  message += reason;
-  return Error{std::move(message)};
-}
+constexpr std::string_view kWhat = "listen address";  // for invalid_value
 
 bool is_ip_literal(int family, const std::string& host) {
   unsigned char parsed[sizeof(in6_addr)];
@@ -31,7 +27,7 @@ Expected<ListenAddress> parse_listen_address(std::string_view text) {
   constexpr std::string_view kExpected =
       "expected IP:PORT, e.g. 0.0.0.0:9717, 127.0.0.1:9717 or [::]:9717";
   const std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return invalid(text, kExpected);
+  if (colon == std::string_view::npos) return invalid_value(kWhat, text, kExpected);
 
   std::string_view host = text.substr(0, colon);
   const std::string_view port_text = text.substr(colon + 1);
@@ -42,7 +38,8 @@ Expected<ListenAddress> parse_listen_address(std::string_view text) {
   }
   ListenAddress address{std::string(host), 0};
   if (!is_ip_literal(family, address.host)) {
-    return invalid(text, family == AF_INET6 || host.find(':') == std::string_view::npos
+    return invalid_value(kWhat, text,
+                         family == AF_INET6 || host.find(':') == std::string_view::npos
                              ? kExpected
                              : "write an IPv6 address in brackets, e.g. [::]:9717");
   }
@@ -52,7 +49,7 @@ Expected<ListenAddress> parse_listen_address(std::string_view text) {
       std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (port_text.empty() || error != std::errc{} ||
       end != port_text.data() + port_text.size() || port > 65535) {
-    return invalid(text, "port must be 0-65535");
+    return invalid_value(kWhat, text, "port must be 0-65535");
   }
   address.port = static_cast<std::uint16_t>(port);
   return address;

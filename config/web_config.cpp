@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <span>
 #include <sstream>
@@ -65,7 +64,8 @@ using yaml_text::joined;
 using yaml_text::line_of;
 
 // What a value is, for messages -- never the value itself: in this file a
-// value may be a password hash.
+// value may be a password hash. The agent config's describe (parser.h) quotes
+// a scalar's text instead; the two are kept apart on purpose.
 std::string kind_of(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: return "a map";
@@ -157,9 +157,7 @@ class Parser {
 
   // A readable file, relative to the web config's directory.
   std::string file(const Entry& entry) const {
-    std::filesystem::path path = text(entry);
-    if (path.is_relative()) path = std::filesystem::path(source_).parent_path() / path;
-    std::string name = path.lexically_normal().string();
+    std::string name = yaml_text::relative_to_source(source_, text(entry));
     std::ifstream probe(name, std::ios::binary);
     if (!probe) {
       fail(entry.value_line(), in_quotes(entry.key) + " " + in_quotes(name) +

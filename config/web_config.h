@@ -80,8 +80,9 @@ std::shared_ptr<ssl_ctx_st> make_server_tls_context(const WebTlsConfig& tls,
 // result is compared in constant time). False for a malformed hash.
 bool bcrypt_matches(const std::string& hash, std::string_view password);
 
-// Whether `hash` has the form of a bcrypt hash libxcrypt accepts:
-// $2a$/$2b$/$2y$, a cost from 04 to 31, 53 characters of salt and digest.
+// Whether `hash` has the form of a bcrypt hash the endpoint accepts:
+// $2a$/$2b$/$2y$, a cost from 04 to 16 (libxcrypt takes up to 31, but every
+// wrong password pays the cost in full), 53 characters of salt and digest.
 bool is_bcrypt_hash(std::string_view hash);
 
 }  // namespace meshprobe

@@ -29,4 +29,10 @@ std::vector<Entry> entries(const YAML::Node& map, const std::string& source,
   return result;
 }
 
+std::string relative_to_source(const std::string& source, const std::filesystem::path& path) {
+  const std::filesystem::path full =
+      path.is_relative() ? std::filesystem::path(source).parent_path() / path : path;
+  return full.lexically_normal().string();
+}
+
 }  // namespace meshprobe::yaml_text

@@ -1,8 +1,9 @@
-// Pieces of the config loaders' messages, positions and map walking, shared
-// by the agent config (config.cpp) and the endpoint's web config
-// (web_config.cpp).
+// Pieces of the config loaders' messages, positions, map walking and file
+// names, shared by the agent config (config.cpp and the files of its parser)
+// and the endpoint's web config (web_config.cpp).
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,8 +33,10 @@ struct Entry {
   int value_line() const { return value.IsNull() ? line : line_of(value); }
 };
 
-// What a node is, for a message; each loader says it its own way (the web
-// config never shows a value: it may be a password hash).
+// What a node is, for a message; each loader says it its own way, on
+// purpose: the agent config quotes a scalar's text (describe, parser.h), the
+// web config never shows a value (kind_of, web_config.cpp), since there a
+// value may be a password hash.
 using Describe = std::string (*)(const YAML::Node&);
 
 // The entries of `map`, in order. yaml-cpp keeps only one of two equal keys
@@ -44,5 +47,10 @@ using Describe = std::string (*)(const YAML::Node&);
 std::vector<Entry> entries(const YAML::Node& map, const std::string& source,
                            std::string_view where, std::string_view key_noun,
                            Describe describe);
+
+// A file named in the config file `source`, as the loader opens it: a
+// relative `path` is taken from the directory of `source`, not from wherever
+// the agent was started; normalised lexically ("a/./b" is "a/b").
+std::string relative_to_source(const std::string& source, const std::filesystem::path& path);
 
 }  // namespace meshprobe::yaml_text

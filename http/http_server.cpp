@@ -16,11 +16,8 @@
 // that never finishes its headers. A plain HTTP request to the TLS port gets
 // one plain 400 saying so (a scrape config with the wrong scheme).
 //
-// With basic auth, bcrypt runs on one worker thread, never on the event loop:
-// each wrong password costs tens of milliseconds by design, and a client
-// trying many must not delay probes (whose timing the agent measures). A
-// password that matched is remembered (as a SHA-256 digest) until the users
-// change, so a scraper's steady requests cost one bcrypt in all.
+// With basic auth, each request's credentials are checked before its handler
+// runs (basic_auth.h: bcrypt on one worker thread, never on the event loop).
 #include "http/http_server.h"
 
 #include <fcntl.h>
@@ -35,7 +32,6 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -47,18 +43,17 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
 #include <limits>
-#include <map>
 #include <optional>
 #include <set>
 #include <system_error>
 #include <unordered_map>
+
+#include "http/basic_auth.h"
 
 namespace meshprobe {
 namespace {
@@ -150,120 +145,15 @@ std::string_view path_of(const Request& request) {
   return target.substr(0, target.find('?'));
 }
 
-// ---- Basic auth ----------------------------------------------------------------
-
-struct Credentials {
-  std::string user;
-  std::string password;
-};
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-// Standard base64 with padding, as RFC 7617 uses; nullopt when malformed.
-std::optional<std::string> decode_base64(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  std::size_t padding = 0;
-  while (padding < 2 && text.size() > padding && text[text.size() - 1 - padding] == '=') {
-    ++padding;
-  }
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (std::size_t i = 0; i < text.size() - padding; ++i) {
-    const int value = base64_value(text[i]);
-    if (value < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<std::uint32_t>(value);
-    if (++count == 4) {
-      out += static_cast<char>((bits >> 16) & 0xff);
-      out += static_cast<char>((bits >> 8) & 0xff);
-      out += static_cast<char>(bits & 0xff);
-      bits = 0;
-      count = 0;
-    }
-  }
-  if (count == 3) {
-    out += static_cast<char>((bits >> 10) & 0xff);
-    out += static_cast<char>((bits >> 2) & 0xff);
-  } else if (count == 2) {
-    out += static_cast<char>((bits >> 4) & 0xff);
-  } else if (count != 0) {
-    return std::nullopt;
-  }
-  return out;
-}
-
-// "Basic base64(user:password)"; nullopt for anything else.
-std::optional<Credentials> basic_credentials(std::string_view header) {
-  constexpr std::string_view kScheme = "basic ";
-  if (header.size() <= kScheme.size()) return std::nullopt;
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    const char c = header[i];
-    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != kScheme[i]) {
-      return std::nullopt;
-    }
-  }
-  std::string_view token = header.substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  std::optional<std::string> decoded = decode_base64(token);
-  if (!decoded) return std::nullopt;
-  const std::size_t colon = decoded->find(':');
-  if (colon == std::string::npos) {
-    OPENSSL_cleanse(decoded->data(), decoded->size());
-    return std::nullopt;
-  }
-  Credentials credentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
-  OPENSSL_cleanse(decoded->data(), decoded->size());
-  return credentials;
-}
-
-// What a verified user and password are remembered by.
-std::string password_digest(std::string_view user, std::string_view password) {
-  std::string input;
-  input.reserve(user.size() + 1 + password.size());
-  input.append(user).append(1, '\0').append(password);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr);
-  OPENSSL_cleanse(input.data(), input.size());
-  return std::string(reinterpret_cast<const char*>(digest), length);
-}
-
-asio::awaitable<bool> bcrypt_on_worker(std::string hash, std::string password) {
-  const bool matches = bcrypt_matches(hash, password);
-  OPENSSL_cleanse(password.data(), password.size());
-  co_return matches;
-}
-
-// A remembered password is forgotten past this many, so memory stays bounded
-// whatever clients send (only passwords that matched are remembered).
-constexpr std::size_t kMaxRememberedPasswords = 1024;
-
-// What TLS and basic auth are now; replaced whole by set_web_config.
-struct Security {
-  std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
-  std::map<std::string, std::string, std::less<>> users;  // empty: no auth
-};
-
-std::shared_ptr<const Security> make_security(const WebConfig& web) {
-  auto security = std::make_shared<Security>();
-  if (web.tls) {
-    std::shared_ptr<ssl_ctx_st> native = web.tls->context;
-    if (!native) native = make_server_tls_context(*web.tls, web.source);
-    // asio's context takes a reference of its own.
-    SSL_CTX_up_ref(native.get());
-    security->tls = std::make_shared<asio::ssl::context>(native.get());
-  }
-  security->users.insert(web.basic_auth_users.begin(), web.basic_auth_users.end());
-  return security;
+// The server's TLS context for `web`, or null for plain HTTP. Throws
+// ConfigError on a TLS file that does not load.
+std::shared_ptr<asio::ssl::context> tls_context(const WebConfig& web) {
+  if (!web.tls) return nullptr;
+  std::shared_ptr<ssl_ctx_st> native = web.tls->context;
+  if (!native) native = make_server_tls_context(*web.tls, web.source);
+  // asio's context takes a reference of its own.
+  SSL_CTX_up_ref(native.get());
+  return std::make_shared<asio::ssl::context>(native.get());
 }
 
 Response plain_response(http::status status, std::string_view text) {
@@ -316,7 +206,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         options(std::move(server_options)),
         paths_without_auth(options.paths_without_auth.begin(),
                            options.paths_without_auth.end()) {
-    set_security(make_security(options.web));  // before binding: a bad TLS file throws
+    set_web_config(options.web);  // before binding: a bad TLS file throws
     acceptor.open(endpoint.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
     acceptor.bind(endpoint);
@@ -332,10 +222,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   HttpResponse handle(const HttpRequest& request) const;
   asio::awaitable<bool> authorized(const Request& request);
 
-  void set_security(std::shared_ptr<const Security> next) {
-    security = std::move(next);
-    remembered_passwords.clear();
-    if (!security->users.empty() && !password_checker) password_checker.emplace(1);
+  // TLS and the users are replaced together, and neither when the TLS
+  // files do not load.
+  void set_web_config(const WebConfig& web) {
+    std::shared_ptr<asio::ssl::context> next = tls_context(web);
+    tls = std::move(next);
+    auth.set_users(web.basic_auth_users);
   }
 
   asio::io_context& io;
@@ -344,10 +236,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   HttpHandler handler;
   HttpServerOptions options;
   std::set<std::string, std::less<>> paths_without_auth;
-  std::shared_ptr<const Security> security;
-  // Digests of user and password pairs that matched (see the top).
-  std::set<std::string> remembered_passwords;
-  std::optional<asio::thread_pool> password_checker;  // once basic auth is on
+  std::shared_ptr<asio::ssl::context> tls;  // for new connections; null: plain HTTP
+  BasicAuth auth;
   bool stopped = false;
   // Open connections, so stop() can close them; each removes itself when it
   // is destroyed.
@@ -365,7 +255,7 @@ class HttpServer::Impl::Connection
         // The header and body limits bound what a request may need; the
         // buffer's own limit only stops pipelined data from piling up.
         buffer_(options_.max_header_bytes + options_.max_body_bytes + 4096),
-        tls_context_(server_->security->tls) {}
+        tls_context_(server_->tls) {}
 
   ~Connection() {
     close();  // before the reserve is taken back: its descriptor is the one freed
@@ -590,29 +480,8 @@ class HttpServer::Impl::Connection
 };
 
 asio::awaitable<bool> HttpServer::Impl::authorized(const Request& request) {
-  // The users as they are now: a reload applies to open connections too.
-  const std::shared_ptr<const Security> current = security;
-  if (current->users.empty() || paths_without_auth.contains(path_of(request))) co_return true;
-  std::optional<Credentials> credentials =
-      basic_credentials(request[http::field::authorization]);
-  if (!credentials) co_return false;
-  const auto user = current->users.find(credentials->user);
-  std::string digest = password_digest(credentials->user, credentials->password);
-  if (user != current->users.end() && remembered_passwords.contains(digest)) co_return true;
-  // An unknown user costs a bcrypt too (against another user's hash, the
-  // result ignored), so timing does not tell which names exist.
-  const std::string& hash = user != current->users.end() ? user->second
-                                                         : current->users.begin()->second;
-  const bool matches = co_await asio::co_spawn(
-      *password_checker, bcrypt_on_worker(hash, std::move(credentials->password)),
-      asio::use_awaitable);
-  if (!matches || user == current->users.end()) co_return false;
-  // Remembered only while these are still the users.
-  if (current == security) {
-    if (remembered_passwords.size() >= kMaxRememberedPasswords) remembered_passwords.clear();
-    remembered_passwords.insert(std::move(digest));
-  }
-  co_return true;
+  if (paths_without_auth.contains(path_of(request))) co_return true;
+  co_return co_await auth.allows(request[http::field::authorization]);
 }
 
 HttpResponse HttpServer::Impl::handle(const HttpRequest& request) const {
@@ -666,7 +535,7 @@ void HttpServer::Impl::stop() {
   // Checks already queued finish and hand their answer back to the event
   // loop, where the waiting connection sees `stopped` and ends; none is
   // started after this.
-  if (password_checker) password_checker->join();
+  auth.stop();
   // Copied first: a connection closed here may end and unregister itself.
   std::vector<std::shared_ptr<Connection>> open;
   for (const auto& [key, weak] : connections) {
@@ -698,10 +567,10 @@ std::uint16_t HttpServer::port() const {
 
 void HttpServer::stop() { impl_->stop(); }
 
-bool HttpServer::tls() const { return impl_->security->tls != nullptr; }
+bool HttpServer::tls() const { return impl_->tls != nullptr; }
 
 void HttpServer::set_web_config(const WebConfig& web) {
-  impl_->set_security(make_security(web));
+  impl_->set_web_config(web);
 }
 
 }  // namespace meshprobe
