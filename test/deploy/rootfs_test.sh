@@ -175,12 +175,13 @@ case "$CASE" in
   kubernetes_mode_reaches_the_api_from_the_tree)
     # Kubernetes mode's client (libcurl and the libraries it brings) works
     # from the tree: `check --kubeconfig` against the emulated API server
-    # of test/kube, authenticated with a token, the hygiene checks run.
+    # (test/integration/kube/fake_apiserver.py), authenticated with a token,
+    # the hygiene checks run.
     "$TESTPEER" pki "$workdir/api" --san 127.0.0.1 >/dev/null
     jq -n '{token: "deploy-test-token", mutatingwebhookconfigurations: [],
             validatingwebhookconfigurations: [], namespaces: [], services: [],
             endpointslices: [], configmaps: [], pods: []}' >"$workdir/state.json"
-    "${PYTHON:-python3}" "$SOURCE/test/kube/fake_apiserver.py" --state "$workdir/state.json" \
+    "${PYTHON:-python3}" "$SOURCE/test/integration/kube/fake_apiserver.py" --state "$workdir/state.json" \
       --cert "$workdir/api/leaf.pem" --key "$workdir/api/leaf-key.pem" \
       --port-file "$workdir/api.port" --log "$workdir/requests.log" >"$workdir/apiserver.log" 2>&1 &
     track_pid $!

@@ -117,7 +117,7 @@ has_diagnosis() { [ "$(diagnosis_of "$1")" = "$2" ]; }
 "$TESTPEER" pki "$workdir/tls" --san 127.0.0.1 >/dev/null  # the endpoint's own
 
 # ---- Kubernetes mode, for the secrets case ---------------------------------------
-EMULATOR="$(dirname "$0")/../kube/fake_apiserver.py"
+EMULATOR="$(dirname "$0")/../integration/kube/fake_apiserver.py"
 start_apiserver() {  # start_apiserver TOKEN: an API server holding istio's root ConfigMap
   "$TESTPEER" pki "$workdir/api" --san 127.0.0.1 >/dev/null
   jq -n --arg token "$1" --arg root "$(cat "$workdir/pki/ca.pem")" \
