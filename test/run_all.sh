@@ -30,8 +30,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "== build with TSan"
 # What runs on more than one thread: the DNS lookup pool (probes/detail/
-# resolver), the Kubernetes worker pools (kube/worker_pool, agent/
-# kube_session), the agent runtime around them, and the processes of the
+# resolver), the Kubernetes worker pools (kube/client/worker_pool, kube/
+# connection), the agent runtime around them, and the processes of the
 # e2e tests. -O0 as for ASan: TSan's compile cost, not its run time, is what
 # counts on 2 cores. Every target is built, so a new test binary is never
 # silently left out of the labels below.
@@ -41,6 +41,8 @@ cmake --build build-tsan
 echo "== tests under TSan"
 # Labels with threads in them; `unit` is pure single-threaded parsing, `deploy`
 # checks files, `lab` and `stress` are minutes of waiting on the same paths.
+# The C++ tests carry these labels as before test/ followed the rooms (e.g.
+# test/unit/config's web config tests are `agent`), beside their room's.
 # Reports go to files (log_path), so a race in an agent that an e2e script
 # started and killed fails the run too. halt_on_error stops the racing process
 # at its first report. A test is retried once: sanitizer slowness can break a

@@ -9,15 +9,11 @@ MESHPROBE=$1
 TESTPEER=$2
 CASE=$3
 
-workdir=$(mktemp -d)
-fail() { echo "FAIL [$CASE]: $*"; exit 1; }
+# shellcheck source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/peers.sh
 source "$(dirname "$0")/../lib/peers.sh"
-cleanup() {
-  kill_tracked
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
+make_workdir
 
 run() {  # run EXPECTED_EXIT ARGS...: runs meshprobe, checks the exit code
   local expected=$1 rc=0

@@ -10,22 +10,14 @@ MESHPROBE=$2
 TESTPEER=$3
 CASE=$4
 
-# Under the working directory (ctest: the build tree), not /tmp: the tree
-# runs binaries, and /tmp may be mounted noexec.
-workdir=$(mktemp -d -p "$PWD" deploy-test.XXXXXX)
-cleanup() {
-  kill_tracked
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL [$CASE]: $*"
-  [ -f "$workdir/agent.log" ] && { echo "--- agent log"; tail -20 "$workdir/agent.log"; }
-  exit 1
-}
+# shellcheck source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/peers.sh
 source "$(dirname "$0")/../lib/peers.sh"
+# Under the working directory (ctest: the build tree), not /tmp: the tree
+# runs binaries, and /tmp may be mounted noexec.
+WORKDIR_IN=$PWD make_workdir
+fail_context() { show_log "$workdir/agent.log" 20 "agent log"; }
 
 unpack_bundle() {
   "$SOURCE/deploy/bastion/make-bundle.sh" "$MESHPROBE" "$workdir/meshprobe.tar.gz" >"$workdir/make.log" \
@@ -47,11 +39,7 @@ case "$CASE" in
     # TLS with a CA file, and the agent: every library it maps is the
     # bundle's, none of this machine's.
     "$TESTPEER" pki "$workdir/pki" --san istiod.istio-system.svc >/dev/null
-    peer_port=$(free_port)
-    "$TESTPEER" serve --listen "127.0.0.1:$peer_port" --mode tls_http \
-      --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem" >"$workdir/peer.out" 2>&1 &
-    track_pid $!
-    eventually 5 grep -q ready "$workdir/peer.out" || fail "testpeer: $(cat "$workdir/peer.out")"
+    peer_port=$(serve --mode tls_http --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem")
     out=$(env -i "$bundle/bin/meshprobe" check --ca-file "$workdir/pki/ca.pem" \
       --server-name istiod.istio-system.svc "https://127.0.0.1:$peer_port/ready" 2>&1) \
       || fail "check with the CA file: $out"

@@ -9,13 +9,9 @@ SOURCE=$1
 CASE=$2
 cd "$SOURCE"
 
-workdir=$(mktemp -d)
-trap 'rm -rf "$workdir"' EXIT
-
-fail() {
-  echo "FAIL [$CASE]: $*"
-  exit 1
-}
+# shellcheck source=../lib/common.sh
+source "$SOURCE/test/lib/common.sh"
+make_workdir
 
 need() {
   command -v "$1" >/dev/null || fail "$1 is not installed (.ci/install-deps installs it)"

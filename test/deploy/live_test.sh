@@ -14,10 +14,9 @@ MESHPROBE=$2
 TESTPEER=$3
 CASE=$4
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: needs root (a private network namespace for the fixed ports)"
-  exit 77
-fi
+# shellcheck source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
+require_root "needs root (a private network namespace for the fixed ports)"
 if [ -z "${MESHPROBE_LIVE_NS:-}" ]; then
   exec env MESHPROBE_LIVE_NS=1 unshare --net "$0" "$@"
 fi
@@ -25,29 +24,18 @@ ip link set lo up
 command -v prometheus >/dev/null || { echo "FAIL: prometheus not installed (.ci/install-deps)"; exit 1; }
 
 PYTHON=${PYTHON:-python3}
-workdir=$(mktemp -d)
-cleanup() {
-  kill_tracked
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL [$CASE]: $*"
-  for log in "$workdir"/*.log; do
-    [ -f "$log" ] && { echo "--- $(basename "$log")"; tail -10 "$log"; }
-  done
-  exit 1
-}
 # shellcheck source=../lib/peers.sh
 source "$(dirname "$0")/../lib/peers.sh"
+make_workdir
+fail_context() {
+  local log
+  for log in "$workdir"/*.log; do show_log "$log" 10; done
+}
 
 # istiod's stand-in: the webhook on 127.0.0.1:15017 with istiod's SAN.
 "$TESTPEER" pki "$workdir/pki" --san istiod.istio-system.svc >/dev/null
-"$TESTPEER" serve --listen 127.0.0.1:15017 --mode tls_http \
-  --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem" >"$workdir/peer.log" 2>&1 &
-track_pid $!
-eventually 5 grep -q ready "$workdir/peer.log" || fail "testpeer did not start"
+start_ready "$workdir/peer.log" "$TESTPEER" serve --listen 127.0.0.1:15017 --mode tls_http \
+  --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem"
 
 start_agent() {  # start_agent NAME PORT VANTAGE NODE WEBHOOK_ADDRESS
   cat >"$workdir/$1.yaml" <<YAML

@@ -16,10 +16,9 @@ MESHPROBE=$2
 TESTPEER=$3
 CASE=$4
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: needs root (chroot, mount and network namespaces)"
-  exit 77
-fi
+# shellcheck source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
+require_root "needs root (chroot, mount and network namespaces)"
 # Re-run inside fresh mount and network namespaces: mounts and listeners
 # vanish with the test, and fixed ports cannot collide with anything.
 if [ -z "${MESHPROBE_ROOTFS_NS:-}" ]; then
@@ -28,24 +27,14 @@ fi
 mount --make-rprivate /
 ip link set lo up
 
-# Under the working directory (ctest: the build tree), not /tmp: the tree
-# runs binaries, and /tmp may be mounted noexec.
-workdir=$(mktemp -d -p "$PWD" deploy-test.XXXXXX)
-cleanup() {
-  kill_tracked
-  # The mounts go with the namespace; unmount anyway so rm can run.
-  umount -R "$workdir/tree" 2>/dev/null || true
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL [$CASE]: $*"
-  [ -f "$workdir/agent.log" ] && { echo "--- agent log"; tail -20 "$workdir/agent.log"; }
-  exit 1
-}
 # shellcheck source=../lib/peers.sh
 source "$(dirname "$0")/../lib/peers.sh"
+# The mounts go with the namespace; unmount anyway so rm can run.
+cleanup_hook() { umount -R "$workdir/tree" 2>/dev/null || true; }
+# Under the working directory (ctest: the build tree), not /tmp: the tree
+# runs binaries, and /tmp may be mounted noexec.
+WORKDIR_IN=$PWD make_workdir
+fail_context() { show_log "$workdir/agent.log" 20 "agent log"; }
 
 CHROOT=$(command -v chroot)
 tree="$workdir/tree"
@@ -79,10 +68,8 @@ start_peers() {
   for spec in tls_http:15017 tls_h2:15012; do
     mode=${spec%%:*}
     port=${spec##*:}
-    "$TESTPEER" serve --listen "127.0.0.1:$port" --mode "$mode" \
-      --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem" >"$workdir/$mode.out" 2>&1 &
-    track_pid $!
-    eventually 5 grep -q ready "$workdir/$mode.out" || fail "testpeer $mode: $(cat "$workdir/$mode.out")"
+    start_ready "$workdir/$mode.out" "$TESTPEER" serve --listen "127.0.0.1:$port" --mode "$mode" \
+      --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem"
   done
 }
 
@@ -175,16 +162,13 @@ case "$CASE" in
   kubernetes_mode_reaches_the_api_from_the_tree)
     # Kubernetes mode's client (libcurl and the libraries it brings) works
     # from the tree: `check --kubeconfig` against the emulated API server
-    # of test/kube, authenticated with a token, the hygiene checks run.
+    # (test/integration/kube/fake_apiserver.py), authenticated with a token,
+    # the hygiene checks run.
     "$TESTPEER" pki "$workdir/api" --san 127.0.0.1 >/dev/null
     jq -n '{token: "deploy-test-token", mutatingwebhookconfigurations: [],
             validatingwebhookconfigurations: [], namespaces: [], services: [],
             endpointslices: [], configmaps: [], pods: []}' >"$workdir/state.json"
-    "${PYTHON:-python3}" "$SOURCE/test/kube/fake_apiserver.py" --state "$workdir/state.json" \
-      --cert "$workdir/api/leaf.pem" --key "$workdir/api/leaf-key.pem" \
-      --port-file "$workdir/api.port" --log "$workdir/requests.log" >"$workdir/apiserver.log" 2>&1 &
-    track_pid $!
-    eventually 10 test -s "$workdir/api.port" || fail "emulated API server: $(cat "$workdir/apiserver.log")"
+    start_fake_apiserver --log "$workdir/requests.log"
     cat >"$workdir/config/kubeconfig" <<YAML
 apiVersion: v1
 kind: Config
@@ -192,7 +176,7 @@ current-context: test
 clusters:
 - name: test
   cluster:
-    server: https://127.0.0.1:$(cat "$workdir/api.port")
+    server: https://127.0.0.1:$API_PORT
     certificate-authority-data: $(base64 -w0 <"$workdir/api/ca.pem")
 contexts:
 - name: test

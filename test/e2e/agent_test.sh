@@ -11,23 +11,12 @@ MESHPROBE=$1
 TESTPEER=$2
 CASE=$3
 
-workdir=$(mktemp -d)
-agent_pid=""
-cleanup() {
-  kill_tracked
-  if [ -n "$agent_pid" ]; then kill "$agent_pid" 2>/dev/null || true; wait "$agent_pid" 2>/dev/null || true; fi
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL [$CASE]: $*"
-  [ -f "$workdir/agent.log" ] && { echo "--- agent log"; tail -20 "$workdir/agent.log"; }
-  exit 1
-}
-
+# shellcheck source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/peers.sh
 source "$(dirname "$0")/../lib/peers.sh"
+make_workdir
+fail_context() { show_log "$workdir/agent.log" 20 "agent log"; }
 
 # The agent binds port 0 and says in its start line which port it got: no
 # race with other processes for a port picked in advance.
@@ -117,17 +106,12 @@ has_diagnosis() { [ "$(diagnosis_of "$1")" = "$2" ]; }
 "$TESTPEER" pki "$workdir/tls" --san 127.0.0.1 >/dev/null  # the endpoint's own
 
 # ---- Kubernetes mode, for the secrets case ---------------------------------------
-EMULATOR="$(dirname "$0")/../kube/fake_apiserver.py"
 start_apiserver() {  # start_apiserver TOKEN: an API server holding istio's root ConfigMap
   "$TESTPEER" pki "$workdir/api" --san 127.0.0.1 >/dev/null
   jq -n --arg token "$1" --arg root "$(cat "$workdir/pki/ca.pem")" \
     '{token: $token, configmaps: [{metadata: {name: "istio-ca-root-cert", namespace: "istio-system"},
                                    data: {"root-cert.pem": $root}}]}' >"$workdir/state.json"
-  "$EMULATOR" --state "$workdir/state.json" --cert "$workdir/api/leaf.pem" --key "$workdir/api/leaf-key.pem" \
-    --port-file "$workdir/api.port" >"$workdir/apiserver.err" 2>&1 &
-  track_pid $!
-  eventually 10 test -s "$workdir/api.port" || fail "the emulated API server did not start: $(cat "$workdir/apiserver.err")"
-  API_PORT=$(cat "$workdir/api.port")
+  start_fake_apiserver --log "$workdir/requests.log"
 }
 write_kubeconfig() {  # write_kubeconfig FILE SERVER TOKEN: a token and a client key
   cat >"$1" <<YAML

@@ -39,7 +39,7 @@ constexpr auto kReadTimeout = 500ms;
 constexpr auto kHangBound = 5s;
 
 // prometheus:s3cret-pass (libxcrypt, cost 4 to keep each check short), as in
-// test/agent/web_config_test.cpp.
+// test/unit/config/web_config_test.cpp.
 constexpr char kUser[] = "prometheus";
 constexpr char kHash[] = "$2y$04$abcdefghijklmnopqrstuuaUNpTaGyHErb7YklXKRt/SEtSLxPST6";
 

@@ -5,36 +5,26 @@
 # a real TLS server playing istiod, found through an EndpointSlice and
 # verified with the webhook's caBundle.
 #
-#   kube_e2e_test.sh MESHPROBE TESTPEER FAKE_APISERVER CASE
+#   kube_e2e_test.sh MESHPROBE TESTPEER CASE
 set -euo pipefail
 
 MESHPROBE=$1
 TESTPEER=$2
-EMULATOR=$3
-CASE=$4
+CASE=$3
 
 command -v python3 >/dev/null || { echo "SKIP: python3 is not installed (.ci/install-deps installs it)"; exit 77; }
 
-workdir=$(mktemp -d)
-agent_pid=""
-cleanup() {
-  kill_tracked
-  if [ -n "$agent_pid" ]; then kill "$agent_pid" 2>/dev/null || true; wait "$agent_pid" 2>/dev/null || true; fi
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL [$CASE]: $*"
-  [ -f "$workdir/out" ] && { echo "--- stdout"; head -c 4000 "$workdir/out"; echo; }
-  [ -f "$workdir/err" ] && { echo "--- stderr"; tail -20 "$workdir/err"; }
-  [ -f "$workdir/agent.log" ] && { echo "--- agent log"; tail -20 "$workdir/agent.log"; }
-  [ -f "$workdir/apiserver.err" ] && { echo "--- emulator"; tail -20 "$workdir/apiserver.err"; }
-  exit 1
-}
-
+# shellcheck source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/peers.sh
 source "$(dirname "$0")/../lib/peers.sh"
+make_workdir
+fail_context() {
+  if [ -f "$workdir/out" ]; then echo "--- stdout"; head -c 4000 "$workdir/out"; echo; fi
+  show_log "$workdir/err" 20 stderr
+  show_log "$workdir/agent.log" 20 "agent log"
+  show_log "$workdir/apiserver.err" 20 emulator
+}
 
 b64() { base64 -w0 <"$1"; }
 
@@ -96,14 +86,7 @@ write_state() {  # write_state [JQ_FILTER]: the base cluster, changed by the fil
   mv "$workdir/state.tmp" "$workdir/state.json"
 }
 
-start_apiserver() {
-  "$EMULATOR" --state "$workdir/state.json" --cert "$workdir/api/leaf.pem" --key "$workdir/api/leaf-key.pem" \
-    --port-file "$workdir/api.port" --log "$workdir/requests.log" "$@" >"$workdir/apiserver.err" 2>&1 &
-  apiserver_pid=$!
-  track_pid "$apiserver_pid"
-  eventually 10 test -s "$workdir/api.port" || fail "the emulated API server did not start: $(cat "$workdir/apiserver.err")"
-  API_PORT=$(cat "$workdir/api.port")
-}
+start_apiserver() { start_fake_apiserver --log "$workdir/requests.log" "$@"; }
 
 write_kubeconfig() {  # write_kubeconfig FILE [TOKEN]
   cat >"$1" <<YAML

@@ -1,24 +1,8 @@
-# Helpers shared by the shell-driven tests: free loopback ports, waiting with a
-# deadline, and test peers that are always cleaned up. Source it after
-# setting TESTPEER and workdir and defining fail().
+# Test peers for the shell suites: free loopback ports, `meshprobe-testpeer
+# serve`, and the emulated Kubernetes API server. Source it after
+# common.sh, with TESTPEER set.
 # shellcheck shell=bash
 # shellcheck disable=SC2154  # workdir and TESTPEER belong to the sourcing script
-
-# Servers are often started inside $(...), where an array append is lost with
-# the subshell: every tracked pid goes to this file instead ($$ is the test
-# script's pid even in its subshells).
-tracked_pids="/tmp/meshprobe-test-pids.$$"
-
-track_pid() { echo "$1" >>"$tracked_pids"; }
-
-# Stops every tracked process; for the script's EXIT trap.
-kill_tracked() {
-  [ -f "$tracked_pids" ] || return 0
-  local pid
-  while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$tracked_pids"
-  while read -r pid; do wait "$pid" 2>/dev/null || true; done <"$tracked_pids"
-  rm -f "$tracked_pids"
-}
 
 # A loopback port nothing listens on, below the kernel's ephemeral range so
 # outgoing connections cannot take it meanwhile.
@@ -30,23 +14,31 @@ free_port() {
   fail "no free port"
 }
 
-# eventually SECONDS COMMAND...: retries COMMAND until it succeeds or time is up.
-eventually() {
-  local deadline=$(( $(date +%s) + $1 ))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 0.05
-  done
-}
-
 # serve ARGS...: starts `meshprobe-testpeer serve` on 127.0.0.1, prints its port.
 serve() {
-  local port out
+  local port
   port=$(free_port)
-  out="$workdir/peer-$port.out"
-  "$TESTPEER" serve --listen "127.0.0.1:$port" "$@" >"$out" 2>&1 &
-  track_pid $!
-  eventually 5 grep -q ready "$out" || fail "testpeer did not start: $(cat "$out")"
+  start_ready "$workdir/peer-$port.out" "$TESTPEER" serve --listen "127.0.0.1:$port" "$@"
   echo "$port"
+}
+
+# The emulated Kubernetes API server (HTTPS on loopback, the real API's paths
+# and JSON shapes; its usage is at the top of the file).
+FAKE_APISERVER="$(cd "$(dirname "${BASH_SOURCE[0]}")/../integration/kube" && pwd)/fake_apiserver.py"
+
+# start_fake_apiserver [ARGS...]: the emulator in the background (tracked)
+# with the cluster in $workdir/state.json and the certificate in
+# $workdir/api/leaf.pem (leaf-key.pem), e.g. from `meshprobe-testpeer pki
+# $workdir/api --san 127.0.0.1`; its output goes to $workdir/apiserver.err.
+# Waits until it listens; sets API_PORT and apiserver_pid.
+start_fake_apiserver() {
+  "${PYTHON:-python3}" "$FAKE_APISERVER" --state "$workdir/state.json" \
+    --cert "$workdir/api/leaf.pem" --key "$workdir/api/leaf-key.pem" \
+    --port-file "$workdir/api.port" "$@" >"$workdir/apiserver.err" 2>&1 &
+  apiserver_pid=$!
+  track_pid "$apiserver_pid"
+  eventually 10 test -s "$workdir/api.port" \
+    || fail "the emulated API server did not start: $(cat "$workdir/apiserver.err")"
+  # shellcheck disable=SC2034  # for the sourcing script
+  API_PORT=$(cat "$workdir/api.port")
 }

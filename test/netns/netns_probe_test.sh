@@ -13,28 +13,21 @@ MESHPROBE=$1
 TESTPEER=$2
 CASE=$3
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: network namespace tests need root (run as root or under sudo)"
-  exit 77
-fi
-for tool in ip nft jq; do
-  command -v "$tool" >/dev/null || { echo "missing tool: $tool (run .ci/install-deps)"; exit 1; }
-done
+# shellcheck source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
+require_root "network namespace tests need root (run as root or under sudo)"
+need_tools ip nft jq
 
 suffix="$$"
 CLIENT="mpc-$suffix"
 SERVER="mps-$suffix"
-pids=()
 
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+cleanup_hook() {
   ip netns del "$CLIENT" 2>/dev/null || true
   ip netns del "$SERVER" 2>/dev/null || true
-  rm -rf "/etc/netns/$CLIENT" "$workdir"
+  rm -rf "/etc/netns/$CLIENT"
 }
-workdir=$(mktemp -d)
-trap cleanup EXIT
+make_workdir
 
 ip netns add "$CLIENT"
 ip netns add "$SERVER"
@@ -54,15 +47,10 @@ mkdir -p "/etc/netns/$CLIENT"
 printf 'nameserver 192.0.2.2\noptions timeout:1 attempts:1\n' > "/etc/netns/$CLIENT/resolv.conf"
 
 # Starts a testpeer inside the server namespace and waits for its "ready".
+peers=0
 serve() {
-  local out="$workdir/peer-${#pids[@]}.out"
-  ip netns exec "$SERVER" "$TESTPEER" "$@" >"$out" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do
-    grep -q ready "$out" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "testpeer did not start: $*"; cat "$out"; exit 1
+  peers=$((peers + 1))
+  start_ready "$workdir/peer-$peers.out" ip netns exec "$SERVER" "$TESTPEER" "$@"
 }
 
 server_rules() { printf '%s\n' "$@" | ip netns exec "$SERVER" nft -f -; }
@@ -78,8 +66,6 @@ check() {
   fi
   cat "$workdir/out.json"
 }
-
-fail() { echo "FAIL [$CASE]: $*"; exit 1; }
 
 # expect JSON FIELD VALUE: the first result's FIELD equals VALUE.
 expect() {

@@ -40,28 +40,13 @@ LOAD_SECONDS=${STRESS_LOAD_SECONDS:-20}
 HEALTHZ_MAX=${STRESS_HEALTHZ_MAX_SECONDS:-1}
 LIGHT=20  # targets of the small config: 10 tcp + 10 tls, all healthy
 
-for tool in jq curl awk; do
-  command -v "$tool" >/dev/null || { echo "missing tool: $tool (run .ci/install-deps)"; exit 1; }
-done
-
-workdir=$(mktemp -d)
-agent_pid=""
-cleanup() {
-  if [ -n "$agent_pid" ]; then kill "$agent_pid" 2>/dev/null || true; wait "$agent_pid" 2>/dev/null || true; fi
-  kill_tracked
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL [$CASE]: $*"
-  [ -f "$workdir/agent.log" ] && { echo "--- agent log (last 20 lines)"; tail -20 "$workdir/agent.log"; }
-  exit 1
-}
-note() { echo "[$CASE] $*"; }
-
+# shellcheck source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/peers.sh
 source "$(dirname "$0")/../lib/peers.sh"
+need_tools jq curl awk
+make_workdir
+fail_context() { show_log "$workdir/agent.log" 20 "agent log (last 20 lines)"; }
 
 "$TESTPEER" pki "$workdir/pki" --san istiod.istio-system.svc >/dev/null
 ok_port=$(serve --mode tls_http --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem")

@@ -53,13 +53,10 @@ RSS_SLACK_KB=${SOAK_RSS_SLACK_KB:-1536}
 INTERVAL=2     # seconds; the timeout is 1.5 s: a dropped SYN holds a socket that long
 STEADY=10      # targets per kind on the steady port
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: the soak test needs root (network namespaces, nftables); run it as root or under sudo"
-  exit 77
-fi
-for tool in ip nft jq curl awk; do
-  command -v "$tool" >/dev/null || { echo "missing tool: $tool (run .ci/install-deps)"; exit 1; }
-done
+# shellcheck source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
+require_root "the soak test needs root (network namespaces, nftables); run it as root or under sudo"
+need_tools ip nft jq curl awk
 [ "$WARMUP" -lt "$SOAK" ] || { echo "SOAK_WARMUP_SECONDS ($WARMUP) must be below MESHPROBE_SOAK_SECONDS ($SOAK)"; exit 2; }
 
 suffix="$$"
@@ -68,30 +65,20 @@ SERVER="mpsoak-s-$suffix"
 CLIENT_IP=198.51.100.1
 SERVER_IP=198.51.100.2
 API=127.0.0.1:9717   # the agent's endpoint, inside the client namespace
-pids=()
-agent_pid=""
-workdir=$(mktemp -d)
-
-cleanup() {
-  local pid
-  if [ -n "$agent_pid" ]; then kill "$agent_pid" 2>/dev/null || true; wait "$agent_pid" 2>/dev/null || true; fi
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+cleanup_hook() {
   ip netns del "$CLIENT" 2>/dev/null || true
   ip netns del "$SERVER" 2>/dev/null || true
-  rm -rf "$workdir"
 }
-trap cleanup EXIT
+make_workdir
 # A trapped TERM or INT (ctest's timeout, Ctrl-C) ends the run and cleans up.
 trap 'exit 130' INT TERM
 
-fail() {
-  echo "FAIL [$CASE]: $*"
-  [ -f "$workdir/agent.log" ] && { echo "--- agent log (last 10 lines)"; tail -10 "$workdir/agent.log"; }
-  [ -f "$workdir/samples.txt" ] && { echo "--- samples (t rss_kb fds phase)"; tr '\n' ';' <"$workdir/samples.txt"; echo; }
-  exit 1
+fail_context() {
+  show_log "$workdir/agent.log" 10 "agent log (last 10 lines)"
+  if [ -f "$workdir/samples.txt" ]; then
+    echo "--- samples (t rss_kb fds phase)"; tr '\n' ';' <"$workdir/samples.txt"; echo
+  fi
 }
-note() { echo "[$CASE] $*"; }
 
 # ---- the network ---------------------------------------------------------
 ip netns add "$CLIENT"
@@ -126,15 +113,9 @@ set_phase accept
 
 # ---- peers and the agent ----------------------------------------------------
 serve() {  # serve PORT ARGS...: a testpeer in the server namespace
-  local port=$1 out="$workdir/peer-$1.out"
+  local port=$1
   shift
-  ip netns exec "$SERVER" "$TESTPEER" serve --listen "$SERVER_IP:$port" "$@" >"$out" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do
-    grep -q ready "$out" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  fail "testpeer did not start: $*: $(cat "$out")"
+  start_ready "$workdir/peer-$port.out" ip netns exec "$SERVER" "$TESTPEER" serve --listen "$SERVER_IP:$port" "$@"
 }
 "$TESTPEER" pki "$workdir/pki" --san istiod.istio-system.svc >/dev/null
 tls_args=(--cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem")
@@ -172,9 +153,8 @@ agent_pid=$!
 started=$(date +%s.%N)
 api() { ip netns exec "$CLIENT" curl -sf --max-time 10 "http://$API$1"; }
 alive() { kill -0 "$agent_pid" 2>/dev/null; }
-for _ in $(seq 1 100); do api /healthz >/dev/null 2>&1 && break; sleep 0.05; done
-api /healthz >/dev/null || fail "the agent did not come up: $(cat "$workdir/agent.log")"
-for _ in $(seq 1 100); do api /readyz >/dev/null 2>&1 && break; sleep 0.1; done
+eventually 5 api /healthz || fail "the agent did not come up: $(cat "$workdir/agent.log")"
+eventually 10 api /readyz || true
 all_ok() { api /status | jq -e '[.targets[].addresses[0].diagnosis] | all(. == "ok")' >/dev/null; }
 all_ok || fail "not every target is ok before the first flip: $(api /status | jq -c '[.targets[] | select(.addresses[0].diagnosis != "ok") | [.name, .addresses[0].diagnosis]]')"
 
@@ -221,7 +201,7 @@ done
 # End in the healthy phase; wait until every flapping target has been probed
 # ok again (one interval, one timeout, some slack).
 [ "${phases[$phase_index]}" = accept ] || flip_to 0
-for _ in $(seq 1 100); do all_ok && break; sleep 0.1; done
+eventually 10 all_ok || true
 sleep $((INTERVAL * 2))
 all_ok || fail "not every target recovered after the last flip: $(api /status | jq -c '[.targets[] | select(.addresses[0].diagnosis != "ok") | [.name, .addresses[0].diagnosis]]')"
 api /metrics >"$workdir/metrics.txt" || fail "/metrics"

@@ -8,21 +8,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "server_fixture.h"
 #include "test/support/posix_socket.h"
 
 namespace meshprobe {
@@ -195,39 +192,9 @@ Reply receive_chunked_reply(const UniqueFd& fd) {
   return reply;
 }
 
-class HttpServerTest : public testing::Test {
+class HttpServerTest : public test::HttpServerFixture {
  protected:
-  void start(HttpServerOptions options = {}) {
-    server_ = std::make_unique<HttpServer>(io_, "127.0.0.1", 0, test_routes, options);
-    runner_ = std::thread([this] { io_.run(); });
-  }
-
-  void TearDown() override {
-    if (runner_.joinable()) {
-      on_io([this] { server_->stop(); });
-      io_.stop();
-      runner_.join();
-    }
-    server_.reset();
-  }
-
-  // The server is single-threaded: calls into it run on the io thread.
-  template <typename Function>
-  void on_io(Function function) {
-    std::promise<void> done;
-    asio::post(io_, [&] {
-      function();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
-
-  std::uint16_t port() const { return server_->port(); }
-
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
-  std::unique_ptr<HttpServer> server_;
-  std::thread runner_;
+  void start(HttpServerOptions options = {}) { start_server(test_routes, std::move(options)); }
 };
 
 TEST_F(HttpServerTest, GetReturnsTheHandlersBodyAndHeaders) {

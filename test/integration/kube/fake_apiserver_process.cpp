@@ -16,9 +16,7 @@ extern char** environ;
 namespace meshprobe::test {
 namespace {
 
-std::string script() {
-  return std::string(MESHPROBE_SOURCE_DIR) + "/test/kube/fake_apiserver.py";
-}
+std::string script() { return MESHPROBE_FAKE_APISERVER; }
 
 }  // namespace
 

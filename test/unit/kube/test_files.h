@@ -8,10 +8,9 @@
 
 namespace meshprobe::test {
 
-// test/kube/fixtures/NAME: API responses in the shapes of the API reference.
+// test/unit/kube/fixtures/NAME: API responses in the shapes of the API reference.
 inline std::string fixture(const std::string& name) {
-  const std::filesystem::path path =
-      std::filesystem::path(MESHPROBE_SOURCE_DIR) / "test" / "kube" / "fixtures" / name;
+  const std::filesystem::path path = std::filesystem::path(MESHPROBE_KUBE_FIXTURES_DIR) / name;
   std::ifstream in(path);
   std::ostringstream text;
   text << in.rdbuf();

@@ -12,13 +12,11 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include <chrono>
 #include <csignal>
-#include <future>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -26,8 +24,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "http/http_server.h"
 #include "config/web_config.h"
+#include "http/http_server.h"
+#include "server_fixture.h"
 #include "test/support/openssl_util.h"
 #include "test/support/posix_socket.h"
 #include "test/support/test_pki.h"
@@ -223,7 +222,7 @@ HttpResponse routes(const HttpRequest& request) {
   return {404, "text/plain; charset=utf-8", "not found\n"};
 }
 
-class HttpServerTlsTest : public testing::Test {
+class HttpServerTlsTest : public test::HttpServerFixture {
  protected:
   HttpServerTlsTest() {
     const test::TestCa ca = test::TestCa::create("endpoint-ca");
@@ -249,38 +248,13 @@ class HttpServerTlsTest : public testing::Test {
   void start(WebConfig web, HttpServerOptions options = {}) {
     options.web = std::move(web);
     options.paths_without_auth = {"/healthz"};
-    server_ = std::make_unique<HttpServer>(io_, "127.0.0.1", 0, routes, options);
-    runner_ = std::thread([this] { io_.run(); });
+    start_server(routes, std::move(options));
   }
 
-  void TearDown() override {
-    if (runner_.joinable()) {
-      on_io([this] { server_->stop(); });
-      io_.stop();
-      runner_.join();
-    }
-    server_.reset();
-  }
-
-  template <typename Function>
-  void on_io(Function function) {
-    std::promise<void> done;
-    asio::post(io_, [&] {
-      function();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
-
-  std::uint16_t port() const { return server_->port(); }
   TlsClientOptions trusting() const { return {ca_.cert, "127.0.0.1", {}, {}, 0}; }
 
   test::TempDir dir_;
   test::PemFiles ca_, server_files_, client_, other_ca_, other_server_, stranger_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
-  std::unique_ptr<HttpServer> server_;
-  std::thread runner_;
 };
 
 TEST_F(HttpServerTlsTest, ServesOverTlsWithAVerifiedChainAndName) {

@@ -1,4 +1,4 @@
-// The hygiene checks on API responses recorded in test/kube/fixtures: a
+// The hygiene checks on API responses recorded in test/unit/kube/fixtures: a
 // default install, a revision 1-22 with one webhook missing its caBundle, a
 // leftover 1-20 injector whose Service is gone, istiod's default validator
 // still at failurePolicy Ignore, and namespaces labelled for injection.
