@@ -238,20 +238,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
 }
 
 Config load_config(const std::string& path) {
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(
-      std::fopen(path.c_str(), "rb"), &std::fclose);
-  const auto cannot_read = [&path] {
-    const int error = errno;
-    throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(error), error);
-  };
-  if (!file) cannot_read();
-  std::string text;
-  char buffer[64 * 1024];
-  while (const std::size_t count = std::fread(buffer, 1, sizeof buffer, file.get())) {
-    text.append(buffer, count);
-  }
-  if (std::ferror(file.get())) cannot_read();
-  return parse_config(text, path);
+  return parse_config(yaml_text::read_config_file(path), path);
 }
 
 }  // namespace meshprobe

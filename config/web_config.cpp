@@ -392,12 +392,7 @@ WebConfig parse_web_config(const std::string& yaml_text, const std::string& sour
 }
 
 WebConfig load_web_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(errno));
-  return parse_web_config(text.str(), path);
+  return parse_web_config(yaml_text::read_config_file(path), path);
 }
 
 }  // namespace meshprobe

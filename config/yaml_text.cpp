@@ -1,6 +1,10 @@
 #include "config/yaml_text.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <map>
+#include <memory>
 
 #include "config/config.h"
 
@@ -33,6 +37,23 @@ std::string relative_to_source(const std::string& source, const std::filesystem:
   const std::filesystem::path full =
       path.is_relative() ? std::filesystem::path(source).parent_path() / path : path;
   return full.lexically_normal().string();
+}
+
+std::string read_config_file(const std::string& path) {
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                             &std::fclose);
+  const auto cannot_read = [&path] {
+    const int error = errno;
+    throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(error), error);
+  };
+  if (!file) cannot_read();
+  std::string text;
+  char buffer[64 * 1024];
+  while (const std::size_t count = std::fread(buffer, 1, sizeof buffer, file.get())) {
+    text.append(buffer, count);
+  }
+  if (std::ferror(file.get())) cannot_read();
+  return text;
 }
 
 }  // namespace meshprobe::yaml_text

@@ -51,6 +51,10 @@ std::vector<Entry> entries(const YAML::Node& map, const std::string& source,
 // A file named in the config file `source`, as the loader opens it: a
 // relative `path` is taken from the directory of `source`, not from wherever
 // the agent was started; normalised lexically ("a/./b" is "a/b").
+// The whole text of a config file; a ConfigError of `path` (with errno)
+// when it cannot be read, a directory included.
+std::string read_config_file(const std::string& path);
+
 std::string relative_to_source(const std::string& source, const std::filesystem::path& path);
 
 }  // namespace meshprobe::yaml_text

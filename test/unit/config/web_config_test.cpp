@@ -210,6 +210,18 @@ TEST(WebConfigLoadTest, UnreadableFileIsNamed) {
   }
 }
 
+// A directory reads as an empty file through a stream: without this refusal
+// a web_config_file naming one would serve plain HTTP without auth.
+TEST(WebConfigLoadTest, ADirectoryIsRefusedNotReadAsPlainHttp) {
+  const test::TempDir dir;
+  try {
+    load_web_config(dir.path().string());
+    FAIL() << "a directory loaded as a web config";
+  } catch (const ConfigError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("cannot read: Is a directory"));
+  }
+}
+
 TEST(BcryptTest, MatchesOnlyTheRightPassword) {
   EXPECT_TRUE(bcrypt_matches(kHash2y, kPassword));
   EXPECT_FALSE(bcrypt_matches(kHash2y, "s3cret-pasS"));
