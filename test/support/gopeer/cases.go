@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -197,6 +198,28 @@ func allCases() []rcase {
 				inter := b.issue(caTmpl(interCN), ecKey(), renewed)
 				leaf := b.issue(leafTmpl(svcName), ecKey(), inter)
 				return &material{chain: ders(leaf, inter), key: leaf.key, bundle: ders(old, renewed), name: svcName}
+			}},
+		{name: "bundle_with_cert_go_cannot_parse", rule: "bundle holds a certificate Go cannot parse (secp256k1 key) before the root: AppendCertsFromPEM skips it",
+			meshprobe: codeOK, build: func(b *builder) *material {
+				s := b.std(nil)
+				junkRoot, junkLeaf := b.direct(nil, nil)
+				junk := resign(junkLeaf, junkRoot, sigECDSA256, func(t *tbsCertificate) { t.PublicKey = asn1.RawValue{FullBytes: secp256k1SPKI()} })
+				m := s.material()
+				m.bundle = ders(junk, s.root)
+				return m
+			}},
+		{name: "chain_over_64k", rule: "served chain over 64 KiB (leaf, intermediate and 180 copies of a filler certificate): Go's limit on a handshake message",
+			goError: "tls: handshake message of length <n> bytes exceeds maximum of 65536 bytes", meshprobe: codeProto,
+			build: func(b *builder) *material {
+				s := b.std(nil)
+				ft := leafTmpl("filler.example.com")
+				ft.Subject.OrganizationalUnit = []string{strings.Repeat("filler ", 20)}
+				filler := b.issue(ft, ecKey(), b.issue(caTmpl(otherCN), ecKey(), nil))
+				m := s.material()
+				for i := 0; i < 180; i++ {
+					m.chain = append(m.chain, filler.der)
+				}
+				return m
 			}},
 		{name: "intermediate_as_anchor", rule: "server serves the leaf only, the bundle holds the intermediate: any bundle certificate is a trust anchor",
 			meshprobe: codeOK, build: func(b *builder) *material {
@@ -499,6 +522,14 @@ func allCases() []rcase {
 				m.name = loopback
 				return m
 			}},
+		{name: "nc_ca_own_san_not_permitted", rule: "a CA's own SANs must satisfy its own name constraints: intermediate permits svc but carries the SAN ca.example.com",
+			goError: errNC + `DNS name "ca.example.com" is not permitted by any constraint`, meshprobe: codeInv,
+			build: func(b *builder) *material {
+				return b.withInter(nil, func(t *x509.Certificate) {
+					t.PermittedDNSDomains = []string{"svc"}
+					t.DNSNames = []string{"ca.example.com"}
+				}, nil)
+			}},
 		{name: "nc_too_many_comparisons", rule: "more than 250000 name constraint comparisons (1000 SANs x 260 exclusions): Go gives up with an error without text",
 			goError: "x509: unknown error", meshprobe: codeInv,
 			build: func(b *builder) *material {
@@ -572,6 +603,14 @@ func allCases() []rcase {
 			build: func(b *builder) *material {
 				root, leaf := b.direct(nil, nil)
 				return directMaterial(root, resign(leaf, root, sigECDSA224, nil), svcName)
+			}},
+		{name: "leaf_rsa_pss_signature", rule: "leaf signed with RSASSA-PSS/SHA-256 by an RSA root", meshprobe: codeOK,
+			build: func(b *builder) *material {
+				root := b.issue(caTmpl(rootCN), rsaKey(2048), nil)
+				lt := leafTmpl(svcName)
+				lt.SignatureAlgorithm = x509.SHA256WithRSAPSS
+				leaf := b.issue(lt, ecKey(), root)
+				return directMaterial(root, leaf, svcName)
 			}},
 		{name: "root_sha1_self_signed", rule: "root's own signature is SHA-1/RSA: a trust anchor's self-signature is never checked", meshprobe: codeOK,
 			build: func(b *builder) *material {

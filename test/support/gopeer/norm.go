@@ -15,6 +15,8 @@ import (
 //     becomes serial:<serial>
 //   - a loopback address with a port, 127.0.0.1:N or [::1]:N, becomes
 //     127.0.0.1:<port> / [::1]:<port>
+//   - "length N bytes" (Go's handshake message size, which varies with the
+//     random serials and signatures) becomes length <n> bytes
 //   - a backslash-escaped quote \" becomes " (the grpc-go wrapper quotes)
 //   - runs of white space become one space; ends are trimmed
 //
@@ -27,6 +29,7 @@ var (
 	reSerial = regexp.MustCompile(`serial:-?\d+`)
 	rePort4  = regexp.MustCompile(`127\.0\.0\.1:\d+`)
 	rePort6  = regexp.MustCompile(`\[::1\]:\d+`)
+	reLength = regexp.MustCompile(`length \d+ bytes`)
 	reSpace  = regexp.MustCompile(`\s+`)
 )
 
@@ -35,6 +38,7 @@ func normalize(s string) string {
 	s = reSerial.ReplaceAllString(s, "serial:<serial>")
 	s = rePort4.ReplaceAllString(s, "127.0.0.1:<port>")
 	s = rePort6.ReplaceAllString(s, "[::1]:<port>")
+	s = reLength.ReplaceAllString(s, "length <n> bytes")
 	s = strings.ReplaceAll(s, `\"`, `"`)
 	s = reSpace.ReplaceAllString(s, " ")
 	return strings.TrimSpace(s)
