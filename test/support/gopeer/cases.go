@@ -679,7 +679,7 @@ func allCases() []rcase {
 			goError: errRemoteHS, meshprobe: codeProto,
 			server: serverSpec{maxVersion: tls.VersionTLS12, cipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}},
 			build:  func(b *builder) *material { return b.std(nil).material() }},
-		{name: "tls12_3des_only", rule: "TLS 1.2 server offering only ECDHE-RSA-3DES-EDE-CBC-SHA: in Go 1.19's default client list (dropped in Go 1.22)", meshprobe: codeOK,
+		{name: "tls12_3des_only", rule: "TLS 1.2 server offering only ECDHE-RSA-3DES-EDE-CBC-SHA: in Go 1.19's default client list (dropped in Go 1.23)", meshprobe: codeOK,
 			server: serverSpec{maxVersion: tls.VersionTLS12, cipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA}},
 			build: func(b *builder) *material {
 				root := b.issue(caTmpl(rootCN), ecKey(), nil)
