@@ -24,6 +24,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <stdexcept>
 
 #include "probes/ca_bundle.h"
 #include "probes/detail/h2_settings.h"
@@ -48,24 +49,19 @@ std::string seconds_text(std::chrono::milliseconds d) {
   return buf;
 }
 
-bool is_ip_literal(const std::string& host) {
-  error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
-
 // ALPN offers, in wire format.
 constexpr std::string_view kAlpnHttp11{"\x08http/1.1", 9};
 constexpr std::string_view kAlpnH2{"\x02h2", 3};
 
 std::unique_ptr<ssl::context> make_tls_context(std::string_view alpn) {
   auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
-  // Verification happens after the handshake against the target's own
-  // bundle, so every failure reason can be told apart and one context serves
-  // all targets.
-  ctx->set_verify_mode(ssl::verify_none);
   SSL_CTX* native = ctx->native_handle();
-  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  // Go's TLS client, as the API server and pilot-agent use it; each
+  // handshake judges its chain by Go's rules against its target's own
+  // bundle (detail::prepare_verification), so one context serves all targets.
+  if (!detail::apply_go_client_defaults(native)) {
+    throw std::runtime_error("OpenSSL refused Go's TLS client settings");
+  }
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
   // The largest Certificate message accepted: Go's crypto/tls limit (what
   // the API server calls the webhook with) instead of OpenSSL's 100 KiB, so a
@@ -96,12 +92,12 @@ struct Shared {
 
   // Loaded on first use: reading the system store costs tens of
   // milliseconds, and most deployments name their own bundle.
-  x509_store_st* system_store() {
+  const CaBundle* system_trust() {
     if (!system_bundle) {
       auto bundle = CaBundle::system();
       if (bundle) system_bundle = *bundle;
     }
-    return system_bundle ? system_bundle->store() : nullptr;
+    return system_bundle.get();
   }
 
   asio::io_context& io;
@@ -276,32 +272,29 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
     tls_.emplace(socket_, shared_.tls_context(target_->kind));
     SSL* ssl = tls_->native_handle();
     const std::string& name = target_->server_name;
-    if (!name.empty() && !is_ip_literal(name)) {
-      // SSL_set_tlsext_host_name, without the macro's C cast.
-      SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-               const_cast<char*>(name.c_str()));
-    }
-    x509_store_st* store = target_->ca ? target_->ca->store() : shared_.system_store();
-    if (store == nullptr || !detail::prepare_verification(ssl, store, name, &chain_problems_)) {
+    const CaBundle* bundle = target_->ca ? target_->ca.get() : shared_.system_trust();
+    if (bundle == nullptr || !detail::prepare_verification(ssl, *bundle, name, &peer_check_)) {
       end_phase();
-      fail(Diagnosis::local_resource, store == nullptr
+      fail(Diagnosis::local_resource, bundle == nullptr
                                           ? "the system trust store cannot be loaded"
                                           : "cannot set up certificate verification");
       co_return false;
     }
     auto [ec] = co_await tls_->async_handshake(ssl::stream_base::client, kNoThrow);
     end_phase();
-    if (ec) {
-      if (stopped()) {
-        fail_stopped();
-      } else {
-        fail_tls(ec);
-      }
+    // The served chain's facts, whatever the verdict.
+    if (detail::received_chain(ssl)) result_.tls = detail::describe_session(ssl);
+    if (ec && stopped()) {
+      fail_stopped();
+      co_return false;
+    }
+    if (ec && !peer_check_.refused()) {
+      fail_tls(ec);
       co_return false;
     }
 
-    result_.tls = detail::describe_session(ssl);
-    auto verdict = detail::verify_peer(ssl, chain_problems_, name);
+    // Go's verdict on the served chain (a refusal ended the handshake).
+    auto verdict = detail::verify_peer(ssl, peer_check_);
     if (verdict.diagnosis == Diagnosis::tls_unknown_authority && !target_->ca) {
       verdict.message +=
           "; it was checked against the system trust store: name the mesh's "
@@ -325,7 +318,8 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
     } else if (ec.category() == boost::system::system_category()) {
       system_errno = ec.value();
     }
-    auto verdict = detail::classify_handshake_failure(reason, system_errno, eof);
+    auto verdict = detail::explain_handshake_failure(tls_->native_handle(), peer_check_, reason,
+                                                     system_errno, eof);
     if (target_->kind == ProbeKind::grpc &&
         reason == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
       verdict = {Diagnosis::grpc_not_h2,
@@ -498,7 +492,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   asio::steady_timer timer_;
   tcp::socket socket_;
   // Filled during the handshake; declared first so it outlives the stream.
-  std::vector<detail::ChainProblem> chain_problems_;
+  detail::GoPeerCheck peer_check_;
   std::optional<ssl::stream<tcp::socket&>> tls_;
   ProbeResult result_;
 
