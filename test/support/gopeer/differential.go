@@ -211,24 +211,33 @@ func cmdDifferential(args []string) int {
 	}
 
 	var problems []string
-	// The table must still be Go's truth.
+	// The table must still be Go's truth: what this Go (1.19) says.
 	if g.ok != (c.goError == "") {
 		problems = append(problems, fmt.Sprintf("the case table is wrong: it says Go %s, Go %s",
 			verdictWord(c.goError == ""), verdictWord(g.ok)))
 	} else if !g.ok && normalize(goErrorTail(g.inner)) != normalize(goErrorTail(c.goError)) {
 		problems = append(problems, fmt.Sprintf("the case table is wrong: its Go error %q, Go said %q", c.goError, g.inner))
 	}
+	// What meshprobe must agree with: this Go, or current Go where the case
+	// records a drift (its verdict and text are not this peer's to show).
+	wantOK, wantText, source := g.ok, g.inner, "Go"
+	if c.drift != nil {
+		wantOK, wantText, source = c.drift.goError == "", c.drift.goError, "current Go (drift)"
+		if c.drift.match != "" {
+			wantText = c.drift.match
+		}
+	}
 	// (a) same verdict
-	if g.ok != mp.Success {
-		problems = append(problems, fmt.Sprintf("verdict differs: Go %s, meshprobe %s", verdictWord(g.ok), verdictWord(mp.Success)))
+	if wantOK != mp.Success {
+		problems = append(problems, fmt.Sprintf("verdict differs: %s %s, meshprobe %s", source, verdictWord(wantOK), verdictWord(mp.Success)))
 	}
 	// (b) the expected diagnosis
 	if mp.Diagnosis != c.meshprobe {
 		problems = append(problems, fmt.Sprintf("diagnosis %q, expected %q", mp.Diagnosis, c.meshprobe))
 	}
 	// (c) meshprobe's message carries Go's x509/TLS text
-	if !g.ok && !messageCovers(mp.Message, g.inner) {
-		problems = append(problems, fmt.Sprintf("message lacks Go's text %q", normalize(goErrorTail(g.inner))))
+	if !wantOK && !messageCovers(mp.Message, wantText) {
+		problems = append(problems, fmt.Sprintf("message lacks %s's text %q", source, normalize(goErrorTail(wantText))))
 	}
 
 	rep := diffReport{Case: c.name, Kind: *kind, Pass: len(problems) == 0, GoOK: g.ok, GoText: g.text,
@@ -241,6 +250,9 @@ func cmdDifferential(args []string) int {
 	fmt.Printf("%s %s\n", word, id)
 	fmt.Printf("  rule:      %s\n", c.rule)
 	fmt.Printf("  go:        %s: %s\n", verdictWord(g.ok), g.text)
+	if c.drift != nil {
+		fmt.Printf("  drift:     %s; current Go: %s\n", c.drift.note, currentVerdictText(c))
+	}
 	fmt.Printf("  meshprobe: %s: diagnosis=%s message=%q (expected diagnosis %s)\n",
 		verdictWord(mp.Success), mp.Diagnosis, mp.Message, c.meshprobe)
 	for _, p := range problems {
@@ -255,6 +267,13 @@ func cmdDifferential(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+func currentVerdictText(c rcase) string {
+	if c.currentGoError() == "" {
+		return "accepted"
+	}
+	return "refused: " + c.currentGoError()
 }
 
 func verdictWord(ok bool) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -24,8 +25,20 @@ func TestTableIsWellFormed(t *testing.T) {
 		if !codes[c.meshprobe] {
 			t.Errorf("%s: unknown meshprobe code %q", c.name, c.meshprobe)
 		}
-		if (c.goError == "") != (c.meshprobe == codeOK) {
-			t.Errorf("%s: Go error %q but meshprobe code %q", c.name, c.goError, c.meshprobe)
+		// meshprobe gives current Go's verdict: Go 1.19's unless a drift says otherwise.
+		if (c.currentGoError() == "") != (c.meshprobe == codeOK) {
+			t.Errorf("%s: current Go error %q but meshprobe code %q", c.name, c.currentGoError(), c.meshprobe)
+		}
+		if c.drift != nil {
+			if c.drift.note == "" {
+				t.Errorf("%s: a drift without a note", c.name)
+			}
+			if c.drift.match != "" && !strings.Contains(c.drift.goError, c.drift.match) {
+				t.Errorf("%s: the drift's match %q is not part of its error %q", c.name, c.drift.match, c.drift.goError)
+			}
+			if c.drift.goError == c.goError && c.drift.goError == "" {
+				t.Errorf("%s: a drift that changes nothing", c.name)
+			}
 		}
 		if c.rule == "" || c.build == nil {
 			t.Errorf("%s: no rule or no builder", c.name)
