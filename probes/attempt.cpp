@@ -139,7 +139,9 @@ void Attempt::fail_tls(const error_code& ec) {
   } else if (ec.category() == boost::system::system_category()) {
     system_errno = ec.value();
   }
-  auto verdict = classify_handshake_failure(reason, system_errno, eof);
+  auto verdict = tls_ ? explain_handshake_failure(tls_->stream.native_handle(),
+                                                  tls_->peer_check, reason, system_errno, eof)
+                      : classify_handshake_failure(reason, system_errno, eof);
   if (target_->kind == ProbeKind::grpc &&
       reason == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
     verdict = {Diagnosis::grpc_not_h2,

@@ -7,10 +7,15 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "probes/detail/go_verify.h"
 
 namespace meshprobe {
 namespace {
@@ -35,16 +40,156 @@ std::string hex(const unsigned char* data, unsigned len) {
   return out;
 }
 
+bool read_text(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return false;
+  *out = text.str();
+  return true;
+}
+
+// AppendCertsFromPEM's leniency: every certificate block that parses.
+void append_certificates(std::string_view pem, std::vector<X509*>* out) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) return;
+  while (true) {
+    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    if (cert != nullptr) {
+      out->push_back(cert);
+      continue;
+    }
+    const unsigned long err = ERR_peek_last_error();
+    if (err == 0 || (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
+      break;  // the end of the input
+    }
+    ERR_clear_error();  // a block that does not parse: skipped, as Go skips it
+  }
+  ERR_clear_error();
+  BIO_free(bio);
+}
+
+// Go's crypto/x509 root_linux.go and root_unix.go, in their order.
+constexpr const char* kSystemCertFiles[] = {
+    "/etc/ssl/certs/ca-certificates.crt",                 // Debian/Ubuntu/Gentoo etc.
+    "/etc/pki/tls/certs/ca-bundle.crt",                   // Fedora/RHEL 6
+    "/etc/ssl/ca-bundle.pem",                             // OpenSUSE
+    "/etc/pki/tls/cacert.pem",                            // OpenELEC
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // CentOS/RHEL 7
+    "/etc/ssl/cert.pem",                                  // Alpine Linux
+};
+constexpr const char* kSystemCertDirectories[] = {"/etc/ssl/certs", "/etc/pki/tls/certs"};
+
+std::vector<std::string> split_colons(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t at = s.find(':', begin);
+    out.push_back(s.substr(begin, at - begin));
+    if (at == std::string::npos) break;
+    begin = at + 1;
+  }
+  return out;
+}
+
+// Go's loadSystemRoots: the first bundle file that reads, then every file
+// of the directories but symlinks within them (the hash links). The same
+// certificate read twice (a bundle file and its directory) is kept once.
+std::vector<X509*> load_system_certificates() {
+  std::vector<X509*> certs;
+  std::vector<std::string> files(std::begin(kSystemCertFiles), std::end(kSystemCertFiles));
+  if (const char* f = std::getenv("SSL_CERT_FILE"); f != nullptr && *f != '\0') files = {f};
+  for (const std::string& file : files) {
+    std::string text;
+    if (read_text(file, &text)) {
+      append_certificates(text, &certs);
+      break;
+    }
+  }
+  std::vector<std::string> dirs(std::begin(kSystemCertDirectories),
+                                std::end(kSystemCertDirectories));
+  if (const char* d = std::getenv("SSL_CERT_DIR"); d != nullptr && *d != '\0') {
+    dirs = split_colons(d);
+  }
+  namespace fs = std::filesystem;
+  for (const std::string& dir : dirs) {
+    std::error_code ec;
+    std::vector<fs::directory_entry> entries;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) entries.push_back(entry);
+    if (ec) continue;
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
+    for (const auto& entry : entries) {
+      if (entry.is_symlink(ec)) {
+        const fs::path target = fs::read_symlink(entry.path(), ec);
+        if (!ec && target.native().find('/') == std::string::npos) continue;
+      }
+      std::string text;
+      if (read_text(entry.path().string(), &text)) append_certificates(text, &certs);
+    }
+  }
+  std::vector<X509*> unique;
+  for (X509* cert : certs) {
+    const bool seen = std::any_of(unique.begin(), unique.end(),
+                                  [&](X509* kept) { return X509_cmp(kept, cert) == 0; });
+    if (seen) {
+      X509_free(cert);
+    } else {
+      unique.push_back(cert);
+    }
+  }
+  return unique;
+}
+
 }  // namespace
 
 CaBundle::CaBundle(X509_STORE* store, std::string source, std::size_t count,
-                   std::string fingerprint)
+                   std::string fingerprint, std::vector<X509*> certificates)
     : store_(store),
       source_(std::move(source)),
+      fingerprint_(std::move(fingerprint)),
       count_(count),
-      fingerprint_(std::move(fingerprint)) {}
+      certificates_(std::move(certificates)) {
+  system_ = fingerprint_ == "system";
+  // A file's bundle is parsed once, here, for every probe that verifies
+  // against it; the system store on first use.
+  if (!system_) load();
+}
 
-CaBundle::~CaBundle() { X509_STORE_free(store_); }
+void CaBundle::load() const {
+  std::call_once(loaded_, [this] {
+    if (system_) {
+      certificates_ = load_system_certificates();
+      count_ = certificates_.size();
+    }
+    go_roots_ = std::make_unique<detail::GoCertPool>(/*indexed=*/true);
+    for (X509* cert : certificates_) {
+      auto parsed = detail::parse_go_certificate(cert);
+      if (parsed->parsed()) go_roots_->add(std::move(parsed));
+    }
+  });
+}
+
+std::size_t CaBundle::certificate_count() const {
+  load();
+  return count_;
+}
+
+std::span<X509* const> CaBundle::certificates() const {
+  load();
+  return certificates_;
+}
+
+const detail::GoCertPool& CaBundle::go_roots() const {
+  load();
+  return *go_roots_;
+}
+
+CaBundle::~CaBundle() {
+  X509_STORE_free(store_);
+  for (X509* cert : certificates_) X509_free(cert);
+}
 
 Expected<std::shared_ptr<const CaBundle>> CaBundle::from_pem(
     std::string_view pem, std::string source) {
@@ -57,6 +202,7 @@ Expected<std::shared_ptr<const CaBundle>> CaBundle::from_pem(
 
   std::size_t count = 0;
   std::string failure;
+  std::vector<X509*> certificates;
   while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
     unsigned char* der = nullptr;
     int der_len = i2d_X509(cert, &der);
@@ -72,7 +218,7 @@ Expected<std::shared_ptr<const CaBundle>> CaBundle::from_pem(
       }
       ERR_clear_error();
     }
-    X509_free(cert);
+    certificates.push_back(cert);
     ++count;
   }
   // PEM_read_bio_X509 ends with "no start line" at the end of input; anything
@@ -93,10 +239,11 @@ Expected<std::shared_ptr<const CaBundle>> CaBundle::from_pem(
   if (failure.empty() && count == 0) failure = "no PEM certificate found";
   if (!failure.empty()) {
     X509_STORE_free(store);
+    for (X509* cert : certificates) X509_free(cert);
     return Error{source + ": " + failure};
   }
-  return std::shared_ptr<const CaBundle>(
-      new CaBundle(store, std::move(source), count, hex(md, md_len)));
+  return std::shared_ptr<const CaBundle>(new CaBundle(store, std::move(source), count,
+                                                      hex(md, md_len), std::move(certificates)));
 }
 
 Expected<std::shared_ptr<const CaBundle>> CaBundle::from_file(
@@ -121,13 +268,12 @@ Expected<std::shared_ptr<const CaBundle>> CaBundle::system() {
     X509_STORE_free(store);
     return Error{"system trust store: " + last_openssl_error()};
   }
-  return std::shared_ptr<const CaBundle>(
-      new CaBundle(store, "system", 0, "system"));
+  return std::shared_ptr<const CaBundle>(new CaBundle(store, "system", 0, "system", {}));
 }
 
 std::shared_ptr<const CaBundle> CaBundle::empty(std::string source) {
   return std::shared_ptr<const CaBundle>(
-      new CaBundle(X509_STORE_new(), std::move(source), 0, "empty"));
+      new CaBundle(X509_STORE_new(), std::move(source), 0, "empty", {}));
 }
 
 void CaBundle::prepare_openssl() {

@@ -57,6 +57,13 @@ constexpr Entry kCatalogue[] = {
     {"tls_not_yet_valid",
      "the certificate is not valid yet: clock skew or a premature rotation",
      "check NTP on the client and on istiod's node"},
+    {"tls_invalid_certificate",
+     "a certificate of the chain breaks a rule Go's crypto/x509 enforces (the message "
+     "names it): the caBundle is right but the certificate is not acceptable to the API "
+     "server",
+     "reissue the certificate the message names with what it names (basicConstraints, "
+     "keyUsage, extended key usage, name constraints, path length, a critical extension, "
+     "the signature algorithm or the key)"},
     {"http_timeout",
      "connected, but no response headers came (Client.Timeout exceeded while "
      "awaiting headers): the webhook handler is hung or overloaded",

@@ -50,12 +50,12 @@ asio::ssl::context& Shared::tls_context(ProbeKind kind) {
   return *tls_plain;
 }
 
-x509_store_st* Shared::system_store() {
+const CaBundle* Shared::system_trust() {
   if (!system_bundle) {
     auto bundle = CaBundle::system();
     if (bundle) system_bundle = *bundle;
   }
-  return system_bundle ? system_bundle->store() : nullptr;
+  return system_bundle.get();
 }
 
 namespace {

@@ -30,7 +30,7 @@ struct Shared {
   // Loaded on first use: reading the system store costs tens of
   // milliseconds, and most deployments name their own bundle. Null when it
   // cannot be loaded.
-  x509_store_st* system_store();
+  const CaBundle* system_trust();
 
   boost::asio::io_context& io;
   ProberOptions options;

@@ -1,9 +1,7 @@
-// The TLS layer, for tls, https and grpc targets: the handshake, with the
-// served chain verified once inside it, as any TLS client does. The verify
-// callback records every problem and lets the handshake finish, so an
-// unknown authority, an expired certificate and a wrong name stay apart;
-// verify_peer judges what it recorded (detail/tls_inspect.h).
-#include <boost/asio/ip/address.hpp>
+// The TLS layer, for tls, https and grpc targets: the handshake as Go's
+// crypto/tls client makes it (what the API server and pilot-agent use), with
+// the served chain judged once inside it by Go's crypto/x509 rules against
+// the target's own bundle (detail/go_verify.h, detail/tls_inspect.h).
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 
@@ -11,6 +9,7 @@
 
 #include <cmath>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -27,12 +26,6 @@ namespace {
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 using boost::system::error_code;
-
-bool is_ip_literal(const std::string& host) {
-  error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
 
 void warn_if_expiring(const Target& target, ProbeResult& result) {
   if (!result.tls->earliest_expiry) return;
@@ -68,14 +61,13 @@ std::string handshake_stall_message(TlsSession* tls, const std::string& budget) 
 
 std::unique_ptr<ssl::context> make_tls_context(std::string_view alpn) {
   auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
-  // The context verifies nothing itself: each connection gets the target's
-  // trust store, expected name and a verify callback that records every
-  // problem (prepare_verification), so the chain is verified once, inside
-  // the handshake, with the failure reasons kept apart, and one context
-  // serves all targets.
-  ctx->set_verify_mode(ssl::verify_none);
   SSL_CTX* native = ctx->native_handle();
-  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  // Go's TLS client, as the API server and pilot-agent use it; each
+  // handshake judges its chain by Go's rules against its target's own
+  // bundle (prepare_verification), so one context serves all targets.
+  if (!apply_go_client_defaults(native)) {
+    throw std::runtime_error("OpenSSL refused Go's TLS client settings");
+  }
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
   // The largest Certificate message accepted: Go's crypto/tls limit (what
   // the API server calls the webhook with) instead of OpenSSL's 100 KiB, so a
@@ -96,34 +88,31 @@ asio::awaitable<bool> tls_handshake(Attempt& attempt) {
   TlsSession& tls = attempt.open_tls(
       std::make_unique<TlsSession>(attempt.socket(), shared.tls_context(target.kind)));
   SSL* ssl = tls.stream.native_handle();
-  const std::string& name = target.server_name;
-  if (!name.empty() && !is_ip_literal(name)) {
-    // SSL_set_tlsext_host_name, without the macro's C cast.
-    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-             const_cast<char*>(name.c_str()));
-  }
-  x509_store_st* store = target.ca ? target.ca->store() : shared.system_store();
-  if (store == nullptr || !prepare_verification(ssl, store, name, &tls.chain_problems)) {
+  const CaBundle* bundle = target.ca ? target.ca.get() : shared.system_trust();
+  if (bundle == nullptr ||
+      !prepare_verification(ssl, *bundle, target.server_name, &tls.peer_check)) {
     attempt.end_phase();
-    attempt.fail(Diagnosis::local_resource, store == nullptr
+    attempt.fail(Diagnosis::local_resource, bundle == nullptr
                                                 ? "the system trust store cannot be loaded"
                                                 : "cannot set up certificate verification");
     co_return false;
   }
   auto [ec] = co_await tls.stream.async_handshake(ssl::stream_base::client, kNoThrow);
   attempt.end_phase();
-  if (ec) {
-    if (attempt.stopped()) {
-      attempt.fail_stopped();
-    } else {
-      attempt.fail_tls(ec);
-    }
+  ProbeResult& result = attempt.result();
+  // The served chain's facts, whatever the verdict.
+  if (received_chain(ssl)) result.tls = describe_session(ssl);
+  if (ec && attempt.stopped()) {
+    attempt.fail_stopped();
+    co_return false;
+  }
+  if (ec && !tls.peer_check.refused()) {
+    attempt.fail_tls(ec);
     co_return false;
   }
 
-  ProbeResult& result = attempt.result();
-  result.tls = describe_session(ssl);
-  auto verdict = verify_peer(ssl, tls.chain_problems, name);
+  // Go's verdict on the served chain (a refusal ended the handshake).
+  auto verdict = verify_peer(ssl, tls.peer_check);
   if (verdict.diagnosis == Diagnosis::tls_unknown_authority && !target.ca) {
     verdict.message +=
         "; it was checked against the system trust store: name the mesh's "

@@ -1,5 +1,5 @@
 // The TLS layer of one attempt: Asio's SSL stream over the attempt's socket,
-// and the chain problems its handshake's verify callback records. Only the
+// and what the Go verifier decided of the served chain during its handshake. Only the
 // files that speak TLS include this (and Asio's SSL headers with it).
 // Private to probes/.
 #pragma once
@@ -7,8 +7,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
-
-#include <vector>
 
 #include "probes/detail/tls_inspect.h"
 
@@ -22,7 +20,7 @@ struct TlsSession {
 
   // Filled during the handshake (prepare_verification); declared first so it
   // outlives the stream.
-  std::vector<ChainProblem> chain_problems;
+  GoPeerCheck peer_check;
   TlsStream stream;
 };
 

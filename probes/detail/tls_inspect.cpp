@@ -103,58 +103,6 @@ CertSummary summarize(const X509* cert) {
   return s;
 }
 
-// Where an SSL keeps its attempt's list of chain problems.
-int problems_index() {
-  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  return index;
-}
-
-int collect_problems(int ok, X509_STORE_CTX* ctx) {
-  if (ok == 0) {
-    auto* ssl = static_cast<SSL*>(
-        X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    auto* problems =
-        ssl ? static_cast<std::vector<ChainProblem>*>(SSL_get_ex_data(ssl, problems_index()))
-            : nullptr;
-    if (problems == nullptr) return 0;  // not armed by prepare_verification: refuse
-    problems->push_back({X509_STORE_CTX_get_error(ctx), X509_STORE_CTX_get_error_depth(ctx)});
-  }
-  return 1;  // keep going: every problem of the chain gets recorded
-}
-
-bool is_trust_error(int code) {
-  switch (code) {
-    case X509_V_ERR_HOSTNAME_MISMATCH:
-    case X509_V_ERR_IP_ADDRESS_MISMATCH:
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-      return false;
-    default:
-      return true;
-  }
-}
-
-std::string which_cert(int depth) {
-  return depth == 0 ? "the server certificate"
-                    : "the chain certificate at depth " + std::to_string(depth);
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += ", ";
-    out += item;
-  }
-  return out.empty() ? "none" : out;
-}
-
-bool is_ip_literal(std::string_view name) {
-  unsigned char buf[16];
-  std::string s(name);
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 ||
-         inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
-
 }  // namespace
 
 double days_until(WallClock::time_point when, WallClock::time_point now) {
@@ -188,51 +136,112 @@ TlsInfo describe_session(SSL* ssl) {
   return info;
 }
 
-bool prepare_verification(SSL* ssl, X509_STORE* store, std::string_view expected_name,
-                          std::vector<ChainProblem>* problems) {
-  if (problems_index() < 0 || SSL_set_ex_data(ssl, problems_index(), problems) != 1 ||
-      SSL_set1_verify_cert_store(ssl, store) != 1) {
+bool prepare_verification(SSL* ssl, const CaBundle& bundle, std::string_view expected_name,
+                          GoPeerCheck* check) {
+  check->bundle = &bundle;
+  check->server_name = std::string(expected_name);
+  check->judged = false;
+  check->verdict = {};
+  // Go's hostnameInSNI: no SNI for an IP literal, trailing dots stripped.
+  const std::string sni = go_sni_host_name(expected_name);
+  // SSL_set_tlsext_host_name, without the macro's C cast.
+  if (!sni.empty() && SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                               const_cast<char*>(sni.c_str())) != 1) {
     return false;
   }
-  SSL_set_verify(ssl, SSL_VERIFY_PEER, collect_problems);
-  const std::string name(expected_name);
-  if (name.empty()) return true;
-  if (is_ip_literal(name)) {
-    return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
-  }
-  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  return SSL_set1_host(ssl, name.c_str()) == 1;
+  return arm_go_verification(ssl, check);
 }
 
-Verdict verify_peer(SSL* ssl, const std::vector<ChainProblem>& errors,
-                    std::string_view expected_name) {
-  X509* leaf = SSL_get0_peer_certificate(ssl);
-  if (leaf == nullptr) {
+bool received_chain(SSL* ssl) { return SSL_get_peer_cert_chain(ssl) != nullptr; }
+
+Verdict verify_peer(SSL* ssl, GoPeerCheck& check) {
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  if (chain == nullptr || sk_X509_num(chain) == 0) {
     return {Diagnosis::tls_protocol_error, "the server presented no certificate"};
   }
-  if (errors.empty()) return {};
-
-  auto find = [&](auto predicate) -> const ChainProblem* {
-    for (const auto& e : errors) {
-      if (predicate(e.code)) return &e;
+  if (!check.judged) {
+    // A handshake that skipped the certificate callback (it cannot, with no
+    // session resumption): judge the chain now, once.
+    std::vector<X509*> served;
+    for (int i = 0; i < sk_X509_num(chain); ++i) served.push_back(sk_X509_value(chain, i));
+    if (check.bundle == nullptr) {
+      return {Diagnosis::local_resource, "the served chain could not be verified"};
     }
-    return nullptr;
-  };
-  if (const ChainProblem* e = find(is_trust_error)) {
-    return {Diagnosis::tls_unknown_authority,
-            "x509: certificate signed by unknown authority: " + which_cert(e->depth) +
-                " does not verify against the CA bundle (" +
-                X509_verify_cert_error_string(e->code) + ")"};
+    check.verdict = go_verify_chain(served, check.bundle->go_roots(), check.server_name,
+                                    std::chrono::system_clock::now());
+    check.judged = true;
   }
-  if (const ChainProblem* e = find([](int c) { return c == X509_V_ERR_CERT_HAS_EXPIRED; })) {
-    return {Diagnosis::tls_expired, which_cert(e->depth) + " has expired"};
+  return {check.verdict.diagnosis, check.verdict.message()};
+}
+
+namespace {
+
+// crypto/tls alert.go's texts, by alert number.
+const char* go_alert_text(int alert) {
+  switch (alert) {
+    case 0: return "close notify";
+    case 10: return "unexpected message";
+    case 20: return "bad record MAC";
+    case 21: return "decryption failed";
+    case 22: return "record overflow";
+    case 30: return "decompression failure";
+    case 40: return "handshake failure";
+    case 42: return "bad certificate";
+    case 43: return "unsupported certificate";
+    case 44: return "revoked certificate";
+    case 45: return "expired certificate";
+    case 46: return "unknown certificate";
+    case 47: return "illegal parameter";
+    case 48: return "unknown certificate authority";
+    case 49: return "access denied";
+    case 50: return "error decoding message";
+    case 51: return "error decrypting message";
+    case 60: return "export restriction";
+    case 70: return "protocol version not supported";
+    case 71: return "insufficient security level";
+    case 80: return "internal error";
+    case 86: return "inappropriate fallback";
+    case 90: return "user canceled";
+    case 100: return "no renegotiation";
+    case 109: return "missing extension";
+    case 110: return "unsupported extension";
+    case 111: return "certificate unobtainable";
+    case 112: return "unrecognized name";
+    case 113: return "bad certificate status response";
+    case 114: return "bad certificate hash value";
+    case 115: return "unknown PSK identity";
+    case 116: return "certificate required";
+    case 120: return "no application protocol";
+    default: return nullptr;
   }
-  if (const ChainProblem* e = find([](int c) { return c == X509_V_ERR_CERT_NOT_YET_VALID; })) {
-    return {Diagnosis::tls_not_yet_valid, which_cert(e->depth) + " is not valid yet"};
+}
+
+// What Go's verifyHandshakeSignature says of a signature that does not
+// verify, by the certificate's key type.
+std::string go_signature_failure(SSL* ssl) {
+  const X509* leaf = ssl != nullptr ? SSL_get0_peer_certificate(ssl) : nullptr;
+  EVP_PKEY* key = leaf != nullptr ? X509_get0_pubkey(leaf) : nullptr;
+  if (key != nullptr) {
+    if (EVP_PKEY_is_a(key, "EC")) return "ECDSA verification failure";
+    if (EVP_PKEY_is_a(key, "ED25519")) return "Ed25519 verification failure";
   }
-  return {Diagnosis::tls_name_mismatch,
-          "the certificate does not cover " + std::string(expected_name) + " (its SANs: " +
-              join(subject_alt_names(leaf)) + ")"};
+  return "crypto/rsa: verification error";
+}
+
+}  // namespace
+
+Verdict explain_handshake_failure(SSL* ssl, const GoPeerCheck& check, int openssl_reason,
+                                  int system_errno, bool eof) {
+  if (check.judged && !check.verdict.ok()) {
+    return {check.verdict.diagnosis, check.verdict.message()};
+  }
+  if (openssl_reason == SSL_R_BAD_SIGNATURE) {
+    return {Diagnosis::tls_protocol_error,
+            "tls: invalid signature by the server certificate: " + go_signature_failure(ssl) +
+                "; the server signed the handshake with a key that is not its certificate's: "
+                "it serves a certificate and key that do not belong together"};
+  }
+  return classify_handshake_failure(openssl_reason, system_errno, eof);
 }
 
 Verdict classify_handshake_failure(int openssl_reason, int system_errno, bool eof) {
@@ -258,25 +267,46 @@ Verdict classify_handshake_failure(int openssl_reason, int system_errno, bool eo
     case SSL_R_HTTP_REQUEST:
     case SSL_R_HTTPS_PROXY_REQUEST:
       return {Diagnosis::tls_protocol_error,
-              "the server's answer is not TLS (" + why +
-                  "): the port speaks another protocol"};
+              "tls: first record does not look like a TLS handshake; the server's answer is "
+              "not TLS (" + why + "): the port speaks another protocol"};
     case SSL_R_UNSUPPORTED_PROTOCOL:
     case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
       return {Diagnosis::tls_protocol_error,
-              "no TLS version in common (" + why +
-                  "): the server offers only versions below TLS 1.2"};
+              std::string(openssl_reason == SSL_R_UNSUPPORTED_PROTOCOL
+                              ? "tls: server selected unsupported protocol version"
+                              : "remote error: tls: protocol version not supported") +
+                  "; no TLS version in common (" + why +
+                  "): the server offers only versions below TLS 1.2, which Go's TLS client "
+                  "refuses"};
     case SSL_R_EXCESSIVE_MESSAGE_SIZE:
       return {Diagnosis::tls_protocol_error,
-              "the server's handshake message is too large (" + why +
+              "tls: handshake message exceeds maximum of " +
+                  std::to_string(kMaxCertificateMessage) +
+                  " bytes; the server's handshake message is too large (" + why +
                   "): in practice a certificate chain over " +
                   std::to_string(kMaxCertificateMessage / 1024) +
                   " KiB, more than the API server's TLS client accepts"};
+    case SSL_R_WRONG_CIPHER_RETURNED:
+      return {Diagnosis::tls_protocol_error,
+              "tls: server chose an unconfigured cipher suite; the server picked a cipher "
+              "suite Go's TLS client did not offer (" + why + ")"};
     default:
       break;
   }
   if (openssl_reason >= SSL_AD_REASON_OFFSET &&
       openssl_reason < SSL_AD_REASON_OFFSET + 256) {
-    return {Diagnosis::tls_protocol_error, "the server sent a TLS alert: " + why};
+    const int alert = openssl_reason - SSL_AD_REASON_OFFSET;
+    const char* text = go_alert_text(alert);
+    std::string go_text = text != nullptr ? std::string("remote error: tls: ") + text
+                                          : "remote error: tls: alert(" + std::to_string(alert) + ")";
+    std::string explanation = "the server refused the handshake with a TLS alert (" + why + ")";
+    if (alert == 40) {
+      explanation +=
+          ": no cipher suite, group or signature algorithm in common with Go's TLS client "
+          "(TLS 1.2 with ECDHE and AES-GCM, ChaCha20-Poly1305 or AES-CBC-SHA, or TLS 1.3; "
+          "groups X25519, P-256, P-384, P-521)";
+    }
+    return {Diagnosis::tls_protocol_error, go_text + "; " + explanation};
   }
   return {Diagnosis::tls_protocol_error, "TLS handshake failed: " + why};
 }

@@ -1,6 +1,6 @@
 // Reading and judging what a TLS server presented: the session parameters,
-// the chain summary, and verification against a CA bundle with the reasons
-// kept apart (OpenSSL's pass/fail verify callback would merge them).
+// the chain summary, and the verdict on the chain by Go's rules, with the
+// reasons kept apart.
 #pragma once
 
 #include <chrono>
@@ -8,11 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "probes/ca_bundle.h"
+#include "probes/detail/go_verify.h"
 #include "probes/diagnosis.h"
 #include "probes/result.h"
 
 struct ssl_st;
-struct x509_store_st;
 
 namespace meshprobe::detail {
 
@@ -22,7 +23,8 @@ inline constexpr std::size_t kMaxSansSummarized = 64;
 // crypto/tls maxHandshakeCertificateMsg, the API server's own limit.
 inline constexpr long kMaxCertificateMessage = 256 * 1024;
 
-// Version, cipher, ALPN and the served chain of a completed handshake.
+// Version, cipher, ALPN and the served chain of a handshake: of a completed
+// one, or what a failed one had received (the chain Go refused included).
 TlsInfo describe_session(ssl_st* ssl);
 
 struct Verdict {
@@ -30,26 +32,28 @@ struct Verdict {
   std::string message;
 };
 
-// One problem of a served chain, as OpenSSL's verification reported it.
-struct ChainProblem {
-  int code;   // X509_V_ERR_*
-  int depth;  // 0: the server's certificate
-};
-
-// The chain is verified once, inside the handshake, as any TLS client does:
-// this gives `ssl` the trust store, the expected name (a DNS name or an IP
-// literal) and a verify callback that records every problem into
-// `problems` and lets the handshake finish, so that the reasons can be told
-// apart afterwards (a pass/fail callback would merge them). `problems` must
+// The chain is judged once, inside the handshake, by the rules of Go's
+// crypto/x509 and crypto/tls client (go_verify.h), as the API server and
+// pilot-agent judge it: this sends the SNI Go's client sends for
+// `expected_name` (a DNS name or an IP literal) and arms `ssl` to judge the
+// served chain against `bundle` into `check`, failing the handshake when Go
+// would. The context must have apply_go_client_defaults. `check` must
 // outlive the handshake. False: OpenSSL refused the settings.
-bool prepare_verification(ssl_st* ssl, x509_store_st* store, std::string_view expected_name,
-                          std::vector<ChainProblem>* problems);
+bool prepare_verification(ssl_st* ssl, const CaBundle& bundle, std::string_view expected_name,
+                          GoPeerCheck* check);
 
-// Judges a completed handshake by the problems prepare_verification
-// recorded. Unknown authority outranks validity, which outranks the name: a
-// stale caBundle is the root cause even when the name is also wrong.
-Verdict verify_peer(ssl_st* ssl, const std::vector<ChainProblem>& errors,
-                    std::string_view expected_name);
+// Whether the server's certificates arrived: a chain describe_session can
+// summarize, whatever the verdict.
+bool received_chain(ssl_st* ssl);
+
+// The verdict on a completed handshake: Go's on the served chain.
+Verdict verify_peer(ssl_st* ssl, GoPeerCheck& check);
+
+// Explains a failed handshake: Go's refusal of the served chain when the
+// verifier refused it, else what classify_handshake_failure says, with
+// Go's text for a handshake signature by another key.
+Verdict explain_handshake_failure(ssl_st* ssl, const GoPeerCheck& check, int openssl_reason,
+                                  int system_errno, bool eof);
 
 // Explains a failed handshake from the OpenSSL reason code carried by the
 // error (0 when none) or the system errno.

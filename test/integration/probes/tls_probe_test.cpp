@@ -174,5 +174,71 @@ TEST_F(TlsProbe, IpLiteralWithoutIpSanIsTlsNameMismatch) {
   EXPECT_EQ(failed_phase(result), "tls");
 }
 
+
+TEST_F(TlsProbe, ExpiredLeafFromUnknownCaIsTlsExpiredAsGoSaysFirst) {
+  // Go's Certificate.Verify checks the leaf's validity before it builds a
+  // chain, so the API server reports the expiry, not the authority.
+  TlsTestServer server(serving(ServerMode::tls_http, istiod_leaf(Validity{-48h, -1h})));
+  TestCa stale_ca = TestCa::create("stale caBundle root");
+
+  ProbeResult result =
+      probe_single(loopback_target("https", server.port(), "/ready", stale_ca.cert_pem));
+
+  EXPECT_EQ(code(result.diagnosis), "tls_expired") << describe(result);
+  EXPECT_NE(result.message.find("x509: certificate has expired or is not yet valid: current time"),
+            std::string::npos)
+      << result.message;
+}
+
+TEST_F(TlsProbe, RefusedChainStillReportsItsFacts) {
+  // An expired chain and an untrusted one: the served certificates are
+  // summarized whatever the verdict, unverified.
+  const TestCert expired = istiod_leaf(Validity{-48h, -1h});
+  TlsTestServer expired_server(serving(ServerMode::tls_http, expired));
+  TlsTestServer untrusted_server(serving(ServerMode::tls_http, istiod_leaf()));
+  TestCa stale_ca = TestCa::create("stale caBundle root");
+
+  ProbeResult expired_result = probe_single(loopback_target("https", expired_server.port(), "/ready"));
+  ProbeResult untrusted_result = probe_single(
+      loopback_target("https", untrusted_server.port(), "/ready", stale_ca.cert_pem));
+
+  for (const ProbeResult* result : {&expired_result, &untrusted_result}) {
+    EXPECT_FALSE(result->success) << describe(*result);
+    ASSERT_TRUE(result->tls.has_value()) << describe(*result);
+    EXPECT_FALSE(result->tls->verified);
+    ASSERT_EQ(result->tls->chain.size(), 1u);
+    EXPECT_TRUE(contains(result->tls->chain[0].sans, std::string(kIstiodServiceName)));
+    EXPECT_FALSE(result->tls->version.empty());
+  }
+  EXPECT_EQ(code(untrusted_result.diagnosis), "tls_unknown_authority");
+  EXPECT_EQ(expired_result.tls->chain[0].not_after, expired.not_after);
+  ASSERT_TRUE(expired_result.tls->earliest_expiry.has_value());
+  EXPECT_EQ(*expired_result.tls->earliest_expiry, expired.not_after);
+}
+
+TEST_F(TlsProbe, ServerNameWithTrailingDotVerifiesAndIsSentWithout) {
+  TlsTestServer server(serving(ServerMode::tls_http, istiod_leaf()));
+  auto target = loopback_target("https", server.port(), "/ready");
+  target->server_name = std::string(kIstiodServiceName) + ".";
+
+  ProbeResult result = probe_single(target);
+
+  EXPECT_TRUE(result.success) << describe(result);
+}
+
+TEST_F(TlsProbe, CommonNameOnlyLeafIsTlsNameMismatchWithGosText) {
+  TestCert cn_only = test_ca().issue(
+      LeafSpec{.common_name = std::string(kIstiodServiceName), .sans = {}, .validity = {}});
+  TlsTestServer server(serving(ServerMode::tls_http, cn_only));
+
+  ProbeResult result = probe_single(loopback_target("https", server.port(), "/ready"));
+
+  EXPECT_EQ(code(result.diagnosis), "tls_name_mismatch") << describe(result);
+  EXPECT_NE(result.message.find(
+                "x509: certificate relies on legacy Common Name field, use SANs instead"),
+            std::string::npos)
+      << result.message;
+}
+
 }  // namespace
 }  // namespace meshprobe::test
