@@ -13,19 +13,19 @@
 #include <thread>
 
 #include "agent/file_watch.h"
-#include "agent/routes.h"
-#include "http/http_server.h"
 #include "agent/kube_refresh.h"
-#include "targets/expand.h"
 #include "agent/log.h"
-#include "results/metrics.h"
-#include "results/store.h"
+#include "agent/routes.h"
 #include "agent/scheduler.h"
-#include "results/status_page.h"
 #include "config/config.h"
 #include "config/web_config.h"
+#include "http/http_server.h"
 #include "meshprobe_version.h"
 #include "probes/prober.h"
+#include "results/metrics.h"
+#include "results/status_page.h"
+#include "results/store.h"
+#include "targets/expand.h"
 
 namespace meshprobe {
 namespace {
@@ -78,8 +78,8 @@ std::vector<std::string> watched_files(const Config& config, const WebConfig& we
   }
   if (!web.source.empty()) files.push_back(web.source);
   if (web.tls) {
-    for (const std::string* file : {&web.tls->cert_file, &web.tls->key_file,
-                                    &web.tls->client_ca_file}) {
+    for (const std::string* file :
+         {&web.tls->cert_file, &web.tls->key_file, &web.tls->client_ca_file}) {
       if (!file->empty()) files.push_back(*file);
     }
   }
@@ -128,9 +128,9 @@ class Agent {
         scheduler_(io, prober_, config_.node_name, config_.max_concurrency, scheduler_events()),
         web_(std::move(web)),
         routes_(store_, identity_),
-        server_(io, listen_.host, listen_.port,
-                [this](const HttpRequest& request) { return routes_(request); },
-                server_options(web_)),
+        server_(
+            io, listen_.host, listen_.port,
+            [this](const HttpRequest& request) { return routes_(request); }, server_options(web_)),
         signals_(io, SIGHUP, SIGTERM, SIGINT),
         watch_(io, options.watch_interval,
                [this](const std::string& file) { reload(change_reason(file)); }) {
@@ -141,15 +141,14 @@ class Agent {
   void start() {
     apply(config_);
     if (kube_) kube_->configure(config_);
-    log_.info("agent_started",
-              {{"version", MESHPROBE_VERSION},
-               {"listen", listen_.host + ":" + std::to_string(server_.port())},
-               {"tls", server_.tls() ? "on" : "off"},
-               {"auth", describe_auth(web_)},
-               {"config", config_.source},
-               {"vantage", config_.vantage},
-               {"node", config_.node_name},
-               {"targets", std::to_string(config_.targets.size())}});
+    log_.info("agent_started", {{"version", MESHPROBE_VERSION},
+                                {"listen", listen_.host + ":" + std::to_string(server_.port())},
+                                {"tls", server_.tls() ? "on" : "off"},
+                                {"auth", describe_auth(web_)},
+                                {"config", config_.source},
+                                {"vantage", config_.vantage},
+                                {"node", config_.node_name},
+                                {"targets", std::to_string(config_.targets.size())}});
     warn_about_plain_passwords();
     wait_for_signal();
     watch_.remember(watched_files(config_, web_));
@@ -270,13 +269,12 @@ class Agent {
       config_.kubernetes.istio_namespace = next.kubernetes.istio_namespace;
       if (kube_) kube_->configure(config_);
       metrics_.record_config_reload(true);
-      log_.info("config_reloaded", {{"reason", reason},
-                                    {"targets", std::to_string(config_.targets.size())}});
+      log_.info("config_reloaded",
+                {{"reason", reason}, {"targets", std::to_string(config_.targets.size())}});
     } catch (const ConfigError& e) {
       metrics_.record_config_reload(false);
-      log_.error("config_rejected", {{"reason", reason},
-                                     {"error", e.what()},
-                                     {"keeping", "the last good config"}});
+      log_.error("config_rejected",
+                 {{"reason", reason}, {"error", e.what()}, {"keeping", "the last good config"}});
       // Out of descriptors or memory: the files are not to blame, and the
       // watcher must try them again rather than wait for the next change.
       if (e.transient()) return;

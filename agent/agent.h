@@ -14,7 +14,7 @@ namespace meshprobe {
 struct AgentOptions {
   std::string config_path;
   std::optional<ListenAddress> listen;  // overrides the config's `listen`
-  std::string kubeconfig;  // overrides the config's kubernetes.kubeconfig
+  std::string kubeconfig;               // overrides the config's kubernetes.kubeconfig
   // --web.config.file: TLS and basic auth for the endpoint, overriding the
   // config's web_config_file.
   std::string web_config_file;

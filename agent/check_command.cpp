@@ -6,14 +6,14 @@
 #include <optional>
 #include <ostream>
 
-#include "targets/builtin.h"
+#include "config/config.h"
 #include "kube/connection.h"
 #include "kube/hygiene_run.h"
-#include "targets/expand.h"
-#include "results/check_report.h"
-#include "config/config.h"
 #include "probes/ca_bundle.h"
 #include "probes/prober.h"
+#include "results/check_report.h"
+#include "targets/builtin.h"
+#include "targets/expand.h"
 
 namespace meshprobe {
 namespace {
@@ -63,15 +63,15 @@ std::optional<Config> run_config(const CheckOptions& options, std::ostream& err)
     if (!options.config_path.empty()) {
       config = load_config(options.config_path);
     } else if (kubernetes_builtins) {
-      config = parse_config(kubernetes_builtin_config(options.revision),
-                            "built-in Kubernetes targets");
+      config =
+          parse_config(kubernetes_builtin_config(options.revision), "built-in Kubernetes targets");
     }
   } catch (const ConfigError& e) {
     err << e.what() << "\n";
     return std::nullopt;
   }
-  const bool builtins = options.config_path.empty() && options.target_urls.empty() &&
-                        !kubernetes_builtins;
+  const bool builtins =
+      options.config_path.empty() && options.target_urls.empty() && !kubernetes_builtins;
   if (!add_command_line_targets(options, builtins, err, config)) return std::nullopt;
   if (!options.kubeconfig.empty()) config.kubernetes.enabled = true;
   return config;
@@ -137,8 +137,8 @@ int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err)
   } else {
     out << render_table(results, vantage, options.color, shown);
   }
-  const bool all_ok = std::all_of(results.begin(), results.end(),
-                                  [](const ProbeResult& r) { return r.success; });
+  const bool all_ok =
+      std::all_of(results.begin(), results.end(), [](const ProbeResult& r) { return r.success; });
   const bool hygiene_ok = hygiene.findings.empty() && hygiene.error.empty();
   return all_ok && hygiene_ok ? kExitAllOk : kExitSomeFailed;
 }

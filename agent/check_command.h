@@ -16,7 +16,7 @@ struct CheckOptions {
   // set (with a Kubernetes connection, the Kubernetes-aware one).
   std::string config_path;
   std::vector<std::string> target_urls;
-  std::string revision;                  // for the built-in set
+  std::string revision;  // for the built-in set
   // Kubernetes: a kubeconfig (overrides the config's kubernetes.kubeconfig);
   // given alone, it turns on the Kubernetes built-in set and the hygiene checks.
   std::string kubeconfig;

@@ -76,7 +76,8 @@ void KubeRefresh::read_now() {
   reading_ = true;
   connection_->read_async(*config_, io_,
                           [this, alive = std::weak_ptr<bool>(alive_)](KubeSnapshot snapshot) {
-                            if (auto still = alive.lock(); still && *still) on_read(std::move(snapshot));
+                            if (auto still = alive.lock(); still && *still)
+                              on_read(std::move(snapshot));
                           });
 }
 
@@ -103,13 +104,13 @@ void KubeRefresh::on_read(KubeSnapshot snapshot) {
   on_snapshot_();
 
   const std::uint64_t generation = ++hygiene_generation_;
-  hygiene_probes_ = run_hygiene(prober_, *snapshot_, config_->default_timeout,
-                                [this, generation, alive = std::weak_ptr<bool>(alive_)](
-                                    HygieneReport report) {
-                                  if (auto still = alive.lock(); still && *still) {
-                                    on_hygiene(generation, std::move(report));
-                                  }
-                                });
+  hygiene_probes_ =
+      run_hygiene(prober_, *snapshot_, config_->default_timeout,
+                  [this, generation, alive = std::weak_ptr<bool>(alive_)](HygieneReport report) {
+                    if (auto still = alive.lock(); still && *still) {
+                      on_hygiene(generation, std::move(report));
+                    }
+                  });
   schedule_next();
 }
 
@@ -131,9 +132,8 @@ void KubeRefresh::on_hygiene(std::uint64_t generation, HygieneReport report) {
   }
   for (const kube::Finding& finding : status_.hygiene.findings) {
     if (now.count(finding_key(finding)) == 0) {
-      log_.info("hygiene_resolved", {{"code", finding.code},
-                                     {"object", finding.object},
-                                     {"webhook", finding.webhook}});
+      log_.info("hygiene_resolved",
+                {{"code", finding.code}, {"object", finding.object}, {"webhook", finding.webhook}});
     }
   }
   if (report.error != status_.hygiene.error && !report.error.empty()) {
@@ -146,10 +146,11 @@ void KubeRefresh::on_hygiene(std::uint64_t generation, HygieneReport report) {
 void KubeRefresh::schedule_next() {
   if (stopping_ || !config_) return;
   timer_->timer.expires_after(config_->kubernetes.refresh);
-  timer_->timer.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
-    if (ec) return;
-    if (auto still = alive.lock(); still && *still) read_now();
-  });
+  timer_->timer.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+        if (ec) return;
+        if (auto still = alive.lock(); still && *still) read_now();
+      });
 }
 
 }  // namespace meshprobe

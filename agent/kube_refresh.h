@@ -11,14 +11,14 @@
 #include <string>
 #include <vector>
 
-#include "results/kube_metrics.h"
-#include "kube/connection.h"
-#include "kube/hygiene_run.h"
-#include "kube/hygiene_report.h"
-#include "targets/expand.h"
 #include "agent/log.h"
 #include "config/config.h"
+#include "kube/connection.h"
+#include "kube/hygiene_report.h"
+#include "kube/hygiene_run.h"
 #include "probes/prober.h"
+#include "results/kube_metrics.h"
+#include "targets/expand.h"
 
 namespace boost::asio {
 class io_context;

@@ -2,6 +2,7 @@
 // The command line: four sub-commands, each parsed into its options and
 // handed to the code that runs it.
 #include <CLI/CLI.hpp>
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -40,10 +41,11 @@ struct CheckCommand {
         "check", "Probe every target once and report (exit 0 all ok, 1 some failed, 2 bad usage)");
     command->add_option("--config,-c", options.config_path,
                         "Probe the targets of this YAML config (as the agent would), once");
-    command->add_option("--kubeconfig", options.kubeconfig,
-                        "Kubernetes credentials (overrides kubernetes.kubeconfig); alone, it probes "
-                        "istiod's endpoints with the webhook's caBundle, the webhook through the "
-                        "API server, and runs the webhook hygiene checks");
+    command->add_option(
+        "--kubeconfig", options.kubeconfig,
+        "Kubernetes credentials (overrides kubernetes.kubeconfig); alone, it probes "
+        "istiod's endpoints with the webhook's caBundle, the webhook through the "
+        "API server, and runs the webhook hygiene checks");
     command->add_option("--target", options.target_urls,
                         "Target URL: tcp://HOST:PORT, tls://HOST:PORT, https://HOST:PORT/PATH, "
                         "grpc://HOST:PORT (repeatable; default: istiod's webhook and xDS ports)");
@@ -54,10 +56,10 @@ struct CheckCommand {
                         "PEM CA bundle to verify TLS targets against (default: the system store)");
     command->add_option("--server-name", options.server_name,
                         "SNI and expected certificate name (default: the URL's host)");
-    timeout_option = command->add_option(
-        "--timeout", timeout,
-        "Time budget per probe, e.g. 3s, 500ms (default: the config's, else " +
-            meshprobe::format_duration(meshprobe::kDefaultProbeTimeout) + ")");
+    timeout_option =
+        command->add_option("--timeout", timeout,
+                            "Time budget per probe, e.g. 3s, 500ms (default: the config's, else " +
+                                meshprobe::format_duration(meshprobe::kDefaultProbeTimeout) + ")");
     vantage_option =
         command->add_option("--vantage", options.vantage, "Vantage label for the results")
             ->capture_default_str();
@@ -125,8 +127,8 @@ struct ValidateCommand {
   std::string file;
 
   explicit ValidateCommand(CLI::App& app) {
-    command = app.add_subcommand(
-        "validate", "Check a config file only (exit 0, or 2 with FILE:LINE: message)");
+    command = app.add_subcommand("validate",
+                                 "Check a config file only (exit 0, or 2 with FILE:LINE: message)");
     command->add_option("file", file, "The YAML config file")->required();
   }
 

@@ -46,7 +46,7 @@ struct Entry {
   bool running = false;
   bool queued = false;
   bool removed = false;
-  Clock::time_point due;   // grid plus the next round's jitter
+  Clock::time_point due;         // grid plus the next round's jitter
   Clock::time_point queued_due;  // when the round waiting to start was due
   ProbeHandle handle;
 };
@@ -60,8 +60,8 @@ struct Due {
 }  // namespace
 
 struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
-  Impl(boost::asio::io_context& io_context, Prober& p, std::string s, int limit,
-       SchedulerEvents e, std::uint64_t jitter_seed)
+  Impl(boost::asio::io_context& io_context, Prober& p, std::string s, int limit, SchedulerEvents e,
+       std::uint64_t jitter_seed)
       : io(io_context),
         prober(p),
         seed(std::move(s)),
@@ -196,15 +196,12 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
 Scheduler::Scheduler(boost::asio::io_context& io, Prober& prober, std::string seed,
                      int max_concurrency, SchedulerEvents events,
                      std::optional<std::uint64_t> jitter_seed)
-    : impl_(std::make_shared<Impl>(io, prober, std::move(seed), max_concurrency,
-                                   std::move(events),
+    : impl_(std::make_shared<Impl>(io, prober, std::move(seed), max_concurrency, std::move(events),
                                    jitter_seed ? *jitter_seed : std::random_device{}())) {}
 
 Scheduler::~Scheduler() { impl_->stop(); }
 
-void Scheduler::set_targets(const std::vector<TargetSpec>& specs) {
-  impl_->set_targets(specs);
-}
+void Scheduler::set_targets(const std::vector<TargetSpec>& specs) { impl_->set_targets(specs); }
 
 void Scheduler::stop() { impl_->stop(); }
 

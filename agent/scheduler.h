@@ -44,9 +44,8 @@ class Scheduler {
  public:
   // `jitter_seed` seeds the per-round jitter; unset, it comes from
   // std::random_device (tests pass one to fix the rounds).
-  Scheduler(boost::asio::io_context& io, Prober& prober, std::string seed,
-            int max_concurrency, SchedulerEvents events,
-            std::optional<std::uint64_t> jitter_seed = std::nullopt);
+  Scheduler(boost::asio::io_context& io, Prober& prober, std::string seed, int max_concurrency,
+            SchedulerEvents events, std::optional<std::uint64_t> jitter_seed = std::nullopt);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;

@@ -13,9 +13,9 @@ int main(int argc, char** argv) {
   std::vector<TargetSpec> specs;
   for (int i = 0; i < targets; ++i) {
     const bool tls = i % 10 == 0;
-    auto target = parse_target_url(std::string(tls ? "tls" : "tcp") + "://10.0." +
-                                   std::to_string(i / 250) + "." + std::to_string(i % 250) +
-                                   ":15017");
+    auto target =
+        parse_target_url(std::string(tls ? "tls" : "tcp") + "://10.0." + std::to_string(i / 250) +
+                         "." + std::to_string(i % 250) + ":15017");
     target->name = (tls ? "tls-" : "tcp-") + std::to_string(i);
     specs.push_back({std::make_shared<const Target>(std::move(*target)), std::chrono::seconds(10)});
   }
@@ -33,8 +33,11 @@ int main(int argc, char** argv) {
       r.phases.connect = std::chrono::microseconds(100);
       if (spec.target->kind == ProbeKind::tls) {
         r.phases.tls = std::chrono::microseconds(200);
-        r.tls = TlsInfo{.version = "TLSv1.3", .cipher = "TLS_AES_128_GCM_SHA256", .alpn = "",
-                        .chain = {}, .verified = true,
+        r.tls = TlsInfo{.version = "TLSv1.3",
+                        .cipher = "TLS_AES_128_GCM_SHA256",
+                        .alpn = "",
+                        .chain = {},
+                        .verified = true,
                         .earliest_expiry = WallClock::now() + std::chrono::hours(24 * 30)};
       }
       store.record_round(spec.target->name, {r});

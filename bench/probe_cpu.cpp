@@ -6,20 +6,20 @@
 // against the same server, in the same process. A third TLS loop does the
 // same handshake through Asio's ssl::stream and nothing of meshprobe: what
 // the engine's TLS costs over it is meshprobe's own.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -97,12 +97,12 @@ void asio_tls_handshake(boost::asio::io_context& io, boost::asio::ssl::context& 
   SSL_set_tlsext_host_name(tls.native_handle(), kServerName);  // NOLINT: OpenSSL macro
   SSL_set1_host(tls.native_handle(), kServerName);
   bool ok = false;
-  socket.async_connect({asio::ip::address_v4::loopback(), port},
-                       [&](const boost::system::error_code& connected) {
-                         if (connected) return;
-                         tls.async_handshake(asio::ssl::stream_base::client,
-                                             [&](const boost::system::error_code& ec) { ok = !ec; });
-                       });
+  socket.async_connect(
+      {asio::ip::address_v4::loopback(), port}, [&](const boost::system::error_code& connected) {
+        if (connected) return;
+        tls.async_handshake(asio::ssl::stream_base::client,
+                            [&](const boost::system::error_code& ec) { ok = !ec; });
+      });
   io.restart();
   io.run();
   if (!ok || SSL_get_verify_result(tls.native_handle()) != X509_V_OK) {
@@ -167,9 +167,8 @@ pid_t start_servers(const TestCa& ca, ServerPorts& ports) {
     close(pipefd[0]);
     const auto leaf = ca.issue({.common_name = "", .sans = {kServerName}, .validity = {}});
     TlsTestServer tcp(ServerOptions{.mode = ServerMode::tcp_close});
-    TlsTestServer tls(ServerOptions{.mode = ServerMode::tls_http,
-                                    .cert_chain_pem = leaf.cert_pem,
-                                    .key_pem = leaf.key_pem});
+    TlsTestServer tls(ServerOptions{
+        .mode = ServerMode::tls_http, .cert_chain_pem = leaf.cert_pem, .key_pem = leaf.key_pem});
     ServerPorts p{tcp.port(), tls.port()};
     if (write(pipefd[1], &p, sizeof p) != sizeof p) _exit(1);
     pause();
@@ -184,8 +183,9 @@ pid_t start_servers(const TestCa& ca, ServerPorts& ports) {
 void report(const char* name, double meshprobe_us, double baseline_us) {
   std::printf("%-28s meshprobe %8.1f us   baseline %8.1f us   ratio %.2f\n", name, meshprobe_us,
               baseline_us, meshprobe_us / baseline_us);
-  std::printf("BENCH %s_meshprobe_cpu_us=%.1f\nBENCH %s_baseline_cpu_us=%.1f\nBENCH %s_ratio=%.3f\n",
-              name, meshprobe_us, name, baseline_us, name, meshprobe_us / baseline_us);
+  std::printf(
+      "BENCH %s_meshprobe_cpu_us=%.1f\nBENCH %s_baseline_cpu_us=%.1f\nBENCH %s_ratio=%.3f\n", name,
+      meshprobe_us, name, baseline_us, name, meshprobe_us / baseline_us);
 }
 
 }  // namespace
@@ -209,8 +209,9 @@ int main(int argc, char** argv) {
   const int rounds = 5;
   const auto tcp_target = target("tcp://127.0.0.1:" + std::to_string(ports.tcp));
   const auto tcp = alternate(
-      rounds, {[&] { return cpu_us_per(tcp_n / rounds, [&] { close(connect_loopback(ports.tcp)); }); },
-               [&] { return meshprobe_cpu_us(tcp_n / rounds, tcp_target); }});
+      rounds,
+      {[&] { return cpu_us_per(tcp_n / rounds, [&] { close(connect_loopback(ports.tcp)); }); },
+       [&] { return meshprobe_cpu_us(tcp_n / rounds, tcp_target); }});
   report("tcp_probe", tcp[1], tcp[0]);
 
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());

@@ -7,6 +7,7 @@
 // standard library to the use any C++ program makes of it (a string, an
 // exception, a stream), which maps and initialises libstdc++.
 #include <openssl/ssl.h>
+
 #include <unistd.h>
 
 #include <cstdio>

@@ -16,8 +16,8 @@ struct Error {
 template <class T>
 class Expected {
  public:
-  Expected(T value) : v_(std::move(value)) {}       // NOLINT: implicit by design
-  Expected(Error error) : v_(std::move(error)) {}   // NOLINT: implicit by design
+  Expected(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
+  Expected(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
   explicit operator bool() const { return v_.index() == 0; }
   bool has_value() const { return v_.index() == 0; }

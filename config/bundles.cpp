@@ -13,8 +13,8 @@ namespace {
 // Every key of a CA bundle: its sources, of which it names exactly one, and
 // `webhook` and `key`, which refine the Kubernetes ones.
 constexpr std::string_view kCaBundleKeys[] = {
-    "file", "pem", "system", "mutating_webhook", "validating_webhook", "configmap",
-    "webhook", "key"};
+    "file",      "pem",     "system", "mutating_webhook", "validating_webhook",
+    "configmap", "webhook", "key"};
 
 Expected<std::shared_ptr<const CaBundle>> load_bundle(const CaBundleSource& source) {
   switch (source.kind) {
@@ -80,13 +80,15 @@ CaBundleSource Parser::read_bundle(const Entry& entry) const {
 
   auto loaded = load_bundle(source);
   if (!loaded) {
-    fail((file ? file : pem ? pem : system)->value_line(), loaded.error().message,
-         loaded.error().system_error);
+    fail((file  ? file
+          : pem ? pem
+                : system)
+             ->value_line(),
+         loaded.error().message, loaded.error().system_error);
   }
   source.bundle = std::move(*loaded);
   return source;
 }
-
 
 void Parser::read_kubernetes_bundle(const Section& keys, CaBundleSource& source) const {
   const Entry* mutating = keys.find("mutating_webhook");
@@ -95,16 +97,17 @@ void Parser::read_kubernetes_bundle(const Section& keys, CaBundleSource& source)
   const Entry* webhook = keys.find("webhook");
   const Entry* key = keys.find("key");
   if (webhook && !mutating && !validating) {
-    fail(webhook->line, "\"webhook\" names an entry of a webhook configuration: it goes with "
-                        "\"mutating_webhook\" or \"validating_webhook\"");
+    fail(webhook->line,
+         "\"webhook\" names an entry of a webhook configuration: it goes with "
+         "\"mutating_webhook\" or \"validating_webhook\"");
   }
   if (key && !configmap) {
     fail(key->line, "\"key\" names a ConfigMap key: it goes with \"configmap\"");
   }
   if (mutating || validating) {
     source.kind = mutating ? CaSourceKind::mutating_webhook : CaSourceKind::validating_webhook;
-    source.object_name =
-        kubernetes_name(*(mutating ? mutating : validating), 253, true, "webhook configuration name");
+    source.object_name = kubernetes_name(*(mutating ? mutating : validating), 253, true,
+                                         "webhook configuration name");
     if (webhook) source.webhook = kubernetes_name(*webhook, 253, true, "webhook name");
     return;
   }

@@ -20,8 +20,7 @@
 namespace meshprobe {
 
 ConfigError::ConfigError(std::string source, int line, std::string message, int system_error)
-    : std::runtime_error(source + (line > 0 ? ":" + std::to_string(line) : "") +
-                         ": " + message),
+    : std::runtime_error(source + (line > 0 ? ":" + std::to_string(line) : "") + ": " + message),
       source_(std::move(source)),
       line_(line),
       message_(std::move(message)),
@@ -29,7 +28,12 @@ ConfigError::ConfigError(std::string source, int line, std::string message, int 
 
 bool ConfigError::transient() const {
   switch (system_error_) {
-    case EMFILE: case ENFILE: case ENOMEM: case ENOBUFS: case EAGAIN: case EINTR: return true;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case ENOBUFS:
+    case EAGAIN:
+    case EINTR: return true;
     default: return false;
   }
 }
@@ -43,13 +47,12 @@ namespace {
 // are in bundles.cpp, the targets' in targets.cpp.
 
 constexpr std::string_view kTopLevelKeys[] = {
-    "listen", "vantage", "node_name", "node_name_env", "max_concurrency",
-    "web_config_file", "log", "defaults", "kubernetes", "ca_bundles", "targets"};
-constexpr std::string_view kKubernetesKeys[] = {
-    "kubeconfig", "context", "refresh", "request_timeout", "hygiene", "istio_namespace"};
+    "listen", "vantage",  "node_name",  "node_name_env", "max_concurrency", "web_config_file",
+    "log",    "defaults", "kubernetes", "ca_bundles",    "targets"};
+constexpr std::string_view kKubernetesKeys[] = {"kubeconfig",      "context", "refresh",
+                                                "request_timeout", "hygiene", "istio_namespace"};
 constexpr std::string_view kLogKeys[] = {"format"};
-constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout",
-                                              "expiry_warning_days"};
+constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout", "expiry_warning_days"};
 
 // The shortest refresh: every refresh lists webhook configurations,
 // namespaces and Services, so a fleet of agents must not poll much faster.
@@ -82,15 +85,13 @@ Config Parser::parse(const std::string& yaml_text) const {
   try {
     document = load_one_document(yaml_text);
   } catch (const YAML::Exception& error) {
-    fail(error.mark.is_null() ? 0 : error.mark.line + 1,
-         "YAML syntax error: " + error.msg);
+    fail(error.mark.is_null() ? 0 : error.mark.line + 1, "YAML syntax error: " + error.msg);
   }
   if (!document.root || document.root.IsNull()) {
     fail(1, "the file is empty; a config needs at least \"targets\"");
   }
   if (document.second_document_line != 0) {
-    fail(document.second_document_line,
-         "a second YAML document; a config file holds exactly one");
+    fail(document.second_document_line, "a second YAML document; a config file holds exactly one");
   }
   const YAML::Node& root = document.root;
   if (!root.IsMap()) {
@@ -143,8 +144,7 @@ void Parser::read_settings(const Section& top, Config& config) const {
       const std::string name = string_value(*format);
       const auto known = std::ranges::find(kLogFormats, name, &LogFormatName::name);
       if (known == std::end(kLogFormats)) {
-        fail(format->value_line(),
-             "\"format\" must be logfmt or json, got " + in_quotes(name));
+        fail(format->value_line(), "\"format\" must be logfmt or json, got " + in_quotes(name));
       }
       config.log_format = known->format;
     }
@@ -188,8 +188,7 @@ void Parser::read_defaults(const Entry& entry, Config& config) const {
   if (config.default_timeout > config.default_interval) {
     fail((timeout ? timeout : interval)->value_line(),
          "default timeout " + format_duration(config.default_timeout) +
-             " is longer than the default interval " +
-             format_duration(config.default_interval) +
+             " is longer than the default interval " + format_duration(config.default_interval) +
              "; a probe must finish before the next one is due");
   }
 }

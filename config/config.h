@@ -80,7 +80,7 @@ struct TargetConfig {
   Discovery discover = Discovery::none;
   Via via = Via::direct;
   std::chrono::milliseconds interval{10000};
-  int line = 0;    // where the target's entry starts
+  int line = 0;  // where the target's entry starts
 
   // Whether probing it needs anything read from the Kubernetes API first.
   bool needs_kubernetes() const {

@@ -31,9 +31,7 @@ constexpr std::size_t kMaxFractionDigits = 9;
 
 constexpr std::string_view kWhat = "duration";  // for invalid_value
 
-std::string with_unit_hint(std::string reason) {
-  return reason + " (use ms, s, m, h)";
-}
+std::string with_unit_hint(std::string reason) { return reason + " (use ms, s, m, h)"; }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -82,14 +80,11 @@ const Unit* find_unit(std::string_view suffix) {
   return nullptr;
 }
 
-std::size_t rank(const Unit& unit) {
-  return static_cast<std::size_t>(&unit - kUnits);
-}
+std::size_t rank(const Unit& unit) { return static_cast<std::size_t>(&unit - kUnits); }
 
 // The whole milliseconds `fraction_digits` (the digits after the point) of
 // `unit` amount to; nullopt when they leave a sub-millisecond remainder.
-std::optional<Millis> fraction_millis(std::string_view fraction_digits,
-                                      const Unit& unit) {
+std::optional<Millis> fraction_millis(std::string_view fraction_digits, const Unit& unit) {
   while (!fraction_digits.empty() && fraction_digits.back() == '0') {
     fraction_digits.remove_suffix(1);
   }
@@ -133,10 +128,8 @@ Expected<Part> take_part(std::string_view text, std::size_t& pos) {
   const auto fraction_part = fraction_millis(fraction, *unit);
   if (!fraction_part) return invalid_value(kWhat, text, "finer than a millisecond");
   const auto whole_number = to_integer(whole);
-  const auto whole_part =
-      whole_number ? checked_mul(*whole_number, unit->millis) : std::nullopt;
-  const auto millis =
-      whole_part ? checked_add(*whole_part, *fraction_part) : std::nullopt;
+  const auto whole_part = whole_number ? checked_mul(*whole_number, unit->millis) : std::nullopt;
+  const auto millis = whole_part ? checked_add(*whole_part, *fraction_part) : std::nullopt;
   if (!millis) return invalid_value(kWhat, text, "too large");
   return Part{unit, *millis};
 }

@@ -12,8 +12,7 @@
 namespace meshprobe {
 
 // `invalid WHAT "TEXT": REASON`, e.g. invalid duration "3x": unknown unit "x".
-inline Error invalid_value(std::string_view what, std::string_view text,
-                           std::string_view reason) {
+inline Error invalid_value(std::string_view what, std::string_view text, std::string_view reason) {
   std::string message = "invalid ";
   message += what;
   message += ' ';

@@ -47,8 +47,8 @@ Expected<ListenAddress> parse_listen_address(std::string_view text) {
   unsigned port = 0;
   const auto [end, error] =
       std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || error != std::errc{} ||
-      end != port_text.data() + port_text.size() || port > 65535) {
+  if (port_text.empty() || error != std::errc{} || end != port_text.data() + port_text.size() ||
+      port > 65535) {
     return invalid_value(kWhat, text, "port must be 0-65535");
   }
   address.port = static_cast<std::uint16_t>(port);

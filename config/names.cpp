@@ -9,31 +9,25 @@ bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_identifier_start(char c) { return is_alpha(c) || c == '_'; }
 bool is_identifier_char(char c) { return is_identifier_start(c) || is_digit(c); }
-bool is_label_value_char(char c) {
-  return is_identifier_char(c) || c == '.' || c == '-';
-}
-bool is_target_name_char(char c) {
-  return is_label_value_char(c) || c == ':' || c == '/';
-}
+bool is_label_value_char(char c) { return is_identifier_char(c) || c == '.' || c == '-'; }
+bool is_target_name_char(char c) { return is_label_value_char(c) || c == ':' || c == '/'; }
 bool is_host_char(char c) { return is_label_value_char(c) || c == ':'; }
 
 }  // namespace
 
 const NameRule kVantageRule{"vantage", 63, is_label_value_char, is_label_value_char,
                             "letters, digits, _ . -"};
-const NameRule kNodeNameRule{"node name", 253, is_label_value_char,
-                             is_label_value_char, "letters, digits, _ . -"};
+const NameRule kNodeNameRule{"node name", 253, is_label_value_char, is_label_value_char,
+                             "letters, digits, _ . -"};
 const NameRule kEnvVarRule{"environment variable name", 255, is_identifier_start,
-                           is_identifier_char,
-                           "letters, digits and _, not starting with a digit"};
-const NameRule kBundleNameRule{"CA bundle name", 63, is_label_value_char,
-                               is_label_value_char, "letters, digits, _ . -"};
-const NameRule kTargetNameRule{"target name", 128, is_target_name_char,
-                               is_target_name_char, "letters, digits, _ . : / -"};
+                           is_identifier_char, "letters, digits and _, not starting with a digit"};
+const NameRule kBundleNameRule{"CA bundle name", 63, is_label_value_char, is_label_value_char,
+                               "letters, digits, _ . -"};
+const NameRule kTargetNameRule{"target name", 128, is_target_name_char, is_target_name_char,
+                               "letters, digits, _ . : / -"};
 const NameRule kServerNameRule{"server name", 253, is_host_char, is_host_char,
                                "letters, digits, _ . : -"};
-const NameRule kLabelNameRule{"label name", 63, is_identifier_start,
-                              is_identifier_char,
+const NameRule kLabelNameRule{"label name", 63, is_identifier_start, is_identifier_char,
                               "letters, digits and _, not starting with a digit"};
 
 bool follows(const NameRule& rule, std::string_view name) {

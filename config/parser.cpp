@@ -38,30 +38,25 @@ Section Parser::section(const YAML::Node& map, std::string_view where,
 
 const YAML::Node& Parser::map_value(const Entry& entry) const {
   if (!entry.value.IsMap()) {
-    fail(entry.value_line(),
-         in_quotes(entry.key) + " must be a map, got " + describe(entry.value));
+    fail(entry.value_line(), in_quotes(entry.key) + " must be a map, got " + describe(entry.value));
   }
   return entry.value;
 }
 
-const std::string& Parser::scalar(const Entry& entry,
-                                  std::string_view expected) const {
+const std::string& Parser::scalar(const Entry& entry, std::string_view expected) const {
   if (!entry.value.IsScalar()) {
-    fail(entry.value_line(), in_quotes(entry.key) + " must be " + std::string(expected) +
-                                 ", got " + describe(entry.value));
+    fail(entry.value_line(), in_quotes(entry.key) + " must be " + std::string(expected) + ", got " +
+                                 describe(entry.value));
   }
   return entry.value.Scalar();
 }
 
-std::string Parser::string_value(const Entry& entry) const {
-  return scalar(entry, "a string");
-}
+std::string Parser::string_value(const Entry& entry) const { return scalar(entry, "a string"); }
 
 void Parser::check_name(std::string_view name, int line, const NameRule& rule) const {
   if (!follows(rule, name)) {
     fail(line, "invalid " + std::string(rule.what) + " " + in_quotes(name) + ": use 1 to " +
-                   std::to_string(rule.max_length) + " characters: " +
-                   std::string(rule.described));
+                   std::to_string(rule.max_length) + " characters: " + std::string(rule.described));
   }
 }
 
@@ -75,10 +70,10 @@ std::string Parser::kubernetes_name(const Entry& entry, std::size_t max_length, 
                                     std::string_view what) const {
   std::string name = string_value(entry);
   if (!is_rfc1123(name, max_length, dots)) {
-    fail(entry.value_line(),
-         "invalid " + std::string(what) + " " + in_quotes(name) + ": use 1 to " +
-             std::to_string(max_length) + " lowercase letters, digits, '-'" +
-             (dots ? ", '.'" : "") + ", starting and ending with a letter or digit");
+    fail(entry.value_line(), "invalid " + std::string(what) + " " + in_quotes(name) +
+                                 ": use 1 to " + std::to_string(max_length) +
+                                 " lowercase letters, digits, '-'" + (dots ? ", '.'" : "") +
+                                 ", starting and ending with a letter or digit");
   }
   return name;
 }
@@ -99,8 +94,8 @@ milliseconds Parser::duration_value(const Entry& entry) const {
 }
 
 int Parser::int_value(const Entry& entry, IntRange range) const {
-  const std::string expected = "a whole number from " + std::to_string(range.min) +
-                               " to " + std::to_string(range.max);
+  const std::string expected =
+      "a whole number from " + std::to_string(range.min) + " to " + std::to_string(range.max);
   const std::string& text = scalar(entry, expected);
   int value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -116,8 +111,8 @@ bool Parser::bool_value(const Entry& entry) const {
   scalar(entry, "true or false");
   bool value = false;
   if (!YAML::convert<bool>::decode(entry.value, value)) {
-    fail(entry.value_line(), in_quotes(entry.key) + " must be true or false, got " +
-                                 describe(entry.value));
+    fail(entry.value_line(),
+         in_quotes(entry.key) + " must be true or false, got " + describe(entry.value));
   }
   return value;
 }

@@ -4,6 +4,8 @@
 // read values with. Every failure throws ConfigError at the line at fault.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <chrono>
 #include <map>
 #include <span>
@@ -11,8 +13,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "config/config.h"
 #include "config/names.h"

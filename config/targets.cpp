@@ -17,9 +17,17 @@ namespace {
 
 // Every key of a target. Anything else is refused, as everywhere in the
 // config.
-constexpr std::string_view kTargetKeys[] = {
-    "name", "url", "ca", "server_name", "interval", "timeout",
-    "expected_status", "expiry_warning_days", "labels", "discover", "via"};
+constexpr std::string_view kTargetKeys[] = {"name",
+                                            "url",
+                                            "ca",
+                                            "server_name",
+                                            "interval",
+                                            "timeout",
+                                            "expected_status",
+                                            "expiry_warning_days",
+                                            "labels",
+                                            "discover",
+                                            "via"};
 
 struct DiscoveryName {
   std::string_view name;
@@ -41,8 +49,7 @@ constexpr ViaName kVias[] = {
 
 // Keys the API server's proxy makes meaningless: it dials istiod itself and
 // trusts what it trusts, not meshprobe's bundle or expected name.
-constexpr std::string_view kNotViaApiserverKeys[] = {"ca", "server_name",
-                                                     "expiry_warning_days"};
+constexpr std::string_view kNotViaApiserverKeys[] = {"ca", "server_name", "expiry_warning_days"};
 
 bool is_https(ProbeKind kind) { return kind == ProbeKind::https; }
 
@@ -66,22 +73,20 @@ constexpr std::size_t kMaxLabelsPerTarget = 8;
 
 // Labels meshprobe itself puts on its series, and those Prometheus attaches
 // or reserves: a user label of the same name would clash with them.
-constexpr std::string_view kReservedLabels[] = {
-    "target", "url", "kind", "address", "vantage", "node", "diagnosis",
-    "phase", "le", "job", "instance"};
+constexpr std::string_view kReservedLabels[] = {"target",  "url",  "kind",      "address",
+                                                "vantage", "node", "diagnosis", "phase",
+                                                "le",      "job",  "instance"};
 
 }  // namespace
 
 void Parser::read_targets(const Section& top, int top_line, Config& config) const {
   const Entry* targets = top.find("targets");
   if (!targets) fail(top_line, "no targets: the config needs a \"targets\" list");
-  if (targets->value.IsNull() ||
-      (targets->value.IsSequence() && targets->value.size() == 0)) {
+  if (targets->value.IsNull() || (targets->value.IsSequence() && targets->value.size() == 0)) {
     fail(targets->line, "no targets: \"targets\" is empty");
   }
   if (!targets->value.IsSequence()) {
-    fail(targets->value_line(),
-         "\"targets\" must be a list, got " + describe(targets->value));
+    fail(targets->value_line(), "\"targets\" must be a list, got " + describe(targets->value));
   }
 
   std::map<std::string, int, std::less<>> first_line_of_name;
@@ -90,8 +95,7 @@ void Parser::read_targets(const Section& top, int top_line, Config& config) cons
   config.targets.reserve(targets->value.size());
   for (const auto& item : targets->value) {
     TargetConfig target = read_target(item, config);
-    const auto [first, inserted] =
-        first_line_of_name.emplace(target.target->name, target.line);
+    const auto [first, inserted] = first_line_of_name.emplace(target.target->name, target.line);
     if (!inserted) {
       fail(target.line, "duplicate target name " + in_quotes(target.target->name) +
                             " (first at line " + std::to_string(first->second) +
@@ -104,8 +108,8 @@ void Parser::read_targets(const Section& top, int top_line, Config& config) cons
 TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) const {
   const int line = line_of(item);
   if (!item.IsMap()) {
-    fail(line, "each item of \"targets\" must be a map with at least \"url\", got " +
-                   describe(item));
+    fail(line,
+         "each item of \"targets\" must be a map with at least \"url\", got " + describe(item));
   }
   const Section keys = section(item, "in target", kTargetKeys);
 
@@ -140,8 +144,7 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
     }
     if (!target.ca && !result.ca_from_kubernetes) {
       fail(ca->value_line(), "target " + in_quotes(target.name) + " names CA bundle " +
-                                 in_quotes(result.ca) +
-                                 ", which is not defined in ca_bundles");
+                                 in_quotes(result.ca) + ", which is not defined in ca_bundles");
     }
   }
   if (const Entry* server_name = keys.find("server_name")) {
@@ -155,9 +158,8 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
   target.timeout = timeout ? duration_value(*timeout) : config.default_timeout;
   if (target.timeout > result.interval) {
     fail((timeout ? timeout : interval)->value_line(),
-         "target " + in_quotes(target.name) + ": timeout " +
-             format_duration(target.timeout) + " is longer than its interval " +
-             format_duration(result.interval) +
+         "target " + in_quotes(target.name) + ": timeout " + format_duration(target.timeout) +
+             " is longer than its interval " + format_duration(result.interval) +
              "; a probe must finish before the next one is due");
   }
 
@@ -176,10 +178,10 @@ void Parser::read_target_kubernetes_keys(const Section& keys, const Target& targ
                                          TargetConfig& result) const {
   const auto service_host_required = [&](const Entry& entry, std::string_view what) {
     if (!parse_service_host(target.host)) {
-      fail(entry.value_line(),
-           std::string(what) + " needs a Service host NAME.NAMESPACE.svc (or "
-           "NAME.NAMESPACE.svc.cluster.local), and " + in_quotes(target.url) + " has " +
-               in_quotes(target.host));
+      fail(entry.value_line(), std::string(what) +
+                                   " needs a Service host NAME.NAMESPACE.svc (or "
+                                   "NAME.NAMESPACE.svc.cluster.local), and " +
+                                   in_quotes(target.url) + " has " + in_quotes(target.host));
     }
   };
   if (const Entry* discover = keys.find("discover")) {
@@ -203,33 +205,34 @@ void Parser::read_target_kubernetes_keys(const Section& keys, const Target& targ
   if (result.via != Via::apiserver) return;
   const Entry* via = keys.find("via");
   if (target.kind != ProbeKind::https) {
-    fail(via->value_line(), "\"via: apiserver\" needs an https:// target: the API server's "
-                            "proxy speaks HTTP, and " + in_quotes(target.url) + " is " +
-                                std::string(kind_name(target.kind)));
+    fail(via->value_line(),
+         "\"via: apiserver\" needs an https:// target: the API server's "
+         "proxy speaks HTTP, and " +
+             in_quotes(target.url) + " is " + std::string(kind_name(target.kind)));
   }
   service_host_required(*via, "\"via: apiserver\"");
   for (std::string_view key : kNotViaApiserverKeys) {
     if (const Entry* entry = keys.find(key)) {
-      fail(entry->line, in_quotes(key) + " does not apply with \"via: apiserver\": the API "
-                                         "server's proxy dials istiod and verifies it by its own "
-                                         "rules (probe it directly to check a CA bundle)");
+      fail(entry->line, in_quotes(key) +
+                            " does not apply with \"via: apiserver\": the API "
+                            "server's proxy dials istiod and verifies it by its own "
+                            "rules (probe it directly to check a CA bundle)");
     }
   }
 }
 
 std::map<std::string, std::string> Parser::read_labels(const Entry& entry) const {
-  const std::vector<Entry> labels =
-      entries(map_value(entry), "in \"labels\"", "label");
+  const std::vector<Entry> labels = entries(map_value(entry), "in \"labels\"", "label");
   if (labels.size() > kMaxLabelsPerTarget) {
-    fail(entry.line, "at most " + std::to_string(kMaxLabelsPerTarget) +
-                         " labels per target, got " + std::to_string(labels.size()));
+    fail(entry.line, "at most " + std::to_string(kMaxLabelsPerTarget) + " labels per target, got " +
+                         std::to_string(labels.size()));
   }
   std::map<std::string, std::string> result;
   for (const Entry& label : labels) {
     check_name(label.key, label.line, kLabelNameRule);
     if (std::ranges::find(kReservedLabels, label.key) != std::end(kReservedLabels)) {
-      fail(label.line, "label " + in_quotes(label.key) +
-                           " is reserved: meshprobe or Prometheus sets it");
+      fail(label.line,
+           "label " + in_quotes(label.key) + " is reserved: meshprobe or Prometheus sets it");
     }
     if (label.key.starts_with("__")) {
       fail(label.line, "label " + in_quotes(label.key) +

@@ -1,11 +1,12 @@
 #include "config/web_config.h"
 
-#include <crypt.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <yaml-cpp/yaml.h>
+
+#include <crypt.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -28,10 +29,14 @@ constexpr std::string_view kTlsKeys[] = {"cert_file",        "key_file",    "cli
                                          "client_auth_type", "min_version", "max_version"};
 // exporter-toolkit keys meshprobe does not implement: named as such, so a
 // file shared with an exporter fails with a reason rather than "unknown".
-constexpr std::string_view kUnsupportedKeys[] = {
-    "http_server_config", "cert",        "key",
-    "client_ca",          "cipher_suites", "curve_preferences",
-    "prefer_server_cipher_suites", "client_allowed_sans"};
+constexpr std::string_view kUnsupportedKeys[] = {"http_server_config",
+                                                 "cert",
+                                                 "key",
+                                                 "client_ca",
+                                                 "cipher_suites",
+                                                 "curve_preferences",
+                                                 "prefer_server_cipher_suites",
+                                                 "client_allowed_sans"};
 
 struct ClientAuthName {
   std::string_view name;
@@ -103,8 +108,7 @@ class Parser {
       fail(error.mark.is_null() ? 0 : error.mark.line + 1, "YAML syntax error: " + error.msg);
     }
     if (document.second_document_line != 0) {
-      fail(document.second_document_line,
-           "a second YAML document; a web config holds exactly one");
+      fail(document.second_document_line, "a second YAML document; a web config holds exactly one");
     }
     WebConfig web;
     web.source = source_;
@@ -134,7 +138,8 @@ class Parser {
       if (std::ranges::find(kUnsupportedKeys, entry.key) != std::end(kUnsupportedKeys)) {
         fail(entry.line, in_quotes(entry.key) + " " + std::string(where) +
                              " is an exporter-toolkit setting meshprobe does not support; "
-                             "known keys: " + joined(known));
+                             "known keys: " +
+                             joined(known));
       }
       fail(entry.line, "unknown key " + in_quotes(entry.key) + " " + std::string(where) +
                            "; known keys: " + joined(known));
@@ -160,8 +165,8 @@ class Parser {
     std::string name = yaml_text::relative_to_source(source_, text(entry));
     std::ifstream probe(name, std::ios::binary);
     if (!probe) {
-      fail(entry.value_line(), in_quotes(entry.key) + " " + in_quotes(name) +
-                                   ": cannot read: " + std::strerror(errno));
+      fail(entry.value_line(),
+           in_quotes(entry.key) + " " + in_quotes(name) + ": cannot read: " + std::strerror(errno));
     }
     return name;
   }
@@ -174,8 +179,8 @@ class Parser {
     }
     std::vector<std::string_view> listed;
     for (const Named& known : names) listed.push_back(known.name);
-    fail(entry.value_line(), in_quotes(entry.key) + " must be one of " + joined(listed) +
-                                 ", got " + in_quotes(name));
+    fail(entry.value_line(),
+         in_quotes(entry.key) + " must be one of " + joined(listed) + ", got " + in_quotes(name));
   }
 
   WebTlsConfig read_tls(const Entry& entry) const {
@@ -217,11 +222,12 @@ class Parser {
     const bool verifies = tls.client_auth == ClientAuthType::verify_client_cert_if_given ||
                           tls.client_auth == ClientAuthType::require_and_verify_client_cert;
     if (verifies && tls.client_ca_file.empty()) {
-      fail(entry.line, "\"client_auth_type\" " +
-                           std::string(tls.client_auth == ClientAuthType::verify_client_cert_if_given
-                                           ? "VerifyClientCertIfGiven"
-                                           : "RequireAndVerifyClientCert") +
-                           " needs \"client_ca_file\" to verify client certificates with");
+      fail(entry.line,
+           "\"client_auth_type\" " +
+               std::string(tls.client_auth == ClientAuthType::verify_client_cert_if_given
+                               ? "VerifyClientCertIfGiven"
+                               : "RequireAndVerifyClientCert") +
+               " needs \"client_ca_file\" to verify client certificates with");
     }
     if (!tls.client_ca_file.empty() && tls.client_auth == ClientAuthType::no_client_cert) {
       fail(ca_line, std::string("\"client_ca_file\" is set but ") +
@@ -246,8 +252,8 @@ class Parser {
     }
     for (const Entry& user : entries(entry.value, "in \"basic_auth_users\"", "user")) {
       const bool bad_name = user.key.empty() || std::ranges::any_of(user.key, [](char c) {
-        return c == ':' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-      });
+                              return c == ':' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+                            });
       if (bad_name) {
         fail(user.line, "user name " + in_quotes(user.key) +
                             " in \"basic_auth_users\" must be non-empty, without ':' or "
@@ -255,8 +261,7 @@ class Parser {
       }
       if (!user.value.IsScalar()) {
         fail(user.value_line(), "the password hash of user " + in_quotes(user.key) +
-                                    " must be text (a bcrypt hash), got " +
-                                    kind_of(user.value));
+                                    " must be text (a bcrypt hash), got " + kind_of(user.value));
       }
       const std::string& hash = user.value.Scalar();
       if (!is_bcrypt_hash(hash)) {
@@ -354,8 +359,7 @@ std::shared_ptr<ssl_ctx_st> make_server_tls_context(const WebTlsConfig& tls,
 }
 
 bool is_bcrypt_hash(std::string_view hash) {
-  if (hash.size() != 60 || hash[0] != '$' || hash[1] != '2' || hash[3] != '$' ||
-      hash[6] != '$') {
+  if (hash.size() != 60 || hash[0] != '$' || hash[1] != '2' || hash[3] != '$' || hash[6] != '$') {
     return false;
   }
   if (hash[2] != 'a' && hash[2] != 'b' && hash[2] != 'y') return false;

@@ -9,10 +9,10 @@
 // asks for more than two.
 #pragma once
 
+#include <yaml-cpp/node/node.h>
+
 #include <string>
 #include <string_view>
-
-#include <yaml-cpp/node/node.h>
 
 namespace meshprobe {
 

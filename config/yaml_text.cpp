@@ -10,16 +10,16 @@
 
 namespace meshprobe::yaml_text {
 
-std::vector<Entry> entries(const YAML::Node& map, const std::string& source,
-                           std::string_view where, std::string_view key_noun,
-                           Describe describe) {
+std::vector<Entry> entries(const YAML::Node& map, const std::string& source, std::string_view where,
+                           std::string_view key_noun, Describe describe) {
   std::vector<Entry> result;
   std::map<std::string, int, std::less<>> first_line_of_key;
   for (const auto& pair : map) {
     const int line = line_of(pair.first);
     if (!pair.first.IsScalar()) {
-      throw ConfigError(source, line, "keys " + std::string(where) +
-                                          " must be plain text, got " + describe(pair.first));
+      throw ConfigError(
+          source, line,
+          "keys " + std::string(where) + " must be plain text, got " + describe(pair.first));
     }
     const std::string& key = pair.first.Scalar();
     if (const auto [first, inserted] = first_line_of_key.emplace(key, line); !inserted) {

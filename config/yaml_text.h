@@ -3,12 +3,12 @@
 // and the endpoint's web config (web_config.cpp).
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "common/text.h"
 
@@ -44,9 +44,8 @@ using Describe = std::string (*)(const YAML::Node&);
 // A key that is not text, or is written twice, is a ConfigError of `source`
 // at the key's line; `where` ("in target") and `key_noun` ("key", "CA
 // bundle name") make its message.
-std::vector<Entry> entries(const YAML::Node& map, const std::string& source,
-                           std::string_view where, std::string_view key_noun,
-                           Describe describe);
+std::vector<Entry> entries(const YAML::Node& map, const std::string& source, std::string_view where,
+                           std::string_view key_noun, Describe describe);
 
 // A file named in the config file `source`, as the loader opens it: a
 // relative `path` is taken from the directory of `source`, not from wherever

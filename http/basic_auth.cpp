@@ -2,7 +2,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 

@@ -8,6 +8,9 @@
 // scraper's steady requests cost one bcrypt in all.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -15,9 +18,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 namespace meshprobe {
 

@@ -20,9 +20,6 @@
 // runs (basic_auth.h: bcrypt on one worker thread, never on the event loop).
 #include "http/http_server.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -36,14 +33,16 @@
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-
 #include <openssl/ssl.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -122,9 +121,7 @@ unsigned response_status(int status) {
 }
 
 // 1xx, 204 and 304 answers carry no body; Beast refuses to frame one.
-bool allows_body(unsigned status) {
-  return status >= 200 && status != 204 && status != 304;
-}
+bool allows_body(unsigned status) { return status >= 200 && status != 204 && status != 304; }
 
 // Splits "/status?x=1" into the path and the query.
 HttpRequest to_http_request(const Request& request) {
@@ -179,10 +176,8 @@ std::optional<Response> answer_to_read_error(const error_code& error) {
   if (error == http::error::body_limit || error == http::error::unexpected_body) {
     return plain_response(http::status::payload_too_large, "request body too large");
   }
-  const bool ended = error == http::error::end_of_stream ||
-                     error == http::error::partial_message;
-  if (error.category() == http::make_error_code(http::error::bad_target).category() &&
-      !ended) {
+  const bool ended = error == http::error::end_of_stream || error == http::error::partial_message;
+  if (error.category() == http::make_error_code(http::error::bad_target).category() && !ended) {
     return plain_response(http::status::bad_request, "malformed request");
   }
   return std::nullopt;
@@ -198,14 +193,13 @@ std::uint32_t header_limit(std::size_t bytes) {
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   class Connection;
 
-  Impl(asio::io_context& io_context, const tcp::endpoint& endpoint,
-       HttpHandler request_handler, HttpServerOptions server_options)
+  Impl(asio::io_context& io_context, const tcp::endpoint& endpoint, HttpHandler request_handler,
+       HttpServerOptions server_options)
       : io(io_context),
         acceptor(io_context),
         handler(std::move(request_handler)),
         options(std::move(server_options)),
-        paths_without_auth(options.paths_without_auth.begin(),
-                           options.paths_without_auth.end()) {
+        paths_without_auth(options.paths_without_auth.begin(), options.paths_without_auth.end()) {
     set_web_config(options.web);  // before binding: a bad TLS file throws
     acceptor.open(endpoint.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -213,9 +207,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     acceptor.listen();
   }
 
-  void start() {
-    asio::co_spawn(io, accept_loop(shared_from_this()), asio::detached);
-  }
+  void start() { asio::co_spawn(io, accept_loop(shared_from_this()), asio::detached); }
 
   void stop();
   asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self);
@@ -245,8 +237,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 };
 
 // One client: requests in a loop while it keeps the connection alive.
-class HttpServer::Impl::Connection
-    : public std::enable_shared_from_this<Connection> {
+class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(std::shared_ptr<Impl> server, tcp::socket socket)
       : server_(std::move(server)),
@@ -316,14 +307,14 @@ class HttpServer::Impl::Connection
         co_await beast::async_detect_ssl(stream_, buffer_, kNoThrow);
     if (detect_error || server_->stopped) co_return false;
     if (!is_tls) {
-      co_await answer_and_close(plain_response(
-          http::status::bad_request,
-          "this endpoint speaks HTTPS: the client sent plain HTTP (use https://)"));
+      co_await answer_and_close(
+          plain_response(http::status::bad_request,
+                         "this endpoint speaks HTTPS: the client sent plain HTTP (use https://)"));
       co_return false;
     }
     tls_.emplace(stream_, *tls_context_);
-    const auto [handshake_error, used] = co_await tls_->async_handshake(
-        asio::ssl::stream_base::server, buffer_.data(), kNoThrow);
+    const auto [handshake_error, used] =
+        co_await tls_->async_handshake(asio::ssl::stream_base::server, buffer_.data(), kNoThrow);
     if (handshake_error) co_return false;
     buffer_.consume(used);
     co_return true;
@@ -332,8 +323,8 @@ class HttpServer::Impl::Connection
   // close_notify, so a client reading to the end sees a clean close; bounded
   // like a drain, since it waits for the client's own close_notify.
   asio::awaitable<void> shutdown_tls() {
-    stream_.expires_after(std::min<std::chrono::milliseconds>(kMaxDrainTime,
-                                                              options_.read_timeout));
+    stream_.expires_after(
+        std::min<std::chrono::milliseconds>(kMaxDrainTime, options_.read_timeout));
     co_await tls_->async_shutdown(kNoThrow);
   }
 
@@ -457,13 +448,12 @@ class HttpServer::Impl::Connection
   asio::awaitable<void> drain() {
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::min<std::chrono::milliseconds>(kMaxDrainTime,
-                                                              options_.read_timeout));
+    stream_.expires_after(
+        std::min<std::chrono::milliseconds>(kMaxDrainTime, options_.read_timeout));
     std::array<char, 4096> scratch;
     std::size_t drained = 0;
     while (drained < kMaxDrainBytes) {
-      const auto [error, bytes] =
-          co_await stream_.async_read_some(asio::buffer(scratch), kNoThrow);
+      const auto [error, bytes] = co_await stream_.async_read_some(asio::buffer(scratch), kNoThrow);
       if (error) break;
       drained += bytes;
     }
@@ -544,16 +534,14 @@ void HttpServer::Impl::stop() {
   for (const auto& connection : open) connection->close();
 }
 
-HttpServer::HttpServer(asio::io_context& io, const std::string& host,
-                       std::uint16_t port, HttpHandler handler,
-                       HttpServerOptions options) {
+HttpServer::HttpServer(asio::io_context& io, const std::string& host, std::uint16_t port,
+                       HttpHandler handler, HttpServerOptions options) {
   // Asio reports with boost::system; callers see the standard exception.
   try {
-    impl_ = std::make_shared<Impl>(io, listen_endpoint(host, port),
-                                   std::move(handler), std::move(options));
+    impl_ = std::make_shared<Impl>(io, listen_endpoint(host, port), std::move(handler),
+                                   std::move(options));
   } catch (const boost::system::system_error& error) {
-    throw std::system_error(error.code(), "listen on " + host + ":" +
-                                              std::to_string(port));
+    throw std::system_error(error.code(), "listen on " + host + ":" + std::to_string(port));
   }
   impl_->start();
 }
@@ -569,8 +557,6 @@ void HttpServer::stop() { impl_->stop(); }
 
 bool HttpServer::tls() const { return impl_->tls != nullptr; }
 
-void HttpServer::set_web_config(const WebConfig& web) {
-  impl_->set_web_config(web);
-}
+void HttpServer::set_web_config(const WebConfig& web) { impl_->set_web_config(web); }
 
 }  // namespace meshprobe

@@ -21,7 +21,7 @@ namespace meshprobe {
 
 struct HttpRequest {
   std::string method;
-  std::string path;    // without the query
+  std::string path;  // without the query
   std::string query;
   std::string accept_encoding{};  // the Accept-Encoding header's value; empty: none
 };

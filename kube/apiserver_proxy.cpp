@@ -5,9 +5,9 @@
 #include <cctype>
 #include <cstdio>
 
-#include "kube/endpoint_discovery.h"
-#include "kube/client/reads.h"
 #include "kube/client/objects.h"
+#include "kube/client/reads.h"
+#include "kube/endpoint_discovery.h"
 
 namespace meshprobe::kube {
 namespace {
@@ -63,33 +63,47 @@ struct Rule {
 // "i/o timeout" and "context deadline exceeded" also end later phases.
 constexpr Rule kRules[] = {
     {{"no endpoints available for service"}, false, Diagnosis::tcp_refused, Phase::connect},
-    {{"i/o timeout", "connection timed out", "context deadline exceeded"}, true,
-     Diagnosis::tcp_timeout, Phase::connect},
+    {{"i/o timeout", "connection timed out", "context deadline exceeded"},
+     true,
+     Diagnosis::tcp_timeout,
+     Phase::connect},
     {{"connection refused"}, false, Diagnosis::tcp_refused, Phase::connect},
-    {{"no route to host", "network is unreachable", "host is unreachable"}, false,
-     Diagnosis::tcp_unreachable, Phase::connect},
+    {{"no route to host", "network is unreachable", "host is unreachable"},
+     false,
+     Diagnosis::tcp_unreachable,
+     Phase::connect},
     {{"no such host"}, false, Diagnosis::dns_not_found, Phase::resolve},
-    {{"certificate signed by unknown authority"}, false, Diagnosis::tls_unknown_authority,
+    {{"certificate signed by unknown authority"},
+     false,
+     Diagnosis::tls_unknown_authority,
      Phase::tls},
     {{"certificate is valid for", "certificate is not valid for any names",
       "doesn't contain any ip sans"},
-     false, Diagnosis::tls_name_mismatch, Phase::tls},
+     false,
+     Diagnosis::tls_name_mismatch,
+     Phase::tls},
     {{"tls handshake timeout"}, false, Diagnosis::tls_timeout, Phase::tls},
-    {{"x509:", "tls:", "server gave http response to https client"}, false,
-     Diagnosis::tls_protocol_error, Phase::tls},
+    {{"x509:", "tls:", "server gave http response to https client"},
+     false,
+     Diagnosis::tls_protocol_error,
+     Phase::tls},
     {{"timeout awaiting response headers", "awaiting headers", "context deadline exceeded",
       "i/o timeout"},
-     false, Diagnosis::http_timeout, Phase::app},
-    {{"eof", "connection reset by peer", "malformed http", "broken pipe"}, false,
-     Diagnosis::http_protocol_error, Phase::app},
+     false,
+     Diagnosis::http_timeout,
+     Phase::app},
+    {{"eof", "connection reset by peer", "malformed http", "broken pipe"},
+     false,
+     Diagnosis::http_protocol_error,
+     Phase::app},
 };
 
 }  // namespace
 
-std::string service_proxy_path(std::string_view ns, std::string_view service,
-                               std::string_view port, std::string_view path) {
-  std::string out = "/api/v1/namespaces/" + url_encode(ns) + "/services/https:" +
-                    url_encode(service) + ":" + url_encode(port) + "/proxy";
+std::string service_proxy_path(std::string_view ns, std::string_view service, std::string_view port,
+                               std::string_view path) {
+  std::string out = "/api/v1/namespaces/" + url_encode(ns) +
+                    "/services/https:" + url_encode(service) + ":" + url_encode(port) + "/proxy";
   out += path.empty() ? "/" : std::string(path);
   return out;
 }
@@ -109,8 +123,8 @@ std::optional<std::string> proxy_error_text(long status, std::string_view body) 
   //   Error: 'dial tcp 10.0.0.5:15017: i/o timeout'
   //   Trying to reach: 'https://10.0.0.5:15017/ready'
   // or "Error trying to reach service: 'dial tcp ...'".
-  for (std::string_view prefix : {std::string_view("Error: '"),
-                                  std::string_view("Error trying to reach service: '")}) {
+  for (std::string_view prefix :
+       {std::string_view("Error: '"), std::string_view("Error trying to reach service: '")}) {
     if (body.starts_with(prefix)) {
       const std::string_view rest = body.substr(prefix.size());
       return std::string(rest.substr(0, rest.find('\'')));
@@ -142,8 +156,8 @@ ProxyVerdict classify_proxy_error(std::string_view text) {
   // Expiry: Go says "current time X is after Y" (expired) or "is before"
   // (not yet valid).
   if (has(lower, "certificate has expired or is not yet valid")) {
-    verdict.diagnosis = has(lower, "is before") ? Diagnosis::tls_not_yet_valid
-                                                : Diagnosis::tls_expired;
+    verdict.diagnosis =
+        has(lower, "is before") ? Diagnosis::tls_not_yet_valid : Diagnosis::tls_expired;
     verdict.failed_phase = Phase::tls;
   }
   verdict.message = printable(text);
@@ -163,29 +177,37 @@ ProxyVerdict judge_proxy_response(const HttpResponse& response, int expected_sta
       // istiod. Its proxy gives up only after about 30 s, with `dial tcp
       // IP:15017: i/o timeout`; a webhook call gives up sooner with `context
       // deadline exceeded`. Either way, the API server cannot reach istiod.
-      verdict = {Diagnosis::tcp_timeout, Phase::connect,
+      verdict = {Diagnosis::tcp_timeout,
+                 Phase::connect,
                  "the API server took the request but did not answer within " +
                      seconds_text(budget) +
                      ": it is still trying to reach istiod, as behind a dropping firewall "
                      "(its proxy reports `dial tcp IP:15017: i/o timeout` after about 30 s; "
-                     "a timeout of 35s shows it)" + via,
-                 0, {}};
+                     "a timeout of 35s shows it)" +
+                     via,
+                 0,
+                 {}};
     } else {
-      verdict = {Diagnosis::kubernetes_api_error, Phase::connect,
-                 "cannot reach the Kubernetes API server " + std::string(server) + ": " +
-                     response.error,
-                 0, {}};
+      verdict = {
+          Diagnosis::kubernetes_api_error,
+          Phase::connect,
+          "cannot reach the Kubernetes API server " + std::string(server) + ": " + response.error,
+          0,
+          {}};
     }
     return verdict;
   }
   if (response.status == 401 || response.status == 403) {
-    const ApiAccess& access = has(request, "/pods/") ? access::kGetPodProxy
-                                                     : access::kGetServiceProxy;
+    const ApiAccess& access =
+        has(request, "/pods/") ? access::kGetPodProxy : access::kGetServiceProxy;
     // The namespace is the path's fourth segment: /api/v1/namespaces/NS/...
     std::string_view ns = request.substr(std::string_view("/api/v1/namespaces/").size());
     ns = ns.substr(0, ns.find('/'));
-    return {Diagnosis::kubernetes_api_error, Phase::connect,
-            describe_failure(response, access, ns, server), 0, {}};
+    return {Diagnosis::kubernetes_api_error,
+            Phase::connect,
+            describe_failure(response, access, ns, server),
+            0,
+            {}};
   }
   if (auto error = proxy_error_text(response.status, response.body)) {
     if (response.status == 404) {
@@ -194,11 +216,12 @@ ProxyVerdict judge_proxy_response(const HttpResponse& response, int expected_sta
       return {service ? Diagnosis::dns_not_found : Diagnosis::kubernetes_api_error,
               Phase::resolve,
               printable(*error) + (service ? "" : "; the next endpoint refresh drops it") + via,
-              0, {}};
+              0,
+              {}};
     }
     verdict = classify_proxy_error(*error);
-    verdict.message = "the API server answered " + std::to_string(response.status) + ": " +
-                      verdict.message + via;
+    verdict.message =
+        "the API server answered " + std::to_string(response.status) + ": " + verdict.message + via;
     return verdict;
   }
   // Not the proxy's own error: istiod answered, through the API server.
@@ -233,10 +256,12 @@ ProbeResult probe_via_apiserver(KubeApi& api, const Target& target, const std::s
 
   const auto service = parse_service_host(target.host);
   if (!service) {
-    return finish({Diagnosis::kubernetes_api_error, Phase::resolve,
+    return finish({Diagnosis::kubernetes_api_error,
+                   Phase::resolve,
                    "the API server proxies to Services and pods only; " + target.host +
                        " is not NAME.NAMESPACE.svc",
-                   0, {}});
+                   0,
+                   {}});
   }
   std::string path;
   if (address.empty()) {
@@ -248,10 +273,12 @@ ProbeResult probe_via_apiserver(KubeApi& api, const Target& target, const std::s
     if (labels != target.address_labels.end()) result.address_labels = labels->second;
     const auto pod = result.address_labels.find("pod");
     if (pod == result.address_labels.end() || pod->second.empty()) {
-      return finish({Diagnosis::kubernetes_api_error, Phase::resolve,
-                     "endpoint " + address +
-                         " names no pod (no targetRef), so the pod proxy cannot reach it",
-                     0, {}});
+      return finish(
+          {Diagnosis::kubernetes_api_error,
+           Phase::resolve,
+           "endpoint " + address + " names no pod (no targetRef), so the pod proxy cannot reach it",
+           0,
+           {}});
     }
     path = pod_proxy_path(service->ns, pod->second, target.port, target.path);
   }

@@ -24,8 +24,8 @@ class KubeApi;
 inline constexpr std::string_view kApiserverVantage = "apiserver";
 
 // /api/v1/namespaces/NS/services/https:NAME:PORT/proxy/PATH
-std::string service_proxy_path(std::string_view ns, std::string_view service,
-                               std::string_view port, std::string_view path);
+std::string service_proxy_path(std::string_view ns, std::string_view service, std::string_view port,
+                               std::string_view path);
 // /api/v1/namespaces/NS/pods/https:POD:PORT/proxy/PATH
 std::string pod_proxy_path(std::string_view ns, std::string_view pod, std::uint16_t port,
                            std::string_view path);
@@ -34,8 +34,8 @@ struct ProxyVerdict {
   Diagnosis diagnosis = Diagnosis::ok;
   std::optional<Phase> failed_phase;
   std::string message;
-  int http_status = 0;        // istiod's status, when the request got through
-  std::string dialled;        // "IP:PORT" the API server dialled, when it said
+  int http_status = 0;  // istiod's status, when the request got through
+  std::string dialled;  // "IP:PORT" the API server dialled, when it said
 };
 
 // The error the API server's proxy reported, from its body: the Status

@@ -1,11 +1,10 @@
 #include "kube/ca_sources.h"
 
-#include "kube/client/reads.h"
 #include "common/text.h"
+#include "kube/client/reads.h"
 
 namespace meshprobe::kube {
 namespace {
-
 
 Expected<FetchedCa> from_webhook(KubeApi& api, const CaSourceRef& ref, WebhookKind kind) {
   auto config = api.get_webhook_configuration(kind, ref.name);
@@ -15,9 +14,9 @@ Expected<FetchedCa> from_webhook(KubeApi& api, const CaSourceRef& ref, WebhookKi
   }
   const Webhook* hook = find_webhook(**config, ref.webhook);
   if (hook == nullptr) {
-    return Error{(*config)->object() +
-                 (ref.webhook.empty() ? std::string(" has no webhooks")
-                                      : " has no webhook " + in_quotes(ref.webhook))};
+    return Error{(*config)->object() + (ref.webhook.empty()
+                                            ? std::string(" has no webhooks")
+                                            : " has no webhook " + in_quotes(ref.webhook))};
   }
   return FetchedCa{hook->ca_bundle_pem, ref.describe()};
 }
@@ -30,10 +29,10 @@ std::string CaSourceRef::describe() const {
     case Kind::validating_webhook:
       return std::string(kind_name(kind == Kind::mutating_webhook ? WebhookKind::mutating
                                                                   : WebhookKind::validating)) +
-             "/" + name + (webhook.empty() ? std::string(" (first webhook)") : " webhook " + webhook) +
+             "/" + name +
+             (webhook.empty() ? std::string(" (first webhook)") : " webhook " + webhook) +
              " caBundle";
-    case Kind::configmap:
-      return "ConfigMap " + ns + "/" + name + " key " + key;
+    case Kind::configmap: return "ConfigMap " + ns + "/" + name + " key " + key;
   }
   return name;
 }
@@ -49,8 +48,7 @@ const Webhook* find_webhook(const WebhookConfiguration& config, const std::strin
 
 Expected<FetchedCa> fetch_ca(KubeApi& api, const CaSourceRef& ref) {
   switch (ref.kind) {
-    case CaSourceRef::Kind::mutating_webhook:
-      return from_webhook(api, ref, WebhookKind::mutating);
+    case CaSourceRef::Kind::mutating_webhook: return from_webhook(api, ref, WebhookKind::mutating);
     case CaSourceRef::Kind::validating_webhook:
       return from_webhook(api, ref, WebhookKind::validating);
     case CaSourceRef::Kind::configmap: {

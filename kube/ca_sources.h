@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "kube/client/objects.h"
 #include "common/expected.h"
+#include "kube/client/objects.h"
 
 namespace meshprobe::kube {
 

@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include "kube/client/api_client.h"
 #include "kube/apiserver_proxy.h"
+#include "kube/client/api_client.h"
 #include "kube/client/credentials.h"
 #include "kube/client/reads.h"
 #include "kube/client/worker_pool.h"
@@ -55,8 +55,8 @@ Expected<std::unique_ptr<KubeConnection>> KubeConnection::open(
   options.request_timeout = config.request_timeout;
   options.user_agent = std::string("meshprobe/") + MESHPROBE_VERSION;
   try {
-    return std::unique_ptr<KubeConnection>(new KubeConnection(
-        std::make_unique<Impl>(std::move(*credentials), std::move(options))));
+    return std::unique_ptr<KubeConnection>(
+        new KubeConnection(std::make_unique<Impl>(std::move(*credentials), std::move(options))));
   } catch (const std::runtime_error& error) {  // libcurl missing: see kube/detail/libcurl.h
     return Error{error.what()};
   }
@@ -112,8 +112,8 @@ ProbeDelegate KubeConnection::apiserver_delegate(asio::io_context& io) {
     run->pending = addresses.size();
     for (std::size_t i = 0; i < addresses.size(); ++i) {
       impl->proxies.post([impl, run, i, address = addresses[i], &io] {
-        ProbeResult result = kube::probe_via_apiserver(impl->api, *run->target, address,
-                                                       &run->cancelled);
+        ProbeResult result =
+            kube::probe_via_apiserver(impl->api, *run->target, address, &run->cancelled);
         bool last = false;
         {
           std::lock_guard lock(run->mutex);
@@ -128,10 +128,9 @@ ProbeDelegate KubeConnection::apiserver_delegate(asio::io_context& io) {
         });
       });
     }
-    return ProbeHandle(std::make_shared<std::function<void()>>(
-        [weak = std::weak_ptr<Run>(run)] {
-          if (auto running = weak.lock()) running->cancelled = true;
-        }));
+    return ProbeHandle(std::make_shared<std::function<void()>>([weak = std::weak_ptr<Run>(run)] {
+      if (auto running = weak.lock()) running->cancelled = true;
+    }));
   };
 }
 

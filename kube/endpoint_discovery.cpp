@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <set>
 
-#include "kube/client/reads.h"
 #include "common/text.h"
+#include "kube/client/reads.h"
 
 namespace meshprobe::kube {
 namespace {
@@ -42,20 +42,18 @@ std::optional<std::string> canonical_ip(std::string_view address) {
 
 Expected<std::uint16_t> endpoint_port(const Service& service, std::uint16_t service_port,
                                       const EndpointSlice& slice) {
-  const auto port = std::find_if(service.ports.begin(), service.ports.end(),
-                                 [&](const ServicePort& p) {
-                                   return p.port == service_port && is_tcp(p.protocol);
-                                 });
+  const auto port = std::find_if(
+      service.ports.begin(), service.ports.end(),
+      [&](const ServicePort& p) { return p.port == service_port && is_tcp(p.protocol); });
   const std::string service_text = "Service " + service.ns + "/" + service.name;
   if (port == service.ports.end()) {
     // Not a Service port: the URL may name the pod port itself.
-    const bool pod_port = std::any_of(slice.ports.begin(), slice.ports.end(),
-                                      [&](const EndpointPort& p) {
-                                        return p.port == service_port && is_tcp(p.protocol);
-                                      });
+    const bool pod_port = std::any_of(
+        slice.ports.begin(), slice.ports.end(),
+        [&](const EndpointPort& p) { return p.port == service_port && is_tcp(p.protocol); });
     if (pod_port) return service_port;
-    return Error{service_text + " has no port " + std::to_string(service_port) + " (its ports: " +
-                 describe_ports(service) + ")"};
+    return Error{service_text + " has no port " + std::to_string(service_port) +
+                 " (its ports: " + describe_ports(service) + ")"};
   }
   // The endpoints controller names slice ports after the Service port and
   // gives them the resolved target port: that covers named targetPorts.
@@ -65,9 +63,9 @@ Expected<std::uint16_t> endpoint_port(const Service& service, std::uint16_t serv
     }
   }
   if (port->target_port.number != 0) return port->target_port.number;
-  return Error{service_text + " port " + std::to_string(service_port) +
-               " targets the named port " + in_quotes(port->target_port.name) + ", and EndpointSlice " +
-               slice.name + " does not resolve it"};
+  return Error{service_text + " port " + std::to_string(service_port) + " targets the named port " +
+               in_quotes(port->target_port.name) + ", and EndpointSlice " + slice.name +
+               " does not resolve it"};
 }
 
 Expected<ServiceEndpoints> endpoints_of(const Service& service, std::uint16_t service_port,
@@ -87,17 +85,15 @@ Expected<ServiceEndpoints> endpoints_of(const Service& service, std::uint16_t se
       for (const std::string& address : endpoint.addresses) {
         const auto ip = canonical_ip(address);
         if (!ip || !seen.insert(*ip).second) continue;
-        out.endpoints.push_back({*ip, *port, endpoint.ready, endpoint.serving,
-                                 endpoint.terminating, endpoint.pod, endpoint.node,
-                                 endpoint.zone});
+        out.endpoints.push_back({*ip, *port, endpoint.ready, endpoint.serving, endpoint.terminating,
+                                 endpoint.pod, endpoint.node, endpoint.zone});
       }
     }
   }
   return out;
 }
 
-Expected<std::optional<ServiceEndpoints>> discover_endpoints(KubeApi& api,
-                                                             const ServiceName& name,
+Expected<std::optional<ServiceEndpoints>> discover_endpoints(KubeApi& api, const ServiceName& name,
                                                              std::uint16_t service_port) {
   auto service = api.get_service(name.ns, name.name);
   if (!service) return service.error();
@@ -110,9 +106,8 @@ Expected<std::optional<ServiceEndpoints>> discover_endpoints(KubeApi& api,
 }
 
 bool is_revision_of(std::string_view service, std::string_view base) {
-  return service == base ||
-         (service.size() > base.size() + 1 && service.starts_with(base) &&
-          service[base.size()] == '-');
+  return service == base || (service.size() > base.size() + 1 && service.starts_with(base) &&
+                             service[base.size()] == '-');
 }
 
 Expected<std::vector<std::string>> revision_services(KubeApi& api, const std::string& ns,

@@ -21,7 +21,7 @@ namespace meshprobe::kube {
 class KubeApi;
 
 struct DiscoveredEndpoint {
-  std::string address;  // canonical IP text
+  std::string address;     // canonical IP text
   std::uint16_t port = 0;  // the pod port behind the Service port
   bool ready = true;
   bool serving = true;

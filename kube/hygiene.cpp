@@ -43,7 +43,8 @@ void check_configuration(const WebhookConfiguration& config, const ClusterView& 
           kStaleRevision, config.object(), hook.name,
           "calls Service " + hook.service->ns + "/" + hook.service->name +
               ", which does not exist (left over from an uninstalled revision?): the API "
-              "server's calls fail with `Service \"" + hook.service->name + "\" not found`" +
+              "server's calls fail with `Service \"" +
+              hook.service->name + "\" not found`" +
               (hook.failure_policy == "Fail" ? " and, with failurePolicy Fail, requests are refused"
                                              : "")));
       continue;
@@ -61,7 +62,8 @@ void check_configuration(const WebhookConfiguration& config, const ClusterView& 
           kValidationNotEnforced, config.object(), hook.name,
           "is still at failurePolicy Ignore: istiod switches it to Fail once it has seen the "
           "webhook work, so Istio config validation is silently off and the API server "
-          "probably cannot reach istiod at " + service_text(*hook.service)));
+          "probably cannot reach istiod at " +
+              service_text(*hook.service)));
     }
   }
 }
@@ -93,10 +95,10 @@ void check_injection_labels(const ClusterView& view, std::vector<Finding>& out) 
       }
     }
     if (selected) continue;
-    out.push_back(make_finding(
-        kInjectionLabelUnmatched, "Namespace/" + ns.name, "",
-        "is labelled " + *request +
-            " but no injector webhook selects it: its pods start without sidecars"));
+    out.push_back(
+        make_finding(kInjectionLabelUnmatched, "Namespace/" + ns.name, "",
+                     "is labelled " + *request +
+                         " but no injector webhook selects it: its pods start without sidecars"));
   }
 }
 
@@ -166,8 +168,10 @@ std::vector<CaCheck> ca_checks(const ClusterView& view) {
       const auto key = std::make_tuple(hook.service->name, hook.service->port, hook.ca_bundle_pem);
       auto [it, inserted] = index.emplace(key, checks.size());
       if (inserted) {
-        checks.push_back({ServiceName{hook.service->name, hook.service->ns}, hook.service->port,
-                          hook.ca_bundle_pem, {}});
+        checks.push_back({ServiceName{hook.service->name, hook.service->ns},
+                          hook.service->port,
+                          hook.ca_bundle_pem,
+                          {}});
       }
       checks[it->second].users.emplace_back(config.object(), hook.name);
     }
@@ -186,8 +190,8 @@ std::vector<Finding> ca_mismatch_findings(const CaCheck& check, std::string_view
   for (const auto& [object, webhook] : check.users) {
     out.push_back(make_finding(
         kCaMismatch, object, webhook,
-        "its caBundle does not verify the certificate istiod serves for " +
-            check.service.host() + ":" + std::to_string(check.port) + " (" + std::string(evidence) +
+        "its caBundle does not verify the certificate istiod serves for " + check.service.host() +
+            ":" + std::to_string(check.port) + " (" + std::string(evidence) +
             "): the API server's calls fail with `x509: certificate signed by unknown "
             "authority`"));
   }

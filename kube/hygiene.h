@@ -14,10 +14,10 @@
 #include <utility>
 #include <vector>
 
-#include "kube/endpoint_discovery.h"
-#include "kube/client/objects.h"
-#include "probes/diagnosis.h"
 #include "common/expected.h"
+#include "kube/client/objects.h"
+#include "kube/endpoint_discovery.h"
+#include "probes/diagnosis.h"
 
 namespace meshprobe::kube {
 

@@ -13,8 +13,8 @@
 namespace meshprobe {
 
 struct HygieneReport {
-  bool ran = false;    // the checks ran (a Kubernetes connection, hygiene on)
-  std::string error;   // why they could not run (e.g. the RBAC they lack)
+  bool ran = false;   // the checks ran (a Kubernetes connection, hygiene on)
+  std::string error;  // why they could not run (e.g. the RBAC they lack)
   std::vector<kube::Finding> findings;
   // What could not be verified, and why (e.g. a caBundle whose istiod
   // endpoints did not answer): not findings, but worth a line.
@@ -23,7 +23,7 @@ struct HygieneReport {
 };
 
 struct KubeStatus {
-  std::string connection;  // where the credentials came from
+  std::string connection;                             // where the credentials came from
   std::optional<WallClock::time_point> last_refresh;  // the last finished read
   bool last_refresh_ok = false;
   std::vector<std::string> errors;  // what the last read could not get

@@ -29,8 +29,8 @@ class CaCheckRun : public std::enable_shared_from_this<CaCheckRun> {
       const std::string who = check.users.front().first + " (" + check.users.front().second + ")";
       const auto& endpoints = snapshot.ca_check_endpoints[i];
       if (!endpoints) {
-        report_.notes.push_back("caBundle of " + who + " not checked: " +
-                                endpoints.error().message);
+        report_.notes.push_back("caBundle of " + who +
+                                " not checked: " + endpoints.error().message);
         continue;
       }
       if (!*endpoints || (*endpoints)->endpoints.empty()) {
@@ -71,8 +71,8 @@ class CaCheckRun : public std::enable_shared_from_this<CaCheckRun> {
       if (!outcome.probed || outcome.verified || outcome.mismatched) continue;
       // Nothing answered: the caBundle may be fine; say it went unchecked.
       report_.notes.push_back("caBundle of " + checks_[c].users.front().first +
-                              " not checked: no istiod endpoint of " +
-                              checks_[c].service.host() + " completed a handshake");
+                              " not checked: no istiod endpoint of " + checks_[c].service.host() +
+                              " completed a handshake");
     }
     kube::sort_findings(report_.findings);
     auto done = std::move(done_);
@@ -116,8 +116,8 @@ std::vector<ProbeHandle> run_hygiene(Prober& prober, const KubeSnapshot& snapsho
   }
   const kube::ClusterView& view = **snapshot.cluster;
   report.findings = kube::check_webhooks(view);
-  auto run = std::make_shared<CaCheckRun>(std::move(report), kube::ca_checks(view),
-                                          std::move(done));
+  auto run =
+      std::make_shared<CaCheckRun>(std::move(report), kube::ca_checks(view), std::move(done));
   const auto probes = run->plan(snapshot, timeout);
   if (probes.empty()) {
     run->finish();

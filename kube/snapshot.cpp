@@ -18,9 +18,7 @@ kube::CaSourceRef source_ref(const CaBundleSource& source) {
     case CaSourceKind::validating_webhook:
       ref.kind = kube::CaSourceRef::Kind::validating_webhook;
       break;
-    default:
-      ref.kind = kube::CaSourceRef::Kind::configmap;
-      break;
+    default: ref.kind = kube::CaSourceRef::Kind::configmap; break;
   }
   ref.name = source.object_name;
   ref.webhook = source.webhook;
@@ -119,7 +117,8 @@ KubeSnapshot read_snapshot(kube::KubeApi& api, const Config& config) {
   KubeSnapshot snapshot;
   snapshot.read_at = WallClock::now();
   for (const CaBundleSource& source : config.ca_bundles) {
-    if (from_kubernetes(source.kind)) snapshot.bundles.emplace(source.name, read_bundle(api, source));
+    if (from_kubernetes(source.kind))
+      snapshot.bundles.emplace(source.name, read_bundle(api, source));
   }
   ServiceReader reader(api);
   for (const TargetConfig& tc : config.targets) {

@@ -4,7 +4,6 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -28,9 +27,9 @@ std::string seconds_text(std::chrono::milliseconds d) {
   return buf;
 }
 
-Attempt::Attempt(Shared& shared, std::shared_ptr<const Target> target,
-                 asio::ip::address address, SteadyClock::time_point started,
-                 SteadyClock::time_point deadline, ProbeResult base)
+Attempt::Attempt(Shared& shared, std::shared_ptr<const Target> target, asio::ip::address address,
+                 SteadyClock::time_point started, SteadyClock::time_point deadline,
+                 ProbeResult base)
     : shared_(shared),
       target_(std::move(target)),
       address_(address),
@@ -63,14 +62,9 @@ asio::awaitable<void> Attempt::run() {
   if (ok) {
     switch (target_->kind) {
       case ProbeKind::tcp:
-      case ProbeKind::tls:
-        break;
-      case ProbeKind::https:
-        co_await https_exchange(*this);
-        break;
-      case ProbeKind::grpc:
-        co_await grpc_exchange(*this);
-        break;
+      case ProbeKind::tls: break;
+      case ProbeKind::https: co_await https_exchange(*this); break;
+      case ProbeKind::grpc: co_await grpc_exchange(*this); break;
     }
   }
   finish();
@@ -113,12 +107,8 @@ void Attempt::fail_stopped() {
   }
   switch (phase_) {
     case Phase::resolve:
-    case Phase::connect:
-      tcp_stalled(*this, budget);
-      break;
-    case Phase::tls:
-      tls_stalled(*this, budget);
-      break;
+    case Phase::connect: tcp_stalled(*this, budget); break;
+    case Phase::tls: tls_stalled(*this, budget); break;
     case Phase::app:
       if (target_->kind == ProbeKind::grpc) {
         grpc_stalled(*this, budget);
@@ -139,21 +129,19 @@ void Attempt::fail_tls(const error_code& ec) {
   } else if (ec.category() == boost::system::system_category()) {
     system_errno = ec.value();
   }
-  auto verdict = tls_ ? explain_handshake_failure(tls_->stream.native_handle(),
-                                                  tls_->peer_check, reason, system_errno, eof)
+  auto verdict = tls_ ? explain_handshake_failure(tls_->stream.native_handle(), tls_->peer_check,
+                                                  reason, system_errno, eof)
                       : classify_handshake_failure(reason, system_errno, eof);
-  if (target_->kind == ProbeKind::grpc &&
-      reason == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
+  if (target_->kind == ProbeKind::grpc && reason == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
     verdict = {Diagnosis::grpc_not_h2,
                "the server refused ALPN h2 (no_application_protocol alert): "
                "it is not istiod's xDS gRPC port"};
   }
   if (phase_ == Phase::app) {
     verdict.message += " (after the handshake";
-    verdict.message +=
-        reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED
-            ? ": the server requires a client certificate)"
-            : ")";
+    verdict.message += reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED
+                           ? ": the server requires a client certificate)"
+                           : ")";
   }
   fail(verdict.diagnosis, std::move(verdict.message));
 }

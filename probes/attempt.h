@@ -34,9 +34,8 @@ std::string seconds_text(std::chrono::milliseconds d);
 
 class Attempt : public std::enable_shared_from_this<Attempt> {
  public:
-  Attempt(Shared& shared, std::shared_ptr<const Target> target,
-          boost::asio::ip::address address, SteadyClock::time_point started,
-          SteadyClock::time_point deadline, ProbeResult base);
+  Attempt(Shared& shared, std::shared_ptr<const Target> target, boost::asio::ip::address address,
+          SteadyClock::time_point started, SteadyClock::time_point deadline, ProbeResult base);
   // Like an Envoy health-check session, an attempt is finished before it is
   // destroyed: its timer cancelled, its socket closed (asserted in debug).
   ~Attempt();

@@ -61,7 +61,8 @@ void append_certificates(std::string_view pem, std::vector<X509*>* out) {
       continue;
     }
     const unsigned long err = ERR_peek_last_error();
-    if (err == 0 || (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
+    if (err == 0 ||
+        (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
       break;  // the end of the input
     }
     ERR_clear_error();  // a block that does not parse: skipped, as Go skips it
@@ -118,8 +119,9 @@ std::vector<X509*> load_system_certificates() {
     std::vector<fs::directory_entry> entries;
     for (const auto& entry : fs::directory_iterator(dir, ec)) entries.push_back(entry);
     if (ec) continue;
-    std::sort(entries.begin(), entries.end(),
-              [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      return a.path().filename() < b.path().filename();
+    });
     for (const auto& entry : entries) {
       if (entry.is_symlink(ec)) {
         const fs::path target = fs::read_symlink(entry.path(), ec);
@@ -191,8 +193,8 @@ CaBundle::~CaBundle() {
   for (X509* cert : certificates_) X509_free(cert);
 }
 
-Expected<std::shared_ptr<const CaBundle>> CaBundle::from_pem(
-    std::string_view pem, std::string source) {
+Expected<std::shared_ptr<const CaBundle>> CaBundle::from_pem(std::string_view pem,
+                                                             std::string source) {
   ERR_clear_error();
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   if (bio == nullptr) return Error{source + ": out of memory"};
@@ -224,8 +226,8 @@ Expected<std::shared_ptr<const CaBundle>> CaBundle::from_pem(
   // PEM_read_bio_X509 ends with "no start line" at the end of input; anything
   // else means a certificate block that does not parse.
   unsigned long err = ERR_peek_last_error();
-  if (err != 0 && !(ERR_GET_LIB(err) == ERR_LIB_PEM &&
-                    ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
+  if (err != 0 &&
+      !(ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
     failure = "malformed certificate: " + last_openssl_error();
   }
   ERR_clear_error();
@@ -242,12 +244,11 @@ Expected<std::shared_ptr<const CaBundle>> CaBundle::from_pem(
     for (X509* cert : certificates) X509_free(cert);
     return Error{source + ": " + failure};
   }
-  return std::shared_ptr<const CaBundle>(new CaBundle(store, std::move(source), count,
-                                                      hex(md, md_len), std::move(certificates)));
+  return std::shared_ptr<const CaBundle>(
+      new CaBundle(store, std::move(source), count, hex(md, md_len), std::move(certificates)));
 }
 
-Expected<std::shared_ptr<const CaBundle>> CaBundle::from_file(
-    const std::string& path) {
+Expected<std::shared_ptr<const CaBundle>> CaBundle::from_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int error = errno;

@@ -25,10 +25,9 @@ class CaBundle {
  public:
   // Parses PEM text; `source` says where it came from (file path, "inline").
   // Fails when the text holds no certificate or a malformed one.
-  static Expected<std::shared_ptr<const CaBundle>> from_pem(
-      std::string_view pem, std::string source);
-  static Expected<std::shared_ptr<const CaBundle>> from_file(
-      const std::string& path);
+  static Expected<std::shared_ptr<const CaBundle>> from_pem(std::string_view pem,
+                                                            std::string source);
+  static Expected<std::shared_ptr<const CaBundle>> from_file(const std::string& path);
   // The operating system's trust store, read as Go reads it on Linux
   // (SSL_CERT_FILE or the first of the distributions' bundle files, then
   // SSL_CERT_DIR or /etc/ssl/certs and /etc/pki/tls/certs), on first use
@@ -67,8 +66,8 @@ class CaBundle {
   x509_store_st* store() const { return store_; }
 
  private:
-  CaBundle(x509_store_st* store, std::string source, std::size_t count,
-           std::string fingerprint, std::vector<x509_st*> certificates);
+  CaBundle(x509_store_st* store, std::string source, std::size_t count, std::string fingerprint,
+           std::vector<x509_st*> certificates);
   // Makes go_roots_ of certificates_ (the system store: reads them first).
   void load() const;
 

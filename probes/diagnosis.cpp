@@ -48,14 +48,12 @@ constexpr Entry kCatalogue[] = {
      "or stale",
      "re-patch the webhook caBundle (restart istiod) or fix the configured CA "
      "bundle"},
-    {"tls_name_mismatch",
-     "the certificate does not cover the name the client uses",
+    {"tls_name_mismatch", "the certificate does not cover the name the client uses",
      "fix the Service name / revision in the address, or the certificate's "
      "SANs"},
     {"tls_expired", "the certificate has expired: rotation failed",
      "rotate the certificate (restart istiod or check its CA integration)"},
-    {"tls_not_yet_valid",
-     "the certificate is not valid yet: clock skew or a premature rotation",
+    {"tls_not_yet_valid", "the certificate is not valid yet: clock skew or a premature rotation",
      "check NTP on the client and on istiod's node"},
     {"tls_invalid_certificate",
      "a certificate of the chain breaks a rule Go's crypto/x509 enforces (the message "
@@ -96,9 +94,7 @@ constexpr Entry kCatalogue[] = {
 
 static_assert(std::size(kCatalogue) == std::size(kAllDiagnoses));
 
-const Entry& entry(Diagnosis d) {
-  return kCatalogue[static_cast<std::size_t>(d)];
-}
+const Entry& entry(Diagnosis d) { return kCatalogue[static_cast<std::size_t>(d)]; }
 
 }  // namespace
 

@@ -27,11 +27,11 @@ bool selected_h2(Attempt& attempt) {
   const std::string& alpn = attempt.result().tls->alpn;
   if (alpn == "h2") return true;
   attempt.end_phase();
-  attempt.fail(Diagnosis::grpc_not_h2,
-               alpn.empty() ? "the server selected no ALPN protocol: it does not "
-                              "speak HTTP/2, so it is not istiod's xDS gRPC port"
-                            : "the server selected ALPN \"" + alpn +
-                                  "\" instead of h2: it is not a gRPC port");
+  attempt.fail(Diagnosis::grpc_not_h2, alpn.empty()
+                                           ? "the server selected no ALPN protocol: it does not "
+                                             "speak HTTP/2, so it is not istiod's xDS gRPC port"
+                                           : "the server selected ALPN \"" + alpn +
+                                                 "\" instead of h2: it is not a gRPC port");
   return false;
 }
 
@@ -90,7 +90,8 @@ asio::awaitable<void> grpc_exchange(Attempt& attempt) {
 void grpc_stalled(Attempt& attempt, const std::string& budget) {
   attempt.fail(Diagnosis::grpc_not_h2,
                "ALPN selected h2, but no SETTINGS frame answered the HTTP/2 "
-               "preface within " + budget);
+               "preface within " +
+                   budget);
 }
 
 }  // namespace meshprobe::detail

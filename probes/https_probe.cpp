@@ -55,11 +55,10 @@ asio::awaitable<void> https_exchange(Attempt& attempt) {
     if (ec) {
       attempt.end_phase();
       attempt.fail_app_io(ec, Diagnosis::http_protocol_error,
-                          received.empty()
-                              ? "the server closed the connection without answering "
-                                "the request"
-                              : "the server closed the connection in the middle of "
-                                "the response head");
+                          received.empty() ? "the server closed the connection without answering "
+                                             "the request"
+                                           : "the server closed the connection in the middle of "
+                                             "the response head");
       co_return;
     }
   }
@@ -87,9 +86,8 @@ void https_stalled(Attempt& attempt, const std::string& budget) {
                      std::to_string(received) + " bytes within " + budget +
                      " (Client.Timeout exceeded while awaiting headers)");
   } else {
-    attempt.fail(Diagnosis::http_timeout,
-                 "connected, but no response headers within " + budget +
-                     " (Client.Timeout exceeded while awaiting headers)");
+    attempt.fail(Diagnosis::http_timeout, "connected, but no response headers within " + budget +
+                                              " (Client.Timeout exceeded while awaiting headers)");
   }
 }
 

@@ -92,8 +92,8 @@ class ProbeRun : public std::enable_shared_from_this<ProbeRun> {
     pending_ = addresses.size();
     results_.resize(addresses.size());
     for (std::size_t i = 0; i < addresses.size(); ++i) {
-      auto attempt = std::make_shared<Attempt>(shared_, target_, addresses[i],
-                                               started_, deadline_, base_);
+      auto attempt =
+          std::make_shared<Attempt>(shared_, target_, addresses[i], started_, deadline_, base_);
       attempts_.push_back(attempt);
       asio::co_spawn(shared_.io, attempt->run(),
                      [self = shared_from_this(), attempt, i](std::exception_ptr) {
@@ -149,10 +149,10 @@ class ProbeRun : public std::enable_shared_from_this<ProbeRun> {
     base_.phases.resolve = SteadyClock::now() - resolve_started;
 
     if (resolution.cancelled) {
-      co_return fail(Diagnosis::dns_failure,
-                     std::string(cancelled_ ? "cancelled: " : "") +
-                         "no answer from the resolver for " + target_->host +
-                         " within " + seconds_text(target_->timeout));
+      co_return fail(Diagnosis::dns_failure, std::string(cancelled_ ? "cancelled: " : "") +
+                                                 "no answer from the resolver for " +
+                                                 target_->host + " within " +
+                                                 seconds_text(target_->timeout));
     }
     if (resolution.diagnosis != Diagnosis::ok) {
       co_return fail(resolution.diagnosis, std::move(resolution.message));
@@ -215,8 +215,8 @@ ProbeHandle Prober::probe(std::shared_ptr<const Target> target, ProbeCompletion 
   std::shared_ptr<detail::ProbeRun> run(
       new detail::ProbeRun(impl_->shared, std::move(target), std::move(done)));
   run->start();
-  return ProbeHandle(std::make_shared<std::function<void()>>(
-      [weak = std::weak_ptr<detail::ProbeRun>(run)] {
+  return ProbeHandle(
+      std::make_shared<std::function<void()>>([weak = std::weak_ptr<detail::ProbeRun>(run)] {
         if (auto r = weak.lock()) r->cancel();
       }));
 }

@@ -40,8 +40,7 @@ using ProbeCompletion = std::function<void(std::vector<ProbeResult>)>;
 // Probes a target by other means than a connection from this host (e.g.
 // through a proxy that dials the target itself). It must call `done` exactly
 // once, on the prober's io_context, and honour the handle's cancel.
-using ProbeDelegate =
-    std::function<ProbeHandle(std::shared_ptr<const Target>, ProbeCompletion)>;
+using ProbeDelegate = std::function<ProbeHandle(std::shared_ptr<const Target>, ProbeCompletion)>;
 
 // Destroy a Prober only once every probe has completed: cancel the running
 // ones and keep the io_context running until their completions have run.
@@ -57,8 +56,7 @@ class Prober {
   // per address — or one result when resolution itself failed. Every wait is
   // bounded by target->timeout from the start of the probe.
   // A target whose `via` names a delegate is handed to that delegate.
-  ProbeHandle probe(std::shared_ptr<const Target> target,
-                    ProbeCompletion done);
+  ProbeHandle probe(std::shared_ptr<const Target> target, ProbeCompletion done);
 
   // Registers the delegate for targets with Target::via == `via`. Targets
   // naming a delegate that was never registered fail with local_resource.

@@ -30,8 +30,8 @@ struct PhaseDurations {
 struct CertSummary {
   std::string subject;  // RFC 2253; istiod's leaf has an empty subject
   std::string issuer;
-  std::string serial;   // hex
-  std::string sha256;   // hex fingerprint of the DER
+  std::string serial;  // hex
+  std::string sha256;  // hex fingerprint of the DER
   WallClock::time_point not_before;
   WallClock::time_point not_after;
   std::vector<std::string> sans;  // DNS names and IP addresses, capped
@@ -40,7 +40,7 @@ struct CertSummary {
 struct TlsInfo {
   std::string version;  // "TLSv1.3"
   std::string cipher;
-  std::string alpn;     // empty when none was selected
+  std::string alpn;                // empty when none was selected
   std::vector<CertSummary> chain;  // as served, leaf first, capped
   bool verified = false;
   std::optional<WallClock::time_point> earliest_expiry;  // over the chain
@@ -52,7 +52,7 @@ struct Warning {
 };
 
 struct ProbeResult {
-  std::string target;   // Target::name
+  std::string target;  // Target::name
   std::string url;
   ProbeKind kind = ProbeKind::tcp;
   std::string address;  // the IP probed; empty when resolution failed
@@ -64,7 +64,7 @@ struct ProbeResult {
   bool success = false;
   Diagnosis diagnosis = Diagnosis::ok;
   std::optional<Phase> failed_phase;
-  std::string message;  // what exactly happened, for a person
+  std::string message;     // what exactly happened, for a person
   bool cancelled = false;  // stopped by its owner, not by what it observed
 
   WallClock::time_point started_at{};

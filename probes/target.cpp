@@ -21,8 +21,7 @@ bool uses_tls(ProbeKind kind) { return kind != ProbeKind::tcp; }
 namespace {
 
 bool parse_kind(std::string_view scheme, ProbeKind& kind) {
-  for (ProbeKind k : {ProbeKind::tcp, ProbeKind::tls, ProbeKind::https,
-                      ProbeKind::grpc}) {
+  for (ProbeKind k : {ProbeKind::tcp, ProbeKind::tls, ProbeKind::https, ProbeKind::grpc}) {
     if (kind_name(k) == scheme) {
       kind = k;
       return true;
@@ -32,8 +31,7 @@ bool parse_kind(std::string_view scheme, ProbeKind& kind) {
 }
 
 Error url_error(std::string_view url, std::string_view why) {
-  return Error{"invalid target URL \"" + std::string(url) + "\": " +
-               std::string(why)};
+  return Error{"invalid target URL \"" + std::string(url) + "\": " + std::string(why)};
 }
 
 }  // namespace
@@ -49,18 +47,16 @@ Expected<Target> parse_target_url(std::string_view url) {
   target.url = std::string(url);
   target.name = target.url;
   if (!parse_kind(u.scheme(), target.kind)) {
-    return url_error(url, "unknown scheme \"" + std::string(u.scheme()) +
-                              "\" (use tcp, tls, https or grpc)");
+    return url_error(
+        url, "unknown scheme \"" + std::string(u.scheme()) + "\" (use tcp, tls, https or grpc)");
   }
   if (u.has_userinfo()) return url_error(url, "credentials in the URL are not supported");
 
   switch (u.host_type()) {
     case boost::urls::host_type::ipv4:
     case boost::urls::host_type::ipv6:
-    case boost::urls::host_type::name:
-      break;
-    default:
-      return url_error(url, "missing or unsupported host");
+    case boost::urls::host_type::name: break;
+    default: return url_error(url, "missing or unsupported host");
   }
   target.host = u.host_address();  // IPv6 without brackets
   if (target.host.empty()) return url_error(url, "missing host");
@@ -69,16 +65,14 @@ Expected<Target> parse_target_url(std::string_view url) {
     std::string_view port = u.port();
     unsigned value = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc{} || end != port.data() + port.size() || value == 0 ||
-        value > 65535) {
+    if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535) {
       return url_error(url, "port must be 1-65535");
     }
     target.port = static_cast<std::uint16_t>(value);
   } else if (target.kind == ProbeKind::https) {
     target.port = 443;
   } else {
-    return url_error(url, "a port is required for " +
-                              std::string(kind_name(target.kind)) + "://");
+    return url_error(url, "a port is required for " + std::string(kind_name(target.kind)) + "://");
   }
 
   if (target.kind == ProbeKind::https) {

@@ -4,7 +4,6 @@
 // the target's own bundle (detail/go_verify.h, detail/tls_inspect.h).
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
-
 #include <openssl/ssl.h>
 
 #include <cmath>
@@ -32,10 +31,10 @@ void warn_if_expiring(const Target& target, ProbeResult& result) {
   const double days = days_until(*result.tls->earliest_expiry, WallClock::now());
   if (days < target.expiry_warning_days) {
     result.warnings.push_back(
-        {"tls_expiring_soon",
-         "a certificate of the chain expires in " +
-             std::to_string(static_cast<int>(std::floor(days))) + " days (warning below " +
-             std::to_string(target.expiry_warning_days) + ")"});
+        {"tls_expiring_soon", "a certificate of the chain expires in " +
+                                  std::to_string(static_cast<int>(std::floor(days))) +
+                                  " days (warning below " +
+                                  std::to_string(target.expiry_warning_days) + ")"});
   }
 }
 
@@ -46,8 +45,8 @@ std::string handshake_stall_message(TlsSession* tls, const std::string& budget) 
   const OSSL_HANDSHAKE_STATE state =
       tls ? SSL_get_state(tls->stream.native_handle()) : TLS_ST_BEFORE;
   if (state == TLS_ST_BEFORE || state == TLS_ST_CW_CLNT_HELLO) {
-    return "TCP connected, but no complete answer to the ClientHello within " +
-           budget + ": a listener that does not speak TLS, or a server or "
+    return "TCP connected, but no complete answer to the ClientHello within " + budget +
+           ": a listener that does not speak TLS, or a server or "
            "middlebox that stalls";
   }
   return "the TLS handshake stalled at \"" +

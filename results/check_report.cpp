@@ -1,12 +1,12 @@
 #include "results/check_report.h"
 
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <optional>
-
-#include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include "results/format.h"
 
@@ -17,8 +17,7 @@ namespace json = boost::json;
 
 std::size_t failed_count(const std::vector<ProbeResult>& results) {
   return static_cast<std::size_t>(std::count_if(
-      results.begin(), results.end(),
-      [](const ProbeResult& result) { return !result.success; }));
+      results.begin(), results.end(), [](const ProbeResult& result) { return !result.success; }));
 }
 
 // ---- JSON -----------------------------------------------------------------
@@ -75,8 +74,7 @@ json::object tls_json(const TlsInfo& tls) {
 json::array warnings_json(const std::vector<Warning>& warnings) {
   json::array out;
   for (const Warning& warning : warnings) {
-    out.emplace_back(json::object{{"code", warning.code},
-                                  {"message", warning.message}});
+    out.emplace_back(json::object{{"code", warning.code}, {"message", warning.message}});
   }
   return out;
 }
@@ -129,10 +127,9 @@ std::string printable(std::string_view text) {
 
 // Columns count code points, not bytes, so UTF-8 names stay aligned.
 std::size_t display_width(std::string_view text) {
-  return static_cast<std::size_t>(
-      std::count_if(text.begin(), text.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
-      }));
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  }));
 }
 
 struct Cell {
@@ -146,9 +143,8 @@ using Row = std::array<Cell, kColumnCount>;
 using Widths = std::array<std::size_t, kColumnCount>;
 
 Row header_row() {
-  return {Cell{"TARGET", kBold}, Cell{"ADDRESS", kBold},
-          Cell{"RESULT", kBold}, Cell{"PHASE", kBold},
-          Cell{"DIAGNOSIS", kBold}, Cell{"LATENCY", kBold}};
+  return {Cell{"TARGET", kBold}, Cell{"ADDRESS", kBold},   Cell{"RESULT", kBold},
+          Cell{"PHASE", kBold},  Cell{"DIAGNOSIS", kBold}, Cell{"LATENCY", kBold}};
 }
 
 Row result_row(const ProbeResult& result) {
@@ -157,9 +153,7 @@ Row result_row(const ProbeResult& result) {
       Cell{printable(result.target), ""},
       Cell{result.address.empty() ? "-" : printable(result.address), ""},
       Cell{result.success ? "ok" : "FAIL", result.success ? kGreen : kRed},
-      Cell{result.failed_phase ? std::string(phase_name(*result.failed_phase))
-                               : "-",
-           ""},
+      Cell{result.failed_phase ? std::string(phase_name(*result.failed_phase)) : "-", ""},
       Cell{std::string(code(result.diagnosis)), failure_color},
       Cell{format_latency(result.duration), ""},
   };
@@ -169,16 +163,14 @@ Widths column_widths(const std::vector<Row>& rows) {
   Widths widths{};
   for (const Row& row : rows) {
     for (std::size_t column = 0; column < kColumnCount; ++column) {
-      widths[column] =
-          std::max(widths[column], display_width(row[column].text));
+      widths[column] = std::max(widths[column], display_width(row[column].text));
     }
   }
   return widths;
 }
 
 // Left-aligned text columns, the latency right-aligned so magnitudes line up.
-std::string render_row(const Row& row, const Widths& widths,
-                       const Painter& painter) {
+std::string render_row(const Row& row, const Widths& widths, const Painter& painter) {
   std::string line;
   for (std::size_t column = 0; column < kColumnCount; ++column) {
     const Cell& cell = row[column];
@@ -202,8 +194,7 @@ std::vector<std::string> wrap_words(std::string_view text, std::size_t width) {
     const std::string_view word = text.substr(start, end - start);
     start = end + 1;
     if (word.empty()) continue;
-    if (!line.empty() &&
-        display_width(line) + 1 + display_width(word) > width) {
+    if (!line.empty() && display_width(line) + 1 + display_width(word) > width) {
       lines.push_back(std::move(line));
       line.clear();
     }
@@ -215,11 +206,10 @@ std::vector<std::string> wrap_words(std::string_view text, std::size_t width) {
 }
 
 // "    remedy   first line of text ..." with continuation lines under the text.
-std::string render_note(std::string_view label, std::string_view text,
-                        std::string_view label_color, const Painter& painter) {
+std::string render_note(std::string_view label, std::string_view text, std::string_view label_color,
+                        const Painter& painter) {
   const std::string indent(kNoteIndent.size() + kNoteLabelWidth, ' ');
-  const std::vector<std::string> lines =
-      wrap_words(printable(text), kWrapColumn - indent.size());
+  const std::vector<std::string> lines = wrap_words(printable(text), kWrapColumn - indent.size());
   std::string out;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (i == 0) {
@@ -242,8 +232,7 @@ std::string render_notes(const ProbeResult& result, const Painter& painter) {
     out += render_note("remedy", remedy(result.diagnosis), "", painter);
   }
   for (const Warning& warning : result.warnings) {
-    out += render_note("warning", warning.code + ": " + warning.message,
-                       kYellow, painter);
+    out += render_note("warning", warning.code + ": " + warning.message, kYellow, painter);
   }
   return out;
 }
@@ -273,14 +262,12 @@ std::string render_hygiene(const HygieneReport& hygiene, const Painter& painter)
   return out + '\n';
 }
 
-std::string render_summary(const std::vector<ProbeResult>& results,
-                           std::string_view vantage, const Painter& painter,
-                           const HygieneReport* hygiene) {
+std::string render_summary(const std::vector<ProbeResult>& results, std::string_view vantage,
+                           const Painter& painter, const HygieneReport* hygiene) {
   const std::size_t failed = failed_count(results);
-  std::string line = fmt::format("{} {}, ", results.size(),
-                                 results.size() == 1 ? "target" : "targets");
-  line += painter.paint(fmt::format("{} failed", failed),
-                        failed == 0 ? kGreen : kRed);
+  std::string line =
+      fmt::format("{} {}, ", results.size(), results.size() == 1 ? "target" : "targets");
+  line += painter.paint(fmt::format("{} failed", failed), failed == 0 ? kGreen : kRed);
   if (hygiene != nullptr && hygiene->ran) {
     const std::size_t findings = hygiene->findings.size();
     line += ", " + painter.paint(fmt::format("{} hygiene {}", findings,
@@ -293,8 +280,7 @@ std::string render_summary(const std::vector<ProbeResult>& results,
 
 }  // namespace
 
-json::object result_json(const ProbeResult& result,
-                         std::string_view vantage) {
+json::object result_json(const ProbeResult& result, std::string_view vantage) {
   json::object out;
   out["name"] = result.target;
   out["url"] = result.url;
@@ -303,9 +289,8 @@ json::object result_json(const ProbeResult& result,
   out["vantage"] = result.vantage.empty() ? vantage : std::string_view(result.vantage);
   out["success"] = result.success;
   out["diagnosis"] = code(result.diagnosis);
-  out["failed_phase"] = result.failed_phase
-                            ? json::value(phase_name(*result.failed_phase))
-                            : json::value(nullptr);
+  out["failed_phase"] =
+      result.failed_phase ? json::value(phase_name(*result.failed_phase)) : json::value(nullptr);
   out["message"] = result.message;
   out["meaning"] = meaning(result.diagnosis);
   out["remedy"] = remedy(result.diagnosis);
@@ -313,9 +298,8 @@ json::object result_json(const ProbeResult& result,
   out["phases"] = phases_json(result.phases);
   if (result.kind == ProbeKind::https) {
     // 0 means no status line arrived: there is no status to report.
-    out["http_status"] = result.http_status != 0
-                             ? json::value(result.http_status)
-                             : json::value(nullptr);
+    out["http_status"] =
+        result.http_status != 0 ? json::value(result.http_status) : json::value(nullptr);
   }
   if (result.tls) out["tls"] = tls_json(*result.tls);
   out["warnings"] = warnings_json(result.warnings);
@@ -339,16 +323,15 @@ json::array hygiene_json(const HygieneReport& hygiene) {
   return out;
 }
 
-std::string render_json(const std::vector<ProbeResult>& results,
-                        std::string_view vantage, const HygieneReport* hygiene) {
+std::string render_json(const std::vector<ProbeResult>& results, std::string_view vantage,
+                        const HygieneReport* hygiene) {
   json::array rendered;
   for (const ProbeResult& result : results) {
     rendered.emplace_back(result_json(result, vantage));
   }
   json::object report{
       {"results", std::move(rendered)},
-      {"summary",
-       {{"total", results.size()}, {"failed", failed_count(results)}}},
+      {"summary", {{"total", results.size()}, {"failed", failed_count(results)}}},
   };
   if (hygiene != nullptr && hygiene->ran) {
     report["hygiene"] = hygiene_json(*hygiene);
@@ -358,9 +341,8 @@ std::string render_json(const std::vector<ProbeResult>& results,
   return json::serialize(report) + '\n';
 }
 
-std::string render_table(const std::vector<ProbeResult>& results,
-                         std::string_view vantage, bool color,
-                         const HygieneReport* hygiene) {
+std::string render_table(const std::vector<ProbeResult>& results, std::string_view vantage,
+                         bool color, const HygieneReport* hygiene) {
   const Painter painter(color);
   std::vector<Row> rows{header_row()};
   for (const ProbeResult& result : results) rows.push_back(result_row(result));

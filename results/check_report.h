@@ -2,11 +2,11 @@
 // "meshprobe check" section) and the table a person reads on a bastion host.
 #pragma once
 
+#include <boost/json/fwd.hpp>
+
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/fwd.hpp>
 
 #include "kube/hygiene_report.h"
 #include "probes/result.h"
@@ -19,8 +19,7 @@ namespace meshprobe {
 // When the hygiene checks ran: "hygiene": [{"code", "object", "webhook",
 // "message", "remedy"}], plus "hygiene_error" when they could not run and
 // "hygiene_notes" for what went unverified.
-std::string render_json(const std::vector<ProbeResult>& results,
-                        std::string_view vantage,
+std::string render_json(const std::vector<ProbeResult>& results, std::string_view vantage,
                         const HygieneReport* hygiene = nullptr);
 
 // The "hygiene" array of render_json, for /status too.
@@ -31,8 +30,7 @@ boost::json::array hygiene_json(const HygieneReport& hygiene);
 // A result observed from elsewhere (ProbeResult::vantage, e.g. "apiserver")
 // carries that vantage instead of `vantage`; a discovered endpoint's facts
 // come as "address_labels".
-boost::json::object result_json(const ProbeResult& result,
-                                std::string_view vantage);
+boost::json::object result_json(const ProbeResult& result, std::string_view vantage);
 
 // One aligned row per result, the message, meaning and remedy under each
 // failure, warnings under their row, and a summary line. `color` adds ANSI
@@ -40,8 +38,7 @@ boost::json::object result_json(const ProbeResult& result,
 // without them.
 // With hygiene: a HYGIENE section after the results, a finding per row with
 // its message and remedy, and the count in the summary line.
-std::string render_table(const std::vector<ProbeResult>& results,
-                         std::string_view vantage, bool color,
-                         const HygieneReport* hygiene = nullptr);
+std::string render_table(const std::vector<ProbeResult>& results, std::string_view vantage,
+                         bool color, const HygieneReport* hygiene = nullptr);
 
 }  // namespace meshprobe

@@ -1,11 +1,11 @@
 #include "results/kube_metrics.h"
 
-#include "results/exposition.h"
-
 #include <fmt/format.h>
 
 #include <array>
 #include <string_view>
+
+#include "results/exposition.h"
 
 namespace meshprobe {
 namespace {
@@ -21,7 +21,6 @@ std::string labels(std::initializer_list<std::pair<std::string_view, std::string
   }
   return out + "}";
 }
-
 
 }  // namespace
 
@@ -50,13 +49,12 @@ void KubeMetrics::set_endpoints(const std::vector<ExpandedTarget>& targets,
     for (const auto& [address, facts] : target.address_labels) {
       auto ready = facts.find("ready");
       if (ready == facts.end()) continue;
-      endpoints_.push_back(
-          {labels({{"target", target.name},
-                   {"url", target.url},
-                   {"vantage", target.vantage.empty() ? vantage : target.vantage},
-                   {"node", node},
-                   {"address", address}}),
-           ready->second == "true"});
+      endpoints_.push_back({labels({{"target", target.name},
+                                    {"url", target.url},
+                                    {"vantage", target.vantage.empty() ? vantage : target.vantage},
+                                    {"node", node},
+                                    {"address", address}}),
+                            ready->second == "true"});
     }
   }
 }
@@ -65,29 +63,33 @@ std::string KubeMetrics::serialize() const {
   std::string out;
   constexpr std::string_view kRefreshes = "meshprobe_kubernetes_refreshes_total";
   append_metric_header(out, kRefreshes, "counter",
-         "Reads of the Kubernetes API (CA bundles, endpoints, hygiene), by result.");
+                       "Reads of the Kubernetes API (CA bundles, endpoints, hygiene), by result.");
   out += fmt::format("{}{} {}\n", kRefreshes, labels({{"result", "success"}}), refresh_successes_);
   out += fmt::format("{}{} {}\n", kRefreshes, labels({{"result", "failure"}}), refresh_failures_);
   if (last_success_) {
-    constexpr std::string_view kLast = "meshprobe_kubernetes_last_refresh_success_timestamp_seconds";
-    append_metric_header(out, kLast, "gauge", "Unix time of the last read of the Kubernetes API without errors.");
+    constexpr std::string_view kLast =
+        "meshprobe_kubernetes_last_refresh_success_timestamp_seconds";
+    append_metric_header(out, kLast, "gauge",
+                         "Unix time of the last read of the Kubernetes API without errors.");
     out += fmt::format("{} {}\n", kLast, *last_success_);
   }
   if (hygiene_) {
-    append_metric_header(out, "meshprobe_hygiene_check_success", "gauge",
-           "Whether the webhook hygiene checks could run (1) or not (0, e.g. missing RBAC).");
+    append_metric_header(
+        out, "meshprobe_hygiene_check_success", "gauge",
+        "Whether the webhook hygiene checks could run (1) or not (0, e.g. missing RBAC).");
     out += fmt::format("meshprobe_hygiene_check_success {}\n", hygiene_->error.empty() ? 1 : 0);
     if (hygiene_->error.empty()) {
       append_metric_header(out, "meshprobe_hygiene_findings", "gauge",
-             "Current webhook hygiene findings, by code (0 when none).");
+                           "Current webhook hygiene findings, by code (0 when none).");
       for (std::string_view code : kube::kHygieneCodes) {
         std::size_t count = 0;
         for (const kube::Finding& finding : hygiene_->findings) count += finding.code == code;
         out += fmt::format("meshprobe_hygiene_findings{} {}\n", labels({{"code", code}}), count);
       }
       if (!hygiene_->findings.empty()) {
-        append_metric_header(out, "meshprobe_hygiene_finding", "gauge",
-               "1 for each current webhook hygiene finding: its code, object and webhook.");
+        append_metric_header(
+            out, "meshprobe_hygiene_finding", "gauge",
+            "1 for each current webhook hygiene finding: its code, object and webhook.");
         for (const kube::Finding& finding : hygiene_->findings) {
           out += fmt::format("meshprobe_hygiene_finding{} 1\n",
                              labels({{"code", finding.code},
@@ -98,10 +100,12 @@ std::string KubeMetrics::serialize() const {
     }
   }
   if (!endpoints_.empty()) {
-    append_metric_header(out, "meshprobe_endpoint_ready", "gauge",
-           "Whether the Service's EndpointSlice counts the discovered address ready (1) or not (0).");
+    append_metric_header(
+        out, "meshprobe_endpoint_ready", "gauge",
+        "Whether the Service's EndpointSlice counts the discovered address ready (1) or not (0).");
     for (const Endpoint& endpoint : endpoints_) {
-      out += fmt::format("meshprobe_endpoint_ready{} {}\n", endpoint.labels, endpoint.ready ? 1 : 0);
+      out +=
+          fmt::format("meshprobe_endpoint_ready{} {}\n", endpoint.labels, endpoint.ready ? 1 : 0);
     }
   }
   return out;

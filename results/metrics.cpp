@@ -15,8 +15,8 @@
 #include <limits>
 #include <utility>
 
-#include "results/exposition.h"
 #include "meshprobe_version.h"
+#include "results/exposition.h"
 
 namespace meshprobe {
 namespace {
@@ -33,8 +33,7 @@ const Histogram::BucketBoundaries kProbeDurationBuckets = {
 const Histogram::BucketBoundaries kLatenessBuckets = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
 
-constexpr std::array<Phase, 4> kPhases = {Phase::resolve, Phase::connect, Phase::tls,
-                                          Phase::app};
+constexpr std::array<Phase, 4> kPhases = {Phase::resolve, Phase::connect, Phase::tls, Phase::app};
 constexpr std::array<ProbeKind, 4> kKinds = {ProbeKind::tcp, ProbeKind::tls, ProbeKind::https,
                                              ProbeKind::grpc};
 
@@ -96,9 +95,8 @@ void append_number(std::string& out, Seconds seconds) {
 // One sample line: NAME{LABELS[,EXTRA="VALUE"]} VALUE. `labels` is the
 // series' label set without braces.
 template <class Value>
-void append_sample(std::string& out, std::string_view name, std::string_view labels,
-                   Value value, std::string_view extra_name = {},
-                   std::string_view extra_value = {}) {
+void append_sample(std::string& out, std::string_view name, std::string_view labels, Value value,
+                   std::string_view extra_name = {}, std::string_view extra_value = {}) {
   out += name;
   out += '{';
   out += labels;
@@ -211,9 +209,9 @@ constexpr AddressFamily kAddressFamilies[] = {
      "(negative once expired).",
      [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        if (a.earliest_expiry) {
-         append_sample(out, name, labels,
-                       Seconds{std::chrono::duration_cast<Duration>(*a.earliest_expiry -
-                                                                    a.started_at)});
+         append_sample(
+             out, name, labels,
+             Seconds{std::chrono::duration_cast<Duration>(*a.earliest_expiry - a.started_at)});
        }
      }},
     {"meshprobe_consecutive_failures", "gauge", "Failed probes of the address in a row.",

@@ -18,7 +18,6 @@
 
 namespace meshprobe {
 
-
 class Metrics {
  public:
   Metrics(std::string vantage, std::string node_name);

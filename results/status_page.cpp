@@ -3,11 +3,11 @@
 // probe identically; the store adds history and streaks around it.
 #include "results/status_page.h"
 
-#include <algorithm>
-#include <string_view>
-
 #include <boost/json.hpp>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <string_view>
 
 #include "results/check_report.h"
 #include "results/format.h"
@@ -67,8 +67,7 @@ json::object target_json(const TargetState& state, std::string_view vantage) {
   // Probed from elsewhere (e.g. through the API server): said once here,
   // since address entries leave the vantage to the agent.
   if (state.target && !state.target->vantage.empty()) out["vantage"] = state.target->vantage;
-  out["interval"] =
-      std::chrono::duration<double>(state.interval).count();
+  out["interval"] = std::chrono::duration<double>(state.interval).count();
   json::object labels;
   if (state.target) {
     for (const auto& [key, value] : state.target->labels) labels[key] = value;
@@ -155,9 +154,7 @@ std::string sparkline(const std::vector<HistoryEntry>& history) {
     slowest = std::max(slowest, entry.duration());
   }
   const double step =
-      history.size() > 1
-          ? (kWidth - 2 * kPad) / static_cast<double>(history.size() - 1)
-          : 0;
+      history.size() > 1 ? (kWidth - 2 * kPad) / static_cast<double>(history.size() - 1) : 0;
   std::string points;
   std::string failures;
   for (std::size_t i = 0; i < history.size(); ++i) {
@@ -169,13 +166,12 @@ std::string sparkline(const std::vector<HistoryEntry>& history) {
       failures += fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="2.5"/>)", x, y);
     }
   }
-  return fmt::format(
-      R"(<svg class="spark" width="{}" height="{}" viewBox="0 0 {} {}" role="img">)"
-      R"(<title>last {} {}, slowest {}</title>)"
-      R"(<polyline points="{}"/><g>{}</g></svg>)",
-      kWidth, kHeight, kWidth, kHeight, history.size(),
-      history.size() == 1 ? "probe" : "probes", format_latency(slowest), points,
-      failures);
+  return fmt::format(R"(<svg class="spark" width="{}" height="{}" viewBox="0 0 {} {}" role="img">)"
+                     R"(<title>last {} {}, slowest {}</title>)"
+                     R"(<polyline points="{}"/><g>{}</g></svg>)",
+                     kWidth, kHeight, kWidth, kHeight, history.size(),
+                     history.size() == 1 ? "probe" : "probes", format_latency(slowest), points,
+                     failures);
 }
 
 std::string cell(std::string_view escaped_html, std::string_view css_class = "") {
@@ -185,12 +181,11 @@ std::string cell(std::string_view escaped_html, std::string_view css_class = "")
 
 std::string target_cells(const Target* target) {
   if (!target) return cell("") + cell("");
-  return cell(html_escape(target->name)) +
-         cell(html_escape(target->url), "url");
+  return cell(html_escape(target->name)) + cell(html_escape(target->url), "url");
 }
 
-std::string address_row(const Target* target, const std::string& address,
-                        const AddressState& state, WallClock::time_point now) {
+std::string address_row(const Target* target, const std::string& address, const AddressState& state,
+                        WallClock::time_point now) {
   const ProbeResult& last = state.last;
   const Badge status = badge(last);
   std::string row = "<tr>" + target_cells(target);
@@ -203,10 +198,10 @@ std::string address_row(const Target* target, const std::string& address,
   if (auto ready = labels.find("ready"); ready != labels.end() && ready->second == "false") {
     address_text += " <small>(not ready)</small>";
   }
-  if (!last.vantage.empty()) address_text += " <small>via " + html_escape(last.vantage) + "</small>";
+  if (!last.vantage.empty())
+    address_text += " <small>via " + html_escape(last.vantage) + "</small>";
   row += cell(address_text);
-  row += cell(fmt::format(R"(<span class="badge {}">{}</span>)",
-                          status.css_class, status.text));
+  row += cell(fmt::format(R"(<span class="badge {}">{}</span>)", status.css_class, status.text));
   row += cell(html_escape(code(last.diagnosis)), "code");
   row += cell(html_escape(message_text(last)));
   row += cell(last.success ? "" : html_escape(remedy(last.diagnosis)));
@@ -220,9 +215,8 @@ std::string address_row(const Target* target, const std::string& address,
 // A target that has not finished a round yet still gets its row.
 std::string pending_row(const Target* target) {
   return "<tr>" + target_cells(target) + cell("&mdash;") +
-         cell(R"(<span class="badge pending">pending</span>)") +
-         cell("") + cell("no result yet") + cell("") + cell("never") +
-         cell("") + cell("") + cell("") + "</tr>\n";
+         cell(R"(<span class="badge pending">pending</span>)") + cell("") + cell("no result yet") +
+         cell("") + cell("never") + cell("") + cell("") + cell("") + "</tr>\n";
 }
 
 constexpr std::string_view kStyle = R"(
@@ -255,10 +249,8 @@ std::string page_header(const ResultsStore& store, const AgentIdentity& identity
   return fmt::format(
       "<header><h1>meshprobe</h1><p>vantage <b>{}</b> &middot; node {} "
       "&middot; version {} &middot; {} &middot; as of {}</p></header>\n",
-      html_escape(identity.vantage), html_escape(identity.node_name),
-      html_escape(identity.version),
-      store.first_round_complete() ? "ready" : "waiting for the first round",
-      rfc3339(now));
+      html_escape(identity.vantage), html_escape(identity.node_name), html_escape(identity.version),
+      store.first_round_complete() ? "ready" : "waiting for the first round", rfc3339(now));
 }
 
 json::object kubernetes_json(const KubeStatus& kube) {
@@ -270,8 +262,8 @@ json::object kubernetes_json(const KubeStatus& kube) {
   out["last_refresh_ok"] = kube.last_refresh_ok;
   out["errors"] = std::move(errors);
   out["hygiene_checked_at"] = time_or_null(kube.hygiene.checked_at);
-  out["hygiene_error"] = kube.hygiene.error.empty() ? json::value(nullptr)
-                                                    : json::value(kube.hygiene.error);
+  out["hygiene_error"] =
+      kube.hygiene.error.empty() ? json::value(nullptr) : json::value(kube.hygiene.error);
   json::array notes;
   for (const std::string& note : kube.hygiene.notes) notes.emplace_back(note);
   out["hygiene_notes"] = std::move(notes);
@@ -294,16 +286,20 @@ std::string hygiene_section(const KubeStatus& kube) {
   if (kube.last_refresh) out += " &middot; last read " + rfc3339(*kube.last_refresh);
   if (!kube.last_refresh_ok) out += R"( &middot; <span class="badge fail">read failed</span>)";
   out += "</p>\n";
-  for (const std::string& error : kube.errors) out += "<p class=\"err\">" + html_escape(error) + "</p>\n";
+  for (const std::string& error : kube.errors)
+    out += "<p class=\"err\">" + html_escape(error) + "</p>\n";
   if (!kube.hygiene.ran) return out + "<p>Hygiene checks are off.</p>\n";
   if (!kube.hygiene.error.empty()) {
-    out += "<p class=\"err\">The checks could not run: " + html_escape(kube.hygiene.error) + "</p>\n";
+    out +=
+        "<p class=\"err\">The checks could not run: " + html_escape(kube.hygiene.error) + "</p>\n";
   } else if (kube.hygiene.findings.empty()) {
-    out += R"(<p><span class="badge ok">ok</span> no findings</p>)" "\n";
+    out += R"(<p><span class="badge ok">ok</span> no findings</p>)"
+           "\n";
   } else {
-    out += "<table>\n<thead><tr><th>Finding</th><th>Object</th><th>Webhook</th><th>Message</th>"
-           "<th>Remedy</th></tr></thead>\n<tbody>\n" + hygiene_rows(kube.hygiene) +
-           "</tbody>\n</table>\n";
+    out +=
+        "<table>\n<thead><tr><th>Finding</th><th>Object</th><th>Webhook</th><th>Message</th>"
+        "<th>Remedy</th></tr></thead>\n<tbody>\n" +
+        hygiene_rows(kube.hygiene) + "</tbody>\n</table>\n";
   }
   for (const std::string& note : kube.hygiene.notes) out += "<p>" + html_escape(note) + "</p>\n";
   return out;
@@ -311,19 +307,16 @@ std::string hygiene_section(const KubeStatus& kube) {
 
 }  // namespace
 
-std::string render_status_json(const ResultsStore& store,
-                               const AgentIdentity& identity, const KubeStatus* kube) {
+std::string render_status_json(const ResultsStore& store, const AgentIdentity& identity,
+                               const KubeStatus* kube) {
   json::array targets;
   for (const TargetState& state : store.targets()) {
     targets.emplace_back(target_json(state, identity.vantage));
   }
   json::object status{
-      {"vantage", identity.vantage},
-      {"node", identity.node_name},
-      {"version", identity.version},
-      {"config", identity.config_source},
-      {"ready", store.first_round_complete()},
-      {"targets", std::move(targets)},
+      {"vantage", identity.vantage},           {"node", identity.node_name},
+      {"version", identity.version},           {"config", identity.config_source},
+      {"ready", store.first_round_complete()}, {"targets", std::move(targets)},
   };
   if (kube != nullptr) {
     status["kubernetes"] = kubernetes_json(*kube);
@@ -332,8 +325,8 @@ std::string render_status_json(const ResultsStore& store,
   return json::serialize(status) + '\n';
 }
 
-std::string render_status_html(const ResultsStore& store,
-                               const AgentIdentity& identity, const KubeStatus* kube) {
+std::string render_status_html(const ResultsStore& store, const AgentIdentity& identity,
+                               const KubeStatus* kube) {
   const WallClock::time_point now = WallClock::now();
   std::string rows;
   for (const TargetState& state : store.targets()) {
@@ -349,8 +342,7 @@ std::string render_status_html(const ResultsStore& store,
       "<title>meshprobe &middot; {}</title>\n<style>{}</style>\n</head>\n<body>\n"
       "{}<table>\n<thead>\n{}</thead>\n<tbody>\n{}</tbody>\n</table>\n"
       "{}</body>\n</html>\n",
-      html_escape(identity.vantage), kStyle,
-      page_header(store, identity, now), kTableHead, rows,
+      html_escape(identity.vantage), kStyle, page_header(store, identity, now), kTableHead, rows,
       kube != nullptr ? hygiene_section(*kube) : std::string());
 }
 

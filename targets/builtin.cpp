@@ -34,21 +34,32 @@ std::string kubernetes_builtin_config(const std::string& revision,
                                       const std::string& istio_namespace) {
   const std::string suffix = revision.empty() ? "" : "-" + revision;
   const std::string host = "istiod" + suffix + "." + istio_namespace + ".svc";
-  return "kubernetes: {istio_namespace: " + istio_namespace + "}\n"
+  return "kubernetes: {istio_namespace: " + istio_namespace +
+         "}\n"
          "ca_bundles:\n"
-         "  injector: {mutating_webhook: istio-sidecar-injector" + suffix + "}\n"
-         "  mesh-root: {configmap: " + istio_namespace + "/istio-ca-root-cert, key: root-cert.pem}\n"
+         "  injector: {mutating_webhook: istio-sidecar-injector" +
+         suffix +
+         "}\n"
+         "  mesh-root: {configmap: " +
+         istio_namespace +
+         "/istio-ca-root-cert, key: root-cert.pem}\n"
          "targets:\n"
          "  - name: istiod-webhook-pods\n"
-         "    url: https://" + host + ":443/ready\n"
+         "    url: https://" +
+         host +
+         ":443/ready\n"
          "    discover: endpoints\n"
          "    ca: injector\n"
          "  - name: istiod-xds-pods\n"
-         "    url: grpc://" + host + ":15012\n"
+         "    url: grpc://" +
+         host +
+         ":15012\n"
          "    discover: endpoints\n"
          "    ca: mesh-root\n"
          "  - name: istiod-webhook-from-apiserver\n"
-         "    url: https://" + host + ":443/ready\n"
+         "    url: https://" +
+         host +
+         ":443/ready\n"
          "    via: apiserver\n";
 }
 

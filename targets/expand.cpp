@@ -2,12 +2,11 @@
 
 #include <algorithm>
 
-#include "kube/apiserver_proxy.h"
 #include "common/text.h"
+#include "kube/apiserver_proxy.h"
 
 namespace meshprobe {
 namespace {
-
 
 ProbeResult verdict_for(const Target& target, const KubeSnapshot& snapshot, Diagnosis diagnosis,
                         std::string message) {
@@ -122,7 +121,8 @@ class Expander {
 
   // A Service becomes its endpoints: one target per pod port (nearly
   // always one), named after the target, probing every address.
-  void expand_service(const Target& target, const TargetConfig& tc, const DiscoveredService& found) {
+  void expand_service(const Target& target, const TargetConfig& tc,
+                      const DiscoveredService& found) {
     if (!found.exists) {
       return verdict(target, tc.interval, Diagnosis::dns_not_found,
                      "Service \"" + found.service.name + "\" not found in namespace " +

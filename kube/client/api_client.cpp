@@ -1,8 +1,5 @@
 #include "kube/client/api_client.h"
 
-#include "kube/client/detail/libcurl.h"
-#include "common/file_stamp.h"
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -12,6 +9,9 @@
 #include <sstream>
 #include <thread>
 #include <vector>
+
+#include "common/file_stamp.h"
+#include "kube/client/detail/libcurl.h"
 
 namespace meshprobe::kube {
 namespace {
@@ -33,7 +33,11 @@ bool transient(const HttpResponse& response) {
   if (response.cancelled) return false;
   if (response.status == 0) return true;
   switch (response.status) {
-    case 429: case 500: case 502: case 503: case 504: return true;
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504: return true;
     default: return false;
   }
 }
@@ -233,8 +237,8 @@ struct ApiClient::Impl {
       response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
       response.cancelled = result == CURLE_ABORTED_BY_CALLBACK;
       if (transfer.too_large) {
-        response.error = "the response is larger than " +
-                         std::to_string(options.max_response_bytes) + " bytes";
+        response.error =
+            "the response is larger than " + std::to_string(options.max_response_bytes) + " bytes";
       } else if (response.cancelled) {
         response.error = "cancelled";
       } else {
@@ -263,7 +267,8 @@ struct ApiClient::Impl {
     const auto until = Clock::now() + pause;
     while (Clock::now() < until) {
       if (cancel != nullptr && cancel->load()) return false;
-      std::this_thread::sleep_for(std::min<Clock::duration>(milliseconds(50), until - Clock::now()));
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(milliseconds(50), until - Clock::now()));
     }
     return true;
   }
@@ -294,8 +299,7 @@ HttpResponse ApiClient::get(std::string_view path_and_query, const RequestOption
     outcome = impl_->perform(path_and_query, request, reread_token);
     // A rotated token can be rejected in the moment before its file changes
     // on disk: read it again and retry once, whatever `retry` says.
-    if (outcome.response.status == 401 && !impl_->credentials.token_file.empty() &&
-        !reread_token) {
+    if (outcome.response.status == 401 && !impl_->credentials.token_file.empty() && !reread_token) {
       reread_token = true;
       outcome = impl_->perform(path_and_query, request, true);
     }

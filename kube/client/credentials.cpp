@@ -23,13 +23,11 @@ std::optional<std::string> read_file(const std::string& path) {
   return text.str();
 }
 
-
 // A kubeconfig's named list (clusters, contexts, users): the entry's inner map.
 YAML::Node find_named(const YAML::Node& list, std::string_view name, std::string_view inner) {
   if (!list || !list.IsSequence()) return YAML::Node();
   for (const YAML::Node& item : list) {
-    if (item.IsMap() && item["name"] && item["name"].IsScalar() &&
-        item["name"].Scalar() == name) {
+    if (item.IsMap() && item["name"] && item["name"].IsScalar() && item["name"].Scalar() == name) {
       return item[std::string(inner)];
     }
   }
@@ -95,8 +93,8 @@ Expected<Credentials> in_cluster_credentials(const InClusterEnvironment& environ
   const std::filesystem::path dir(environment.service_account_dir);
   Credentials credentials;
   const bool ipv6 = environment.host.find(':') != std::string::npos;
-  credentials.server = "https://" + (ipv6 ? "[" + environment.host + "]" : environment.host) +
-                       ":" + environment.port;
+  credentials.server = "https://" + (ipv6 ? "[" + environment.host + "]" : environment.host) + ":" +
+                       environment.port;
   credentials.token_file = (dir / "token").string();
   if (!read_file(credentials.token_file)) {
     return Error{"no in-cluster Kubernetes credentials: cannot read the service-account token " +
@@ -136,7 +134,8 @@ Expected<Credentials> parse_kubeconfig(std::string_view yaml, const std::string&
     return reader.error("no current-context; name one with kubernetes.context");
   }
   const YAML::Node ctx = find_named(root["contexts"], context_name, "context");
-  if (!ctx || !ctx.IsMap()) return reader.error("context " + in_quotes(context_name) + " not found");
+  if (!ctx || !ctx.IsMap())
+    return reader.error("context " + in_quotes(context_name) + " not found");
 
   const std::string cluster_name = scalar_or_empty(ctx, "cluster");
   const YAML::Node cluster = find_named(root["clusters"], cluster_name, "cluster");

@@ -47,8 +47,7 @@ Expected<Credentials> in_cluster_credentials(const InClusterEnvironment& environ
 // server and CA (data or file); its user's token, token file, or client
 // certificate and key (data or file). Relative paths are taken from the
 // kubeconfig's directory, as kubectl does.
-Expected<Credentials> load_kubeconfig(const std::string& path,
-                                      const std::string& context = {});
+Expected<Credentials> load_kubeconfig(const std::string& path, const std::string& context = {});
 
 // The same for kubeconfig text; `path` names it and anchors relative paths.
 Expected<Credentials> parse_kubeconfig(std::string_view yaml, const std::string& path,

@@ -46,7 +46,7 @@ struct Webhook {
   std::string name;
   std::optional<ServiceReference> service;  // unset: the webhook calls a URL
   std::string url;
-  std::string ca_bundle_pem;  // decoded caBundle; empty when unset
+  std::string ca_bundle_pem;            // decoded caBundle; empty when unset
   std::string failure_policy = "Fail";  // the v1 default
   // Unset means every namespace, as in the API.
   std::optional<LabelSelector> namespace_selector;
@@ -83,7 +83,7 @@ struct Service {
 };
 
 struct EndpointPort {
-  std::string name;  // the Service port's name
+  std::string name;        // the Service port's name
   std::uint16_t port = 0;  // 0: unset (every port)
   std::string protocol = "TCP";
 };
@@ -138,7 +138,7 @@ Expected<ConfigMap> parse_config_map(std::string_view json);
 // A metav1.Status document (what the API server sends with 4xx/5xx).
 struct Status {
   long code = 0;
-  std::string reason;   // Forbidden, NotFound, Unauthorized, ServiceUnavailable, ...
+  std::string reason;  // Forbidden, NotFound, Unauthorized, ServiceUnavailable, ...
   std::string message;
 };
 // nullopt when `json` is not a Status object.

@@ -58,8 +58,7 @@ std::uint16_t port_number(const json::value& value, std::string_view key) {
   return static_cast<std::uint16_t>(number);
 }
 
-std::uint16_t port_field(const json::object& object, std::string_view key,
-                         std::uint16_t fallback) {
+std::uint16_t port_field(const json::object& object, std::string_view key, std::uint16_t fallback) {
   const json::value* value = field(object, key);
   return value == nullptr ? fallback : port_number(*value, key);
 }

@@ -1,7 +1,8 @@
 #include "kube/client/reads.h"
-#include "common/text.h"
 
 #include <array>
+
+#include "common/text.h"
 
 namespace meshprobe::kube {
 namespace {
@@ -9,11 +10,10 @@ namespace {
 using namespace access;
 
 constexpr std::array kAllAccess = {
-    kGetMutating,    kListMutating, kGetValidating, kListValidating,
-    kListNamespaces, kGetService,   kListServices,  kListEndpointSlices,
+    kGetMutating,    kListMutating,    kGetValidating, kListValidating,
+    kListNamespaces, kGetService,      kListServices,  kListEndpointSlices,
     kGetConfigMap,   kGetServiceProxy, kGetPodProxy,
 };
-
 
 std::string webhook_path(WebhookKind kind) {
   return std::string("/apis/admissionregistration.k8s.io/v1/") +
@@ -48,8 +48,7 @@ std::string describe_access(const ApiAccess& access, std::string_view ns) {
 std::string describe_failure(const HttpResponse& response, const ApiAccess& access,
                              std::string_view ns, std::string_view server) {
   if (response.status == 0) {
-    return "cannot reach the Kubernetes API server " + std::string(server) + ": " +
-           response.error +
+    return "cannot reach the Kubernetes API server " + std::string(server) + ": " + response.error +
            (response.attempts > 1 ? " (after " + std::to_string(response.attempts) + " attempts)"
                                   : std::string());
   }
@@ -57,12 +56,12 @@ std::string describe_failure(const HttpResponse& response, const ApiAccess& acce
   switch (response.status) {
     case 401:
       return "unauthorized (401): the API server rejected meshprobe's credentials (an expired "
-             "or revoked token, or a client certificate it does not trust): " + said;
+             "or revoked token, or a client certificate it does not trust): " +
+             said;
     case 403:
       return "forbidden (403): meshprobe needs RBAC " + describe_access(access, ns) +
              " (see deploy/rbac.yaml); the API server said: " + said;
-    case 404:
-      return "not found (404): " + said;
+    case 404: return "not found (404): " + said;
     default:
       return "the API server answered " + std::to_string(response.status) + " to " +
              std::string(access.verb) + " " + std::string(access.resource) + ": " + said;
@@ -74,8 +73,7 @@ std::string url_encode(std::string_view text) {
   std::string out;
   for (unsigned char c : text) {
     const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-                            c == '~';
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
     if (unreserved) {
       out += static_cast<char>(c);
     } else {
@@ -181,17 +179,17 @@ Expected<std::vector<Service>> KubeApi::list_services(const std::string& ns) {
 
 Expected<std::vector<EndpointSlice>> KubeApi::list_endpoint_slices(const std::string& ns,
                                                                    const std::string& service) {
-  return list<EndpointSlice>("/apis/discovery.k8s.io/v1/namespaces/" + url_encode(ns) +
-                                 "/endpointslices?labelSelector=" +
-                                 url_encode("kubernetes.io/service-name=" + service),
-                             kListEndpointSlices, ns, parse_endpoint_slice_list);
+  return list<EndpointSlice>(
+      "/apis/discovery.k8s.io/v1/namespaces/" + url_encode(ns) +
+          "/endpointslices?labelSelector=" + url_encode("kubernetes.io/service-name=" + service),
+      kListEndpointSlices, ns, parse_endpoint_slice_list);
 }
 
 Expected<std::optional<ConfigMap>> KubeApi::get_config_map(const std::string& ns,
                                                            const std::string& name) {
   return get_one<ConfigMap>(
-      "/api/v1/namespaces/" + url_encode(ns) + "/configmaps/" + url_encode(name), kGetConfigMap,
-      ns, parse_config_map);
+      "/api/v1/namespaces/" + url_encode(ns) + "/configmaps/" + url_encode(name), kGetConfigMap, ns,
+      parse_config_map);
 }
 
 HttpResponse KubeApi::proxy_get(const std::string& path, const RequestOptions& request) {

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/expected.h"
 #include "kube/client/api_client.h"
 #include "kube/client/objects.h"
-#include "common/expected.h"
 
 namespace meshprobe::kube {
 
@@ -27,7 +27,8 @@ struct ApiAccess {
 namespace access {
 inline constexpr std::string_view kAdmission = "admissionregistration.k8s.io";
 inline constexpr ApiAccess kGetMutating{"get", kAdmission, "mutatingwebhookconfigurations", false};
-inline constexpr ApiAccess kListMutating{"list", kAdmission, "mutatingwebhookconfigurations", false};
+inline constexpr ApiAccess kListMutating{"list", kAdmission, "mutatingwebhookconfigurations",
+                                         false};
 inline constexpr ApiAccess kGetValidating{"get", kAdmission, "validatingwebhookconfigurations",
                                           false};
 inline constexpr ApiAccess kListValidating{"list", kAdmission, "validatingwebhookconfigurations",

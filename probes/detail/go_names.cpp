@@ -138,8 +138,8 @@ std::string ip_string(std::string_view raw) {
         continue;
       }
       if (!out.empty() && out.back() != ':') out += ':';
-      const unsigned group = (static_cast<std::uint8_t>(raw[2 * i]) << 8) |
-                             static_cast<std::uint8_t>(raw[2 * i + 1]);
+      const unsigned group =
+          (static_cast<std::uint8_t>(raw[2 * i]) << 8) | static_cast<std::uint8_t>(raw[2 * i + 1]);
       char g[8];
       std::snprintf(g, sizeof g, "%x", group);
       out += g;
@@ -305,8 +305,7 @@ std::string hostname_error(const GoCert& c, std::string_view host) {
     valid = join_names(c.dns_names, false);
   }
   if (valid.empty()) {
-    return "x509: certificate is not valid for any names, but wanted to match " +
-           std::string(host);
+    return "x509: certificate is not valid for any names, but wanted to match " + std::string(host);
   }
   return "x509: certificate is valid for " + valid + ", not " + std::string(host);
 }
@@ -499,8 +498,7 @@ UriHost parse_uri_host(std::string_view raw) {
     }
     break;
   }
-  if (!rest.empty() && rest.back() == '?' &&
-      std::count(rest.begin(), rest.end(), '?') == 1) {
+  if (!rest.empty() && rest.back() == '?' && std::count(rest.begin(), rest.end(), '?') == 1) {
     rest.remove_suffix(1);
   } else {
     rest = rest.substr(0, rest.find('?'));
@@ -622,12 +620,13 @@ bool split_host_port(std::string_view hostport, std::string_view* host, std::str
     if (close + 1 == hostport.size()) return address_error("missing port in address");
     if (close + 1 != colon) {
       return address_error(hostport[close + 1] == ':' ? "too many colons in address"
-                                                       : "missing port in address");
+                                                      : "missing port in address");
     }
     *host = hostport.substr(1, close - 1);
   } else {
     *host = hostport.substr(0, colon);
-    if (host->find(':') != std::string_view::npos) return address_error("too many colons in address");
+    if (host->find(':') != std::string_view::npos)
+      return address_error("too many colons in address");
   }
   return true;
 }
@@ -636,7 +635,8 @@ Match match_uri_constraint(const std::string& uri, std::string_view uri_host,
                            std::string_view constraint) {
   std::string_view host = uri_host;
   if (host.empty()) {
-    return {false, "URI with empty host (" + quote(uri) + ") cannot be matched against constraints"};
+    return {false,
+            "URI with empty host (" + quote(uri) + ") cannot be matched against constraints"};
   }
   if (host.find(':') != std::string_view::npos && host.back() != ']') {
     std::string err;
@@ -692,10 +692,10 @@ constexpr const char* kConstraintAdvice =
     "constraints, or the CA with constraints that cover them";
 
 Failure invalid(const GoCert& ca, std::string detail) {
-  return {Diagnosis::tls_invalid_certificate,
-          "x509: a root or intermediate certificate is not authorized to sign for this name: " +
-              detail,
-          &ca, kConstraintAdvice};
+  return {
+      Diagnosis::tls_invalid_certificate,
+      "x509: a root or intermediate certificate is not authorized to sign for this name: " + detail,
+      &ca, kConstraintAdvice};
 }
 
 Failure too_many(const GoCert& ca) {
@@ -712,8 +712,8 @@ constexpr const char* kSanAdvice =
 // checkNameConstraints for one name against one kind of constraint.
 template <typename Constraint, typename MatchFn, typename Show>
 Failure check_one(const GoCert& ca, int* count, const char* name_type, std::string_view name,
-                  const std::vector<Constraint>& permitted,
-                  const std::vector<Constraint>& excluded, MatchFn match, Show show) {
+                  const std::vector<Constraint>& permitted, const std::vector<Constraint>& excluded,
+                  MatchFn match, Show show) {
   *count += static_cast<int>(excluded.size());
   if (*count > kMaxConstraintComparisons) return too_many(ca);
   for (const Constraint& constraint : excluded) {
@@ -734,8 +734,8 @@ Failure check_one(const GoCert& ca, int* count, const char* name_type, std::stri
     if (ok) break;
   }
   if (!ok) {
-    return invalid(ca, std::string(name_type) + " " + quote(name) +
-                           " is not permitted by any constraint");
+    return invalid(
+        ca, std::string(name_type) + " " + quote(name) + " is not permitted by any constraint");
   }
   return {};
 }
@@ -765,8 +765,8 @@ Failure check_sans(const GoCert& ca, const GoCert& san_cert, int* count) {
         const auto mailbox = parse_rfc2821_mailbox(name);
         if (!mailbox) {
           // Go formats the empty mailbox it failed to fill.
-          return {Diagnosis::tls_invalid_certificate,
-                  "x509: cannot parse rfc822Name {\"\" \"\"}", &san_cert, kSanAdvice};
+          return {Diagnosis::tls_invalid_certificate, "x509: cannot parse rfc822Name {\"\" \"\"}",
+                  &san_cert, kSanAdvice};
         }
         f = check_one(
             ca, count, "email address", name, nc.permitted_email, nc.excluded_email,
@@ -810,8 +810,7 @@ Failure check_sans(const GoCert& ca, const GoCert& san_cert, int* count) {
             [&](const GoIpNet& c) { return match_ip_constraint(name, c); }, ipnet_string);
         break;
       }
-      default:
-        break;  // other name types are not constrained
+      default: break;  // other name types are not constrained
     }
     if (f) return f;
   }

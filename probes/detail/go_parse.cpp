@@ -31,7 +31,7 @@ bool Der::read_tlv(std::uint8_t* tag, std::string_view* element, std::string_vie
     for (std::size_t i = 0; i < len_len; ++i) {
       len32 = (len32 << 8) | static_cast<std::uint8_t>(s_[2 + i]);
     }
-    if (len32 < 128) return false;                            // short form was due
+    if (len32 < 128) return false;                          // short form was due
     if ((len32 >> ((len_len - 1) * 8)) == 0) return false;  // a leading zero byte
     header = 2 + len_len;
     length = len32;
@@ -266,11 +266,13 @@ constexpr EkuOid kEkuOids[] = {
     {{"\x2b\x06\x01\x05\x05\x07\x03\x07", 8}, GoExtKeyUsage::ipsec_user},
     {{"\x2b\x06\x01\x05\x05\x07\x03\x08", 8}, GoExtKeyUsage::time_stamping},
     {{"\x2b\x06\x01\x05\x05\x07\x03\x09", 8}, GoExtKeyUsage::ocsp_signing},
-    {{"\x2b\x06\x01\x04\x01\x82\x37\x0a\x03\x03", 10}, GoExtKeyUsage::microsoft_server_gated_crypto},
+    {{"\x2b\x06\x01\x04\x01\x82\x37\x0a\x03\x03", 10},
+     GoExtKeyUsage::microsoft_server_gated_crypto},
     {{"\x60\x86\x48\x01\x86\xf8\x42\x04\x01", 9}, GoExtKeyUsage::netscape_server_gated_crypto},
     {{"\x2b\x06\x01\x04\x01\x82\x37\x02\x01\x16", 10},
      GoExtKeyUsage::microsoft_commercial_code_signing},
-    {{"\x2b\x06\x01\x04\x01\x82\x37\x3d\x01\x01", 10}, GoExtKeyUsage::microsoft_kernel_code_signing},
+    {{"\x2b\x06\x01\x04\x01\x82\x37\x3d\x01\x01", 10},
+     GoExtKeyUsage::microsoft_kernel_code_signing},
 };
 
 // An AlgorithmIdentifier as parseAI reads it.
@@ -357,8 +359,8 @@ GoSignatureAlgorithm signature_algorithm(const AlgorithmIdentifier& ai) {
 
 bool printable_byte(std::uint8_t b) {
   return ('a' <= b && b <= 'z') || ('A' <= b && b <= 'Z') || ('0' <= b && b <= '9') ||
-         ('\'' <= b && b <= ')') || ('+' <= b && b <= '/') || b == ' ' || b == ':' ||
-         b == '=' || b == '?' || b == '*' || b == '&';
+         ('\'' <= b && b <= ')') || ('+' <= b && b <= '/') || b == ' ' || b == ':' || b == '=' ||
+         b == '?' || b == '*' || b == '&';
 }
 
 bool valid_utf8(std::string_view s) {
@@ -419,9 +421,7 @@ void append_utf8(std::string& out, std::uint32_t cp) {
 // parseASN1String: the value as Go's string, or Go's error.
 bool asn1_string(std::uint8_t t, std::string_view value, std::string* out, std::string* err) {
   switch (t) {
-    case tag::kT61String:
-      *out = std::string(value);
-      return true;
+    case tag::kT61String: *out = std::string(value); return true;
     case tag::kPrintableString:
       for (char c : value) {
         if (!printable_byte(static_cast<std::uint8_t>(c))) {
@@ -448,8 +448,8 @@ bool asn1_string(std::uint8_t t, std::string_view value, std::string* out, std::
       }
       out->clear();
       for (std::size_t i = 0; i + 1 < value.size(); i += 2) {
-        std::uint32_t u = (static_cast<std::uint8_t>(value[i]) << 8) |
-                          static_cast<std::uint8_t>(value[i + 1]);
+        std::uint32_t u =
+            (static_cast<std::uint8_t>(value[i]) << 8) | static_cast<std::uint8_t>(value[i + 1]);
         if (u >= 0xd800 && u < 0xdc00 && i + 3 < value.size()) {
           const std::uint32_t lo = (static_cast<std::uint8_t>(value[i + 2]) << 8) |
                                    static_cast<std::uint8_t>(value[i + 3]);
@@ -482,9 +482,7 @@ bool asn1_string(std::uint8_t t, std::string_view value, std::string* out, std::
       }
       *out = std::string(value);
       return true;
-    default:
-      *err = "unsupported string type: " + std::to_string(t);
-      return false;
+    default: *err = "unsupported string type: " + std::to_string(t); return false;
   }
 }
 
@@ -584,9 +582,9 @@ bool civil_time(std::int64_t year, int month, int day, int hour, int minute, int
   if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return false;
   const int max_day = kDays[month - 1] + (month == 2 && leap(year) ? 1 : 0);
   if (day < 1 || day > max_day) return false;
-  out->seconds = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) *
-                     86400 +
-                 hour * 3600 + minute * 60 + second - std::int64_t{offset} * 60;
+  out->seconds =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second - std::int64_t{offset} * 60;
   out->nanos = 0;
   out->offset_minutes = offset;
   return true;
@@ -637,8 +635,7 @@ bool parse_time(Der* der, GoTime* out, std::string* err) {
     return true;
   }
   if (der->peek(tag::kGeneralizedTime)) {
-    if (!der->read(tag::kGeneralizedTime, &value) ||
-        !parse_generalized_time(value.bytes(), out)) {
+    if (!der->read(tag::kGeneralizedTime, &value) || !parse_generalized_time(value.bytes(), out)) {
       *err = "x509: malformed GeneralizedTime";
       return false;
     }
@@ -655,9 +652,8 @@ std::string right_align(std::string_view bytes, std::size_t bit_length) {
   std::string out(bytes.size(), '\0');
   out[0] = static_cast<char>(static_cast<std::uint8_t>(bytes[0]) >> shift);
   for (std::size_t i = 1; i < bytes.size(); ++i) {
-    out[i] = static_cast<char>(
-        (static_cast<std::uint8_t>(bytes[i - 1]) << (8 - shift)) |
-        (static_cast<std::uint8_t>(bytes[i]) >> shift));
+    out[i] = static_cast<char>((static_cast<std::uint8_t>(bytes[i - 1]) << (8 - shift)) |
+                               (static_cast<std::uint8_t>(bytes[i]) >> shift));
   }
   return out;
 }
@@ -667,8 +663,8 @@ std::size_t bit_len(std::string_view unsigned_bytes) {
   while (i < unsigned_bytes.size() && unsigned_bytes[i] == 0) ++i;
   if (i == unsigned_bytes.size()) return 0;
   std::size_t bits = (unsigned_bytes.size() - i) * 8;
-  for (auto b = static_cast<unsigned>(static_cast<std::uint8_t>(unsigned_bytes[i])); (b & 0x80) == 0;
-       b <<= 1) {
+  for (auto b = static_cast<unsigned>(static_cast<std::uint8_t>(unsigned_bytes[i]));
+       (b & 0x80) == 0; b <<= 1) {
     --bits;
   }
   return bits;
@@ -856,8 +852,7 @@ bool parse_san(std::string_view value, GoCert* cert, bool* unhandled, std::strin
         }
         cert->ip_addresses.emplace_back(data);
         break;
-      default:
-        break;
+      default: break;
     }
   }
   if (cert->dns_names.empty() && cert->email_addresses.empty() && cert->ip_addresses.empty() &&
@@ -876,13 +871,16 @@ bool valid_ip_mask(std::string_view mask) {
       continue;
     }
     switch (b) {
-      case 0x00: case 0x80: case 0xc0: case 0xe0: case 0xf0: case 0xf8: case 0xfc: case 0xfe:
-        seen_zero = true;
-        break;
-      case 0xff:
-        break;
-      default:
-        return false;
+      case 0x00:
+      case 0x80:
+      case 0xc0:
+      case 0xe0:
+      case 0xf0:
+      case 0xf8:
+      case 0xfc:
+      case 0xfe: seen_zero = true; break;
+      case 0xff: break;
+      default: return false;
     }
   }
   return true;
@@ -960,8 +958,8 @@ bool parse_subtrees(Der subtrees, std::vector<std::string>* dns, std::vector<GoI
         return false;
       }
       if (go::parse_ip(value)) {
-        *err = "x509: failed to parse URI constraint " + go::quote(value) +
-               ": cannot be IP address";
+        *err =
+            "x509: failed to parse URI constraint " + go::quote(value) + ": cannot be IP address";
         return false;
       }
       std::string_view trimmed = value;
@@ -1186,9 +1184,7 @@ bool process_extension(GoCert* cert, std::string_view id, bool critical, std::st
         }
         break;
       }
-      default:
-        unhandled = true;
-        break;
+      default: unhandled = true; break;
     }
   } else if (id == kOidAuthorityInfoAccess) {
     if (!parse_authority_info_access(value, err)) return false;

@@ -25,8 +25,8 @@ using go::Failure;
 
 constexpr unsigned kKeyUsageCertSign = 1u << 5;
 constexpr int kMaxChainSignatureChecks = 100;
-constexpr int kMinRsaBits = 1024;   // Go 1.24 crypto/rsa
-constexpr int kMaxRsaBits = 8192;   // Go 1.21 crypto/tls (tlsmaxrsasize)
+constexpr int kMinRsaBits = 1024;  // Go 1.24 crypto/rsa
+constexpr int kMaxRsaBits = 8192;  // Go 1.21 crypto/tls (tlsmaxrsasize)
 
 enum class CertType { leaf, intermediate, root };
 
@@ -52,16 +52,16 @@ std::string rfc3339(std::int64_t seconds, std::int32_t offset_minutes) {
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", static_cast<long long>(y), m,
-                d, static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60),
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", static_cast<long long>(y), m, d,
+                static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60),
                 static_cast<int>(rem % 60));
   std::string out = buf;
   if (offset_minutes == 0) {
     out += 'Z';
   } else {
     const int abs_offset = offset_minutes < 0 ? -offset_minutes : offset_minutes;
-    std::snprintf(buf, sizeof buf, "%c%02d:%02d", offset_minutes < 0 ? '-' : '+',
-                  abs_offset / 60, abs_offset % 60);
+    std::snprintf(buf, sizeof buf, "%c%02d:%02d", offset_minutes < 0 ? '-' : '+', abs_offset / 60,
+                  abs_offset % 60);
     out += buf;
   }
   return out;
@@ -207,10 +207,9 @@ bool evp_verify(EVP_PKEY* key, const EVP_MD* md, bool pss, std::string_view sign
          EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1;
   }
   if (ok) {
-    ok = EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                          signature.size(),
-                          reinterpret_cast<const unsigned char*>(signed_data.data()),
-                          signed_data.size()) == 1;
+    ok = EVP_DigestVerify(
+             ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+             reinterpret_cast<const unsigned char*>(signed_data.data()), signed_data.size()) == 1;
   }
   EVP_MD_CTX_free(ctx);
   ERR_clear_error();
@@ -242,12 +241,11 @@ std::optional<SignatureError> check_signature(const GoCert& child, const GoCert&
     case Hash::md5:
     case Hash::sha1:
       // Go 1.24 dropped the GODEBUG x509sha1 escape hatch and its mention.
-      return SignatureError{std::string("x509: cannot verify signature: insecure algorithm ") + name,
-                            true,
-                            std::string("it is signed with ") + name +
-                                ", which Go refuses: reissue it signed with SHA-256 or better"};
-    default:
-      break;
+      return SignatureError{
+          std::string("x509: cannot verify signature: insecure algorithm ") + name, true,
+          std::string("it is signed with ") + name +
+              ", which Go refuses: reissue it signed with SHA-256 or better"};
+    default: break;
   }
   auto mismatch = [&](GoKeyType have) {
     return SignatureError{std::string("x509: signature algorithm specifies an ") +
@@ -459,8 +457,7 @@ class Verifier {
       if (already_in_chain(*candidate, current)) return;
       if (++signature_checks_ > kMaxChainSignatureChecks) {
         err = {Diagnosis::tls_unknown_authority,
-               "x509: signature check attempts limit reached while verifying certificate chain",
-               &c,
+               "x509: signature check attempts limit reached while verifying certificate chain", &c,
                "more than 100 candidate issuers had to be tried (certificates with the "
                "issuer's name but other keys): remove the stale CA certificates of that name "
                "from the bundle and the served chain"};
@@ -580,8 +577,7 @@ std::string GoVerdict::message() const {
 }
 
 GoVerdict go_verify_chain(std::span<X509* const> served, const GoCertPool& roots,
-                          std::string_view server_name,
-                          std::chrono::system_clock::time_point now) {
+                          std::string_view server_name, std::chrono::system_clock::time_point now) {
   std::vector<std::shared_ptr<const GoCert>> certs;
   certs.reserve(served.size());
   auto where = [&](const GoCert* cert) -> std::string {
@@ -621,8 +617,7 @@ GoVerdict go_verify_chain(std::span<X509* const> served, const GoCertPool& roots
     }
     if (cert.public_key_algorithm == GoPublicKeyAlgorithm::rsa && cert.rsa_bits > kMaxRsaBits) {
       return refuse({Diagnosis::tls_invalid_certificate,
-                     "tls: server sent certificate containing RSA key larger than 8192 bits",
-                     &cert,
+                     "tls: server sent certificate containing RSA key larger than 8192 bits", &cert,
                      "its RSA key has " + std::to_string(cert.rsa_bits) +
                          " bits, over Go's limit of 8192: reissue it with a smaller key"});
     }
@@ -633,7 +628,8 @@ GoVerdict go_verify_chain(std::span<X509* const> served, const GoCertPool& roots
   const auto since_epoch = now.time_since_epoch();
   const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
   const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds);
-  Verifier verifier(roots, intermediates, seconds.count(), static_cast<std::int32_t>(nanos.count()));
+  Verifier verifier(roots, intermediates, seconds.count(),
+                    static_cast<std::int32_t>(nanos.count()));
   const GoCert& leaf = *certs.front();
   if (Failure f = verifier.verify(leaf, server_name)) {
     // Current Go wraps Verify's error (tls.CertificateVerificationError).
@@ -643,8 +639,7 @@ GoVerdict go_verify_chain(std::span<X509* const> served, const GoCertPool& roots
   switch (leaf.key_type) {
     case GoKeyType::rsa:
     case GoKeyType::ecdsa:
-    case GoKeyType::ed25519:
-      break;
+    case GoKeyType::ed25519: break;
     default:
       return refuse({Diagnosis::tls_invalid_certificate,
                      std::string("tls: server's certificate contains an unsupported type of "
@@ -655,13 +650,13 @@ GoVerdict go_verify_chain(std::span<X509* const> served, const GoCertPool& roots
   // Go 1.24's crypto/rsa refuses keys under 1024 bits, so the server's
   // handshake signature cannot be checked: what the handshake would say next.
   if (leaf.key_type == GoKeyType::rsa && leaf.rsa_bits < kMinRsaBits) {
-    return refuse({Diagnosis::tls_invalid_certificate,
-                   "tls: invalid signature by the server certificate: " +
-                       rsa_key_too_small(leaf.rsa_bits),
-                   &leaf,
-                   "its RSA key has " + std::to_string(leaf.rsa_bits) +
-                       " bits, under Go's floor of 1024 (Go 1.24): reissue it with a 2048-bit "
-                       "RSA or an ECDSA P-256 key"});
+    return refuse(
+        {Diagnosis::tls_invalid_certificate,
+         "tls: invalid signature by the server certificate: " + rsa_key_too_small(leaf.rsa_bits),
+         &leaf,
+         "its RSA key has " + std::to_string(leaf.rsa_bits) +
+             " bits, under Go's floor of 1024 (Go 1.24): reissue it with a 2048-bit "
+             "RSA or an ECDSA P-256 key"});
   }
   return {};
 }
@@ -671,7 +666,8 @@ std::string go_sni_host_name(std::string_view name) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  if (const std::size_t percent = host.rfind('%'); percent != std::string_view::npos && percent > 0) {
+  if (const std::size_t percent = host.rfind('%');
+      percent != std::string_view::npos && percent > 0) {
     host = host.substr(0, percent);
   }
   if (go::parse_ip(host)) return "";
@@ -707,8 +703,8 @@ int check_index() {
 
 // OpenSSL's whole chain verification, replaced: Go's verdict is the verdict.
 int go_cert_verify_callback(X509_STORE_CTX* ctx, void*) {
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
   auto* check =
       ssl != nullptr ? static_cast<GoPeerCheck*>(SSL_get_ex_data(ssl, check_index())) : nullptr;
   if (check == nullptr || check->bundle == nullptr) {
@@ -734,7 +730,8 @@ int go_cert_verify_callback(X509_STORE_CTX* ctx, void*) {
   // use, bad_certificate otherwise.
   const bool unsupported =
       check->verdict.go_error.starts_with("tls: server's certificate contains an unsupported");
-  X509_STORE_CTX_set_error(ctx, unsupported ? X509_V_ERR_INVALID_PURPOSE : X509_V_ERR_CERT_REJECTED);
+  X509_STORE_CTX_set_error(ctx,
+                           unsupported ? X509_V_ERR_INVALID_PURPOSE : X509_V_ERR_CERT_REJECTED);
   return 0;
 }
 

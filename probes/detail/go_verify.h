@@ -202,8 +202,7 @@ struct GoVerdict {
 // bundle's certificates, the server name the client asks for (a DNS name or
 // an IP literal; "" checks no name), at `now`: Go's first error or ok.
 GoVerdict go_verify_chain(std::span<x509_st* const> served, const GoCertPool& roots,
-                          std::string_view server_name,
-                          std::chrono::system_clock::time_point now);
+                          std::string_view server_name, std::chrono::system_clock::time_point now);
 
 // The server name a Go client sends in SNI for `name`: none for an IP
 // literal (bracketed or with a zone), trailing dots stripped.

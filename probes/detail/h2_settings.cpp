@@ -45,14 +45,12 @@ H2FrameHeader parse_h2_frame_header(const unsigned char* b) {
 
 std::string check_server_first_frame(const H2FrameHeader& h) {
   if (h.type != kSettings) {
-    return "the server's first HTTP/2 frame is type " + std::to_string(h.type) +
-           ", not SETTINGS";
+    return "the server's first HTTP/2 frame is type " + std::to_string(h.type) + ", not SETTINGS";
   }
   if ((h.flags & kAck) != 0) return "the server's first SETTINGS frame is an ACK";
   if (h.stream != 0) return "the server's SETTINGS frame is on a stream other than 0";
   if (h.length % 6 != 0 || h.length > kMaxSettingsPayload) {
-    return "the server's SETTINGS frame has an invalid length " +
-           std::to_string(h.length);
+    return "the server's SETTINGS frame has an invalid length " + std::to_string(h.length);
   }
   return "";
 }

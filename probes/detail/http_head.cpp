@@ -30,8 +30,7 @@ Expected<HttpHead> parse_response_head(std::string_view head) {
   if (response.result_int() < 100) {
     return Error{"invalid HTTP status " + std::to_string(response.result_int())};
   }
-  return HttpHead{static_cast<int>(response.result_int()),
-                  std::string(response.reason())};
+  return HttpHead{static_cast<int>(response.result_int()), std::string(response.reason())};
 }
 
 std::string make_request(std::string_view path, std::string_view host_header,

@@ -44,9 +44,8 @@ Resolution lookup(const std::string& host) {
         out.message = "out of memory resolving " + host;
         break;
       case EAI_SYSTEM:
-        out.diagnosis = is_local_resource_error(saved_errno)
-                            ? Diagnosis::local_resource
-                            : Diagnosis::dns_failure;
+        out.diagnosis = is_local_resource_error(saved_errno) ? Diagnosis::local_resource
+                                                             : Diagnosis::dns_failure;
         out.message = "resolving " + host + ": " + std::strerror(saved_errno);
         break;
       default:
@@ -60,8 +59,7 @@ Resolution lookup(const std::string& host) {
     boost::asio::ip::address address;
     if (ai->ai_family == AF_INET) {
       boost::asio::ip::address_v4::bytes_type bytes;
-      std::memcpy(bytes.data(),
-                  &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr,
+      std::memcpy(bytes.data(), &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr,
                   bytes.size());
       address = boost::asio::ip::address_v4(bytes);
     } else if (ai->ai_family == AF_INET6) {
@@ -72,8 +70,7 @@ Resolution lookup(const std::string& host) {
     } else {
       continue;
     }
-    if (std::find(out.addresses.begin(), out.addresses.end(), address) ==
-        out.addresses.end()) {
+    if (std::find(out.addresses.begin(), out.addresses.end(), address) == out.addresses.end()) {
       out.addresses.push_back(address);
     }
   }
@@ -125,8 +122,7 @@ LookupPool::~LookupPool() {
   shared_->wake.notify_all();
 }
 
-void LookupPool::submit(std::string host,
-                        std::function<void(Resolution)> deliver) {
+void LookupPool::submit(std::string host, std::function<void(Resolution)> deliver) {
   std::lock_guard lock(shared_->mutex);
   shared_->jobs.push_back({std::move(host), std::move(deliver)});
   shared_->wake.notify_one();

@@ -53,8 +53,7 @@ class LookupPool {
 // (e.g. a deadline timer winning `||`) completes it at once with
 // `cancelled`; the lookup itself finishes unseen in the pool.
 template <class Executor, class Token>
-auto async_lookup(LookupPool& pool, Executor executor, std::string host,
-                  Token&& token) {
+auto async_lookup(LookupPool& pool, Executor executor, std::string host, Token&& token) {
   return boost::asio::async_initiate<Token, void(Resolution)>(
       [&pool, executor](auto handler, std::string name) {
         using Handler = decltype(handler);

@@ -59,8 +59,8 @@ std::optional<IcmpReport> read_icmp_report(int fd) {
     report.type = ee.ee_type;
     report.code = ee.ee_code;
     // The offender address follows the extended error in the control data.
-    const auto* offender = reinterpret_cast<const sockaddr*>(
-        CMSG_DATA(c) + sizeof(sock_extended_err));
+    const auto* offender =
+        reinterpret_cast<const sockaddr*>(CMSG_DATA(c) + sizeof(sock_extended_err));
     if (offender->sa_family != AF_UNSPEC) report.offender = address_text(offender);
     return report;
   }
@@ -89,13 +89,12 @@ std::string icmp_name(const IcmpReport& r) {
       default: break;
     }
   }
-  return std::string(r.ipv6 ? "ICMPv6" : "ICMP") + " type " +
-         std::to_string(r.type) + " code " + std::to_string(r.code);
+  return std::string(r.ipv6 ? "ICMPv6" : "ICMP") + " type " + std::to_string(r.type) + " code " +
+         std::to_string(r.code);
 }
 
 // Names the sender of an ICMP error relative to the probe's own path.
-std::string sender(const IcmpReport& r, const std::string& target,
-                   const std::string& local) {
+std::string sender(const IcmpReport& r, const std::string& target, const std::string& local) {
   if (r.offender.empty()) return "";
   if (r.offender == target) return " from the target " + r.offender;
   if (r.offender == local) return " from this node's own firewall (" + r.offender + ")";
@@ -126,28 +125,24 @@ bool is_local_resource_error(int error) {
     case ENOMEM:
     case EADDRNOTAVAIL:  // ephemeral ports exhausted
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
-ConnectVerdict classify_connect_failure(int fd, int error,
-                                        const std::string& target,
+ConnectVerdict classify_connect_failure(int fd, int error, const std::string& target,
                                         const std::string& local) {
   if (is_local_resource_error(error)) {
     return {Diagnosis::local_resource,
-            std::string("cannot open a connection on this machine: ") +
-                std::strerror(error)};
+            std::string("cannot open a connection on this machine: ") + std::strerror(error)};
   }
   const std::optional<IcmpReport> icmp = read_icmp_report(fd);
 
   if (error == ECONNREFUSED) {
     if (icmp && is_port_unreachable(*icmp)) {
-      return {Diagnosis::tcp_refused,
-              "connection refused: " + icmp_name(*icmp) +
-                  sender(*icmp, target, local) +
-                  " (a REJECT rule, as kube-proxy installs for a Service "
-                  "without ready endpoints)"};
+      return {Diagnosis::tcp_refused, "connection refused: " + icmp_name(*icmp) +
+                                          sender(*icmp, target, local) +
+                                          " (a REJECT rule, as kube-proxy installs for a Service "
+                                          "without ready endpoints)"};
     }
     return {Diagnosis::tcp_refused,
             "connection refused: " + target +
@@ -159,24 +154,19 @@ ConnectVerdict classify_connect_failure(int fd, int error,
             "unreachable: " + icmp_name(*icmp) + sender(*icmp, target, local)};
   }
   switch (error) {
-    case EHOSTUNREACH:
-      return {Diagnosis::tcp_unreachable, "no route to host " + target};
+    case EHOSTUNREACH: return {Diagnosis::tcp_unreachable, "no route to host " + target};
     case ENETUNREACH:
       return {Diagnosis::tcp_unreachable,
               "network unreachable: this node has no route to " + target};
     case EPERM:
     case EACCES:
-      return {Diagnosis::tcp_unreachable,
-              "blocked by a firewall rule on this node (" +
-                  std::string(std::strerror(error)) + ")"};
+      return {Diagnosis::tcp_unreachable, "blocked by a firewall rule on this node (" +
+                                              std::string(std::strerror(error)) + ")"};
     case ETIMEDOUT:
-      return {Diagnosis::tcp_timeout,
-              "the kernel gave up retrying the SYN: nothing answered"};
-    case ECONNRESET:
-      return {Diagnosis::tcp_refused, "connection reset during connect"};
+      return {Diagnosis::tcp_timeout, "the kernel gave up retrying the SYN: nothing answered"};
+    case ECONNRESET: return {Diagnosis::tcp_refused, "connection reset during connect"};
     default:
-      return {Diagnosis::tcp_unreachable,
-              std::string("connect failed: ") + std::strerror(error)};
+      return {Diagnosis::tcp_unreachable, std::string("connect failed: ") + std::strerror(error)};
   }
 }
 

@@ -21,8 +21,7 @@ void enable_icmp_error_queue(int fd, bool ipv6);
 // Classifies a connect that failed with `error` (an errno value). Reads the
 // socket's error queue when `fd` is open. `target` and `local` are the
 // addresses of both ends, used to name who sent an ICMP error.
-ConnectVerdict classify_connect_failure(int fd, int error,
-                                        const std::string& target,
+ConnectVerdict classify_connect_failure(int fd, int error, const std::string& target,
                                         const std::string& local);
 
 // Errors that mean this machine, not the network, ran out of something.

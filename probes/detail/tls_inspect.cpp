@@ -1,6 +1,5 @@
 #include "probes/detail/tls_inspect.h"
 
-#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -8,6 +7,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
 
 #include <cerrno>
 #include <cstring>
@@ -58,8 +59,8 @@ WallClock::time_point asn1_time_point(const ASN1_TIME* t) {
 
 std::vector<std::string> subject_alt_names(const X509* cert) {
   std::vector<std::string> out;
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names == nullptr) return out;
   const int count = sk_GENERAL_NAME_num(names);
   for (int i = 0; i < count; ++i) {
@@ -77,8 +78,7 @@ std::vector<std::string> subject_alt_names(const X509* cert) {
       char buf[INET6_ADDRSTRLEN] = {};
       const int len = ASN1_STRING_length(ip);
       if (len == 4 || len == 16) {
-        inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), buf,
-                  sizeof buf);
+        inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), buf, sizeof buf);
         out.emplace_back(buf);
       }
     } else if (gn->type == GEN_URI) {
@@ -251,15 +251,13 @@ Verdict classify_handshake_failure(int openssl_reason, int system_errno, bool eo
   }
   if (openssl_reason == 0) {
     if (system_errno == ECONNRESET) {
-      return {Diagnosis::tls_protocol_error,
-              "the connection was reset during the TLS handshake"};
+      return {Diagnosis::tls_protocol_error, "the connection was reset during the TLS handshake"};
     }
     return {Diagnosis::tls_protocol_error,
             std::string("TLS handshake failed: ") +
                 (system_errno != 0 ? std::strerror(system_errno) : "unknown error")};
   }
-  const char* reason = ERR_reason_error_string(
-      ERR_PACK(ERR_LIB_SSL, 0, openssl_reason));
+  const char* reason = ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, openssl_reason));
   std::string why = reason != nullptr ? reason : "reason " + std::to_string(openssl_reason);
   switch (openssl_reason) {
     case SSL_R_WRONG_VERSION_NUMBER:
@@ -268,7 +266,8 @@ Verdict classify_handshake_failure(int openssl_reason, int system_errno, bool eo
     case SSL_R_HTTPS_PROXY_REQUEST:
       return {Diagnosis::tls_protocol_error,
               "tls: first record does not look like a TLS handshake; the server's answer is "
-              "not TLS (" + why + "): the port speaks another protocol"};
+              "not TLS (" +
+                  why + "): the port speaks another protocol"};
     case SSL_R_UNSUPPORTED_PROTOCOL:
     case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
       return {Diagnosis::tls_protocol_error,
@@ -289,16 +288,16 @@ Verdict classify_handshake_failure(int openssl_reason, int system_errno, bool eo
     case SSL_R_WRONG_CIPHER_RETURNED:
       return {Diagnosis::tls_protocol_error,
               "tls: server chose an unconfigured cipher suite; the server picked a cipher "
-              "suite Go's TLS client did not offer (" + why + ")"};
-    default:
-      break;
+              "suite Go's TLS client did not offer (" +
+                  why + ")"};
+    default: break;
   }
-  if (openssl_reason >= SSL_AD_REASON_OFFSET &&
-      openssl_reason < SSL_AD_REASON_OFFSET + 256) {
+  if (openssl_reason >= SSL_AD_REASON_OFFSET && openssl_reason < SSL_AD_REASON_OFFSET + 256) {
     const int alert = openssl_reason - SSL_AD_REASON_OFFSET;
     const char* text = go_alert_text(alert);
-    std::string go_text = text != nullptr ? std::string("remote error: tls: ") + text
-                                          : "remote error: tls: alert(" + std::to_string(alert) + ")";
+    std::string go_text = text != nullptr
+                              ? std::string("remote error: tls: ") + text
+                              : "remote error: tls: alert(" + std::to_string(alert) + ")";
     std::string explanation = "the server refused the handshake with a TLS alert (" + why + ")";
     if (alert == 40) {
       explanation +=

@@ -57,8 +57,7 @@ Verdict explain_handshake_failure(ssl_st* ssl, const GoPeerCheck& check, int ope
 
 // Explains a failed handshake from the OpenSSL reason code carried by the
 // error (0 when none) or the system errno.
-Verdict classify_handshake_failure(int openssl_reason, int system_errno,
-                                   bool eof);
+Verdict classify_handshake_failure(int openssl_reason, int system_errno, bool eof);
 
 // A human-readable count of days from `now` to `when` (negative: in the past).
 double days_until(WallClock::time_point when, WallClock::time_point now);

@@ -9,9 +9,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto header = meshprobe::detail::parse_h2_frame_header(data);
   const bool accepted = meshprobe::detail::check_server_first_frame(header).empty();
   // Only an empty-stream, non-ACK SETTINGS frame of a sane length passes.
-  if (accepted && (header.type != 4 || header.stream != 0 || (header.flags & 1) != 0 ||
-                   header.length % 6 != 0 ||
-                   header.length > meshprobe::detail::kMaxSettingsPayload)) {
+  if (accepted &&
+      (header.type != 4 || header.stream != 0 || (header.flags & 1) != 0 ||
+       header.length % 6 != 0 || header.length > meshprobe::detail::kMaxSettingsPayload)) {
     __builtin_trap();
   }
   return 0;

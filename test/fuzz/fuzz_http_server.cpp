@@ -7,12 +7,12 @@
 // never crash, and must close within a bound (a hang is reported as a
 // crash); whatever it sends must be HTTP. TLS is left out: its record layer
 // is OpenSSL's to fuzz, and what it carries is this same HTTP.
+#include <boost/asio/io_context.hpp>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <boost/asio/io_context.hpp>
 
 #include <cerrno>
 #include <chrono>
@@ -25,8 +25,8 @@
 #include <string_view>
 #include <utility>
 
-#include "http/http_server.h"
 #include "config/web_config.h"
+#include "http/http_server.h"
 
 namespace {
 

@@ -14,10 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "kube/client/objects.h"
+#include "kube/client/reads.h"
 #include "kube/endpoint_discovery.h"
 #include "kube/hygiene.h"
-#include "kube/client/reads.h"
-#include "kube/client/objects.h"
 
 namespace {
 

@@ -6,8 +6,8 @@
 #include "probes/target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  auto target = meshprobe::parse_target_url(
-      std::string_view(reinterpret_cast<const char*>(data), size));
+  auto target =
+      meshprobe::parse_target_url(std::string_view(reinterpret_cast<const char*>(data), size));
   if (target && (target->port == 0 || target->host.empty())) __builtin_trap();
   return 0;
 }

@@ -8,10 +8,10 @@
 // then saves the input (crash-...) and exits at once. run.sh keeps
 // -rss_limit_mb above this bound, as a backstop.
 #include <sanitizer/allocator_interface.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdlib>
-#include <unistd.h>
 
 namespace {
 

@@ -22,7 +22,13 @@ constexpr std::size_t kMaxUdpResponse = 512;
 constexpr std::size_t kMaxTcpMessage = 65535;
 constexpr std::chrono::milliseconds kTcpIdleTimeout{2000};
 
-enum class Rcode : std::uint16_t { noerror = 0, formerr = 1, servfail = 2, nxdomain = 3, notimp = 4 };
+enum class Rcode : std::uint16_t {
+  noerror = 0,
+  formerr = 1,
+  servfail = 2,
+  nxdomain = 3,
+  notimp = 4
+};
 
 constexpr std::uint16_t kFlagResponse = 0x8000;
 constexpr std::uint16_t kOpcodeMask = 0x7800;
@@ -92,10 +98,10 @@ std::vector<std::uint8_t> response_header(std::span<const std::uint8_t> query, R
   std::uint16_t opcode_bits = query_flags & kOpcodeMask;
   std::vector<std::uint8_t> out;
   put_u16(out, read_u16(query, 0));  // ID
-  put_u16(out, static_cast<std::uint16_t>(kFlagResponse | opcode_bits | kFlagAuthoritative |
-                                          (query_flags & kFlagRecursionDesired) |
-                                          kFlagRecursionAvailable |
-                                          static_cast<std::uint16_t>(rcode)));
+  put_u16(out,
+          static_cast<std::uint16_t>(kFlagResponse | opcode_bits | kFlagAuthoritative |
+                                     (query_flags & kFlagRecursionDesired) |
+                                     kFlagRecursionAvailable | static_cast<std::uint16_t>(rcode)));
   put_u16(out, question_count);
   put_u16(out, answer_count);
   put_u16(out, 0);  // authority
@@ -168,8 +174,8 @@ void DnsZone::set_behaviour(std::string_view name, NameBehaviour behaviour) {
   names_[canonical_name(name)].behaviour = behaviour;
 }
 
-std::optional<std::vector<std::uint8_t>> DnsZone::respond(
-    std::span<const std::uint8_t> query, std::size_t max_size) const {
+std::optional<std::vector<std::uint8_t>> DnsZone::respond(std::span<const std::uint8_t> query,
+                                                          std::size_t max_size) const {
   if (query.size() < kHeaderSize || (read_u16(query, 2) & kFlagResponse) != 0) {
     return std::nullopt;
   }
@@ -202,8 +208,7 @@ std::optional<std::vector<std::uint8_t>> DnsZone::respond(
     }
   }
 
-  std::vector<std::uint8_t> response =
-      response_header(query, rcode, 1, answer_count);
+  std::vector<std::uint8_t> response = response_header(query, rcode, 1, answer_count);
   response.insert(response.end(), query.begin() + kHeaderSize,
                   query.begin() + static_cast<std::ptrdiff_t>(question->end));
   if (response.size() + answers.size() > max_size) {
@@ -242,13 +247,13 @@ struct DnsTestServer::Impl {
     std::uint8_t buffer[4096];
     sockaddr_storage peer{};
     socklen_t peer_length = sizeof peer;
-    ssize_t n = ::recvfrom(udp.get(), buffer, sizeof buffer, 0,
-                           reinterpret_cast<sockaddr*>(&peer), &peer_length);
+    ssize_t n = ::recvfrom(udp.get(), buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&peer),
+                           &peer_length);
     if (n <= 0) return;
     auto response = zone.respond({buffer, static_cast<std::size_t>(n)}, kMaxUdpResponse);
     if (response) {
-      ::sendto(udp.get(), response->data(), response->size(), 0,
-               reinterpret_cast<sockaddr*>(&peer), peer_length);
+      ::sendto(udp.get(), response->data(), response->size(), 0, reinterpret_cast<sockaddr*>(&peer),
+               peer_length);
     }
   }
 

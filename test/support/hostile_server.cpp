@@ -1,8 +1,9 @@
 #include "test/support/hostile_server.h"
 
+#include <openssl/err.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -83,9 +84,7 @@ std::optional<std::string> HostileConnection::read_tls_record() {
     if (more.empty()) return std::nullopt;
     record += more;
     if (record.size() == kTlsRecordHeader && wanted == kTlsRecordHeader) {
-      const auto byte = [&record](std::size_t i) {
-        return static_cast<unsigned char>(record[i]);
-      };
+      const auto byte = [&record](std::size_t i) { return static_cast<unsigned char>(record[i]); };
       const std::size_t length = (std::size_t{byte(3)} << 8) | byte(4);
       // A handshake record of TLS 1.x, and no longer than a record may be.
       if (byte(0) != 0x16 || byte(1) != 0x03 || length > kMaxTlsRecord) return std::nullopt;
@@ -334,9 +333,8 @@ std::string negotiated_version(std::uint16_t port, SSL_CTX* ctx) {
     ERR_clear_error();
     const int result = SSL_do_handshake(ssl.get());
     const std::string bytes = take_output(out);
-    if (!bytes.empty() &&
-        ::send(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
-            static_cast<ssize_t>(bytes.size())) {
+    if (!bytes.empty() && ::send(fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
+                              static_cast<ssize_t>(bytes.size())) {
       return "";
     }
     if (result == 1) return SSL_get_version(ssl.get());
@@ -361,16 +359,14 @@ std::string padded_certificate_pem(std::size_t padding_bytes) {
   X509_gmtime_adj(X509_getm_notAfter(certificate.get()), 30L * 24 * 3600);
   X509_NAME* subject = X509_get_subject_name(certificate.get());
   X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("meshprobe filler"), -1,
-                             -1, 0);
+                             reinterpret_cast<const unsigned char*>("meshprobe filler"), -1, -1, 0);
   X509_set_issuer_name(certificate.get(), subject);
   X509_set_pubkey(certificate.get(), key.get());
 
   // 1.3.6.1.4.1.32473 is the enterprise number reserved for documentation
   // (RFC 5612): no verifier knows the extension, and it is not critical.
   using ObjectPtr = std::unique_ptr<ASN1_OBJECT, OpenSslDeleter<ASN1_OBJECT_free>>;
-  using OctetsPtr =
-      std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
+  using OctetsPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
   ObjectPtr oid(OBJ_txt2obj("1.3.6.1.4.1.32473.1", 1));
   OctetsPtr value(ASN1_OCTET_STRING_new());
   const std::string padding(padding_bytes, 'p');

@@ -70,8 +70,8 @@ std::string to_pem(X509* certificate) {
 
 std::string to_pem(EVP_PKEY* private_key) {
   BioPtr bio = empty_memory_bio();
-  if (PEM_write_bio_PrivateKey(bio.get(), private_key, nullptr, nullptr, 0,
-                               nullptr, nullptr) != 1) {
+  if (PEM_write_bio_PrivateKey(bio.get(), private_key, nullptr, nullptr, 0, nullptr, nullptr) !=
+      1) {
     throw_openssl_error("PEM_write_bio_PrivateKey");
   }
   return drain(bio.get());

@@ -20,8 +20,7 @@ namespace {
 }
 
 // Fills `storage` for an IP literal; the length, or 0 when `ip` is not one.
-socklen_t make_sockaddr(const std::string& ip, std::uint16_t port,
-                        sockaddr_storage& storage) {
+socklen_t make_sockaddr(const std::string& ip, std::uint16_t port, sockaddr_storage& storage) {
   storage = {};
   auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
   if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
@@ -73,8 +72,7 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
     if (host.find(':') != std::string_view::npos) return std::nullopt;
   }
   std::uint16_t port = 0;
-  auto [end, ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (host.empty() || port_text.empty() || ec != std::errc{} ||
       end != port_text.data() + port_text.size()) {
     return std::nullopt;
@@ -159,8 +157,7 @@ WaitResult wait_for(int fd, short events, const StopSignal& stop,
   }
 }
 
-bool sleep_unless_stopped(std::chrono::milliseconds duration,
-                          const StopSignal& stop) {
+bool sleep_unless_stopped(std::chrono::milliseconds duration, const StopSignal& stop) {
   pollfd entry{stop.fd(), POLLIN, 0};
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + duration;

@@ -68,7 +68,6 @@ WaitResult wait_for(int fd, short events, const StopSignal& stop,
                     std::chrono::milliseconds timeout = std::chrono::milliseconds{-1});
 
 // Sleeps for `duration` unless stop is requested first; false when stopped.
-bool sleep_unless_stopped(std::chrono::milliseconds duration,
-                          const StopSignal& stop);
+bool sleep_unless_stopped(std::chrono::milliseconds duration, const StopSignal& stop);
 
 }  // namespace meshprobe::test

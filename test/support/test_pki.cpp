@@ -1,7 +1,8 @@
 #include "test/support/test_pki.h"
 
-#include <arpa/inet.h>
 #include <openssl/asn1.h>
+
+#include <arpa/inet.h>
 
 #include <cstdlib>
 #include <ctime>
@@ -41,8 +42,7 @@ X509Ptr new_certificate(EVP_PKEY* key, const Validity& validity) {
       !BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(certificate.get())) ||
       !X509_gmtime_adj(X509_getm_notBefore(certificate.get()),
                        validity.not_before_offset.count()) ||
-      !X509_gmtime_adj(X509_getm_notAfter(certificate.get()),
-                       validity.not_after_offset.count()) ||
+      !X509_gmtime_adj(X509_getm_notAfter(certificate.get()), validity.not_after_offset.count()) ||
       X509_set_pubkey(certificate.get(), key) != 1) {
     throw_openssl_error("building a certificate");
   }
@@ -51,9 +51,9 @@ X509Ptr new_certificate(EVP_PKEY* key, const Validity& validity) {
 
 void set_common_name(X509* certificate, const std::string& common_name) {
   X509_NAME* subject = X509_get_subject_name(certificate);
-  if (X509_NAME_add_entry_by_txt(
-          subject, "CN", MBSTRING_UTF8,
-          reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0) != 1) {
+  if (X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                                 -1, 0) != 1) {
     throw_openssl_error("setting CN=" + common_name);
   }
 }
@@ -84,8 +84,7 @@ void sign(X509* certificate, EVP_PKEY* issuer_key) {
 }
 
 TestCert make_test_cert(X509* certificate, EVP_PKEY* key) {
-  return TestCert{to_pem(certificate), to_pem(key),
-                  to_time_point(X509_get0_notBefore(certificate)),
+  return TestCert{to_pem(certificate), to_pem(key), to_time_point(X509_get0_notBefore(certificate)),
                   to_time_point(X509_get0_notAfter(certificate))};
 }
 

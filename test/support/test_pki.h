@@ -44,8 +44,7 @@ struct TestCert {
 struct TestCa : TestCert {
   // A self-signed CA certificate (CA:TRUE, keyCertSign) with subject CN=`common_name`.
   static TestCa create(const std::string& common_name,
-                       Validity validity = {std::chrono::hours(-1),
-                                            std::chrono::hours(24 * 3650)});
+                       Validity validity = {std::chrono::hours(-1), std::chrono::hours(24 * 3650)});
 
   // A server leaf (CA:FALSE, serverAuth) signed by this CA.
   TestCert issue(const LeafSpec& spec) const;

@@ -10,6 +10,8 @@
 //
 // serve and dns print "ready" once listening and run until SIGTERM or SIGINT.
 
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -20,8 +22,6 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "test/support/dns_test_server.h"
 #include "test/support/posix_socket.h"
@@ -96,10 +96,10 @@ int run_pki(const PkiArgs& args) {
   if (args.expired) {
     // The same identity as leaf.pem, signed by the same CA, expired a day ago:
     // what istiod serves when its certificate rotation has stopped.
-    TestCert expired = ca.issue(LeafSpec{
-        .common_name = "",
-        .sans = args.sans,
-        .validity = {std::chrono::hours(-24 * 30), std::chrono::hours(-24)}});
+    TestCert expired =
+        ca.issue(LeafSpec{.common_name = "",
+                          .sans = args.sans,
+                          .validity = {std::chrono::hours(-24 * 30), std::chrono::hours(-24)}});
     expired.write(dir, "expired");
   }
   return 0;
@@ -204,10 +204,11 @@ int main(int argc, char** argv) {
                 "also write expired.pem and expired-key.pem: the leaf's twin, expired a day ago");
 
   ServeArgs serve_args;
-  const std::map<std::string, ServerMode> modes = {
-      {"tls_http", ServerMode::tls_http},       {"tls_h2", ServerMode::tls_h2},
-      {"tcp_silent", ServerMode::tcp_silent},   {"tcp_garbage", ServerMode::tcp_garbage},
-      {"tcp_close", ServerMode::tcp_close}};
+  const std::map<std::string, ServerMode> modes = {{"tls_http", ServerMode::tls_http},
+                                                   {"tls_h2", ServerMode::tls_h2},
+                                                   {"tcp_silent", ServerMode::tcp_silent},
+                                                   {"tcp_garbage", ServerMode::tcp_garbage},
+                                                   {"tcp_close", ServerMode::tcp_close}};
   CLI::App* serve = app.add_subcommand("serve", "run a TLS/TCP test server");
   serve->add_option("--listen", serve_args.listen, "IP:PORT or [IPV6]:PORT")->required();
   serve->add_option("--mode", serve_args.mode)

@@ -1,6 +1,7 @@
 #include "test/support/tls_test_server.h"
 
 #include <openssl/err.h>
+
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -92,7 +93,8 @@ class TlsConnection {
 
   bool write_all(std::string_view data) {
     while (!data.empty()) {
-      int n = run([&] { return SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size())); });
+      int n =
+          run([&] { return SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size())); });
       if (n <= 0) return false;
       data.remove_prefix(static_cast<std::size_t>(n));
     }
@@ -175,9 +177,9 @@ std::string request_path(std::string_view head) {
 // A SETTINGS frame as istiod's gRPC server opens with.
 std::string settings_frame() {
   constexpr std::array<std::pair<std::uint16_t, std::uint32_t>, 3> settings = {{
-      {0x3, 100},     // MAX_CONCURRENT_STREAMS
-      {0x4, 65535},   // INITIAL_WINDOW_SIZE
-      {0x5, 16384},   // MAX_FRAME_SIZE
+      {0x3, 100},    // MAX_CONCURRENT_STREAMS
+      {0x4, 65535},  // INITIAL_WINDOW_SIZE
+      {0x5, 16384},  // MAX_FRAME_SIZE
   }};
   std::string frame;
   auto put = [&frame](std::uint32_t value, int bytes) {
@@ -186,9 +188,9 @@ std::string settings_frame() {
     }
   };
   put(static_cast<std::uint32_t>(6 * settings.size()), 3);  // length
-  put(0x4, 1);                  // type SETTINGS
-  put(0, 1);                    // flags
-  put(0, 4);                    // stream 0
+  put(0x4, 1);                                              // type SETTINGS
+  put(0, 1);                                                // flags
+  put(0, 4);                                                // stream 0
   for (const auto& [id, value] : settings) {
     put(id, 2);
     put(value, 4);
@@ -213,8 +215,8 @@ bool find_protocol(const unsigned char* list, unsigned int length, std::string_v
   return false;
 }
 
-int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
-                const unsigned char* in, unsigned int in_length, void* arg) {
+int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                unsigned int in_length, void* arg) {
   const auto& options = *static_cast<const ServerOptions*>(arg);
   bool wants_h2 = (options.mode == ServerMode::tls_h2 && options.offer_h2) ||
                   (options.mode == ServerMode::tls_http && options.http_also_h2);
@@ -243,8 +245,7 @@ SslCtxPtr make_server_context(const ServerOptions& options) {
     throw_openssl_error("the key does not match the certificate");
   }
   // The options outlive the context: both belong to the server's Impl.
-  SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn,
-                             const_cast<ServerOptions*>(&options));
+  SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, const_cast<ServerOptions*>(&options));
   return ctx;
 }
 
@@ -277,8 +278,8 @@ struct TlsTestServer::Impl {
   void accept_loop() {
     while (wait_for(listener.get(), POLLIN, stop) == WaitResult::ready) {
       join_finished_workers();
-      UniqueFd connection(::accept4(listener.get(), nullptr, nullptr,
-                                    SOCK_NONBLOCK | SOCK_CLOEXEC));
+      UniqueFd connection(
+          ::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
       if (!connection) continue;
       Worker& worker = workers.emplace_back();
       worker.thread = std::thread([this, &worker, fd = connection.release()] {
@@ -304,11 +305,8 @@ struct TlsTestServer::Impl {
   void serve(UniqueFd connection) {
     int fd = connection.get();
     switch (options.mode) {
-      case ServerMode::tcp_close:
-        return;
-      case ServerMode::tcp_silent:
-        hold_until_peer_closes(fd, stop);
-        return;
+      case ServerMode::tcp_close: return;
+      case ServerMode::tcp_silent: hold_until_peer_closes(fd, stop); return;
       case ServerMode::tcp_garbage:
         if (send_all(fd, options.garbage, stop)) hold_until_peer_closes(fd, stop);
         return;
@@ -340,8 +338,7 @@ struct TlsTestServer::Impl {
     }
     if (!sleep_unless_stopped(options.response_delay, stop)) return;
     auto path_status = options.status_by_path.find(request_path(head));
-    int status = path_status != options.status_by_path.end() ? path_status->second
-                                                            : options.status;
+    int status = path_status != options.status_by_path.end() ? path_status->second : options.status;
     if (session.write_all(http_response(status))) session.close_gracefully();
   }
 

@@ -33,7 +33,7 @@ struct ServerOptions {
   int status = 200;
   std::map<std::string, int> status_by_path{};  // request path without query
   std::chrono::milliseconds response_delay{0};  // after the request head arrives
-  bool hang = false;                           // read the request, never answer
+  bool hang = false;                            // read the request, never answer
   // Also select h2 when the client offers it, and answer an HTTP/2 client
   // preface with SETTINGS, as Go's net/http TLS server (istiod's webhook
   // port 15017) does. A client offering only http/1.1 gets HTTP/1.1.

@@ -29,9 +29,9 @@ Libcurl load() {
   void* library = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) {
     const char* reason = ::dlerror();
-    throw std::runtime_error(std::string("Kubernetes mode needs ") + kSoname +
-                             " (Debian package libcurl4): " +
-                             (reason != nullptr ? reason : "cannot load it"));
+    throw std::runtime_error(
+        std::string("Kubernetes mode needs ") + kSoname +
+        " (Debian package libcurl4): " + (reason != nullptr ? reason : "cannot load it"));
   }
   Libcurl curl{};
   CURLcode (*global_init)(long) = nullptr;

@@ -2,22 +2,21 @@
 // POSIX sockets, so what is tested is what goes over the wire.
 #include "http/http_server.h"
 
+#include <boost/asio/io_context.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "server_fixture.h"
 #include "test/support/posix_socket.h"
@@ -42,8 +41,7 @@ UniqueFd connect_to(std::uint16_t port) {
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address),
-                sizeof address) != 0) {
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     throw std::runtime_error("connect failed");
   }
   return fd;
@@ -88,7 +86,8 @@ Received receive(const UniqueFd& fd, Done done, std::chrono::milliseconds timeou
 }
 
 Received receive_until_closed(const UniqueFd& fd, std::chrono::milliseconds timeout = 5s) {
-  return receive(fd, [](const std::string&) { return false; }, timeout);
+  return receive(
+      fd, [](const std::string&) { return false; }, timeout);
 }
 
 struct Reply {
@@ -118,8 +117,7 @@ Reply receive_reply(const UniqueFd& fd, bool head_only = false) {
 }
 
 std::string get_request(std::string_view path, std::string_view method = "GET") {
-  return std::string(method) + " " + std::string(path) +
-         " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  return std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
 }
 
 // ---- the server under test ---------------------------------------------------
@@ -213,8 +211,9 @@ TEST_F(HttpServerTest, GetReturnsTheHandlersBodyAndHeaders) {
 TEST_F(HttpServerTest, AcceptEncodingReachesTheHandler) {
   start();
   const UniqueFd client = connect_to(port());
-  ASSERT_TRUE(send_text(client, "GET /encoding HTTP/1.1\r\nHost: x\r\n"
-                                "Accept-Encoding: gzip, br;q=0.5\r\n\r\n"));
+  ASSERT_TRUE(send_text(client,
+                        "GET /encoding HTTP/1.1\r\nHost: x\r\n"
+                        "Accept-Encoding: gzip, br;q=0.5\r\n\r\n"));
   EXPECT_EQ(receive_reply(client).body, "[gzip, br;q=0.5]");
   ASSERT_TRUE(send_text(client, get_request("/encoding")));
   EXPECT_EQ(receive_reply(client).body, "[]");
@@ -326,8 +325,9 @@ TEST_F(HttpServerTest, UnknownPathGetsTheHandlersNotFound) {
 TEST_F(HttpServerTest, OversizedHeaderGets431AndTheConnectionCloses) {
   start();
   const UniqueFd client = connect_to(port());
-  const std::string request = "GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Padding: " +
-                              std::string(20 * 1024, 'a') + "\r\n\r\n";
+  const std::string request =
+      "GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + std::string(20 * 1024, 'a') +
+      "\r\n\r\n";
   send_text(client, request);  // the server may stop reading part-way
   const Received received = receive_until_closed(client);
   EXPECT_THAT(received.data, StartsWith("HTTP/1.1 431 "));
@@ -337,8 +337,8 @@ TEST_F(HttpServerTest, OversizedHeaderGets431AndTheConnectionCloses) {
 TEST_F(HttpServerTest, RequestWithABodyGets413) {
   start();
   const UniqueFd client = connect_to(port());
-  ASSERT_TRUE(send_text(client,
-                        "GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"));
+  ASSERT_TRUE(
+      send_text(client, "GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"));
   const Received received = receive_until_closed(client);
   EXPECT_THAT(received.data, StartsWith("HTTP/1.1 413 "));
   EXPECT_TRUE(received.closed);
@@ -392,8 +392,9 @@ TEST_F(HttpServerTest, HugeRequestLineGets431) {
 TEST_F(HttpServerTest, ChunkedRequestBodyIsRefused) {
   start();
   const UniqueFd client = connect_to(port());
-  send_text(client, "GET /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    "5\r\nhello\r\n0\r\n\r\n");
+  send_text(client,
+            "GET /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5\r\nhello\r\n0\r\n\r\n");
   const Received received = receive_until_closed(client);
   EXPECT_THAT(received.data, StartsWith("HTTP/1.1 413 "));
   EXPECT_TRUE(received.closed);

@@ -2,27 +2,25 @@
 // verifies the chain), client certificates, basic auth, and the same limits
 // as plain HTTP -- a handshake that never finishes is cut off by the read
 // timeout, and it holds one of the bounded connection slots meanwhile.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/ssl.h>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-
 #include <chrono>
 #include <csignal>
 #include <stdexcept>
 #include <string>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "config/web_config.h"
 #include "http/http_server.h"
@@ -207,9 +205,10 @@ std::string request(std::string_view path, std::string_view headers = "",
 std::string basic(std::string_view user_and_password) {
   // Base64 by OpenSSL, as a client would send it.
   std::string out(4 * ((user_and_password.size() + 2) / 3) + 1, '\0');
-  const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                     reinterpret_cast<const unsigned char*>(user_and_password.data()),
-                                     static_cast<int>(user_and_password.size()));
+  const int length =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(user_and_password.data()),
+                      static_cast<int>(user_and_password.size()));
   out.resize(static_cast<std::size_t>(length));
   return "Authorization: Basic " + out + "\r\n";
 }
@@ -227,8 +226,8 @@ class HttpServerTlsTest : public test::HttpServerFixture {
   HttpServerTlsTest() {
     const test::TestCa ca = test::TestCa::create("endpoint-ca");
     ca_ = ca.write(dir_.path(), "ca");
-    server_files_ = ca.issue({"meshprobe", {"127.0.0.1", "localhost"}, {}})
-                        .write(dir_.path(), "server");
+    server_files_ =
+        ca.issue({"meshprobe", {"127.0.0.1", "localhost"}, {}}).write(dir_.path(), "server");
     client_ = ca.issue({"prometheus", {"prometheus"}, {}}).write(dir_.path(), "client");
     const test::TestCa other = test::TestCa::create("other-ca");
     other_ca_ = other.write(dir_.path(), "other-ca");
@@ -496,8 +495,7 @@ TEST_F(HttpServerAuthTest, ARemovedUserIsRefusedOnAnOpenConnection) {
   ASSERT_TRUE(client.handshake_ok());
   ASSERT_TRUE(client.send(request("/hello", basic("prometheus:s3cret-pass"))));
   ASSERT_EQ(client.reply().status, 200);
-  const WebConfig next =
-      web_config("basic_auth_users:\n  grafana: " + std::string(kHash) + "\n");
+  const WebConfig next = web_config("basic_auth_users:\n  grafana: " + std::string(kHash) + "\n");
   on_io([&] { server_->set_web_config(next); });
   ASSERT_TRUE(client.send(request("/hello", basic("prometheus:s3cret-pass"))));
   EXPECT_EQ(client.reply().status, 401);
@@ -550,8 +548,8 @@ TEST(HttpServerWebConfigTest, BasicAuthWorksWithoutTlsToo) {
   closed_within(client, 3s, &data);
   EXPECT_THAT(data, StartsWith("HTTP/1.1 401 "));
   const UniqueFd authorized = connect_to(server.port());
-  ASSERT_TRUE(send_raw(authorized,
-                       request("/hello", basic("prometheus:s3cret-pass") + "Connection: close\r\n")));
+  ASSERT_TRUE(send_raw(
+      authorized, request("/hello", basic("prometheus:s3cret-pass") + "Connection: close\r\n")));
   data.clear();
   closed_within(authorized, 3s, &data);
   EXPECT_THAT(data, StartsWith("HTTP/1.1 200 "));

@@ -6,14 +6,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <future>
 #include <memory>
 #include <thread>
 #include <utility>
-
-#include <gtest/gtest.h>
 
 #include "http/http_server.h"
 
@@ -22,8 +21,8 @@ namespace meshprobe::test {
 class HttpServerFixture : public testing::Test {
  protected:
   void start_server(HttpHandler handler, HttpServerOptions options) {
-    server_ = std::make_unique<HttpServer>(io_, "127.0.0.1", 0, std::move(handler),
-                                           std::move(options));
+    server_ =
+        std::make_unique<HttpServer>(io_, "127.0.0.1", 0, std::move(handler), std::move(options));
     runner_ = std::thread([this] { io_.run(); });
   }
 

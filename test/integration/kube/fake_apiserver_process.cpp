@@ -24,22 +24,17 @@ bool FakeApiServer::available() { return ::system("command -v python3 >/dev/null
 
 FakeApiServer::FakeApiServer(const std::string& state_json)
     : ca_(TestCa::create("fake kube-apiserver CA")) {
-  const TestCert leaf = ca_.issue(LeafSpec{.common_name = "kube-apiserver", .sans = {"127.0.0.1"}, .validity = {}});
+  const TestCert leaf =
+      ca_.issue(LeafSpec{.common_name = "kube-apiserver", .sans = {"127.0.0.1"}, .validity = {}});
   const PemFiles files = leaf.write(dir(), "apiserver");
   set_state(state_json);
   const std::string port_file = (dir() / "port").string();
-  std::vector<std::string> args = {"python3",
-                                   script(),
-                                   "--state",
-                                   (dir() / "state.json").string(),
-                                   "--cert",
-                                   files.cert.string(),
-                                   "--key",
-                                   files.key.string(),
-                                   "--port-file",
-                                   port_file,
-                                   "--log",
-                                   (dir() / "requests.log").string()};
+  std::vector<std::string> args = {"python3",     script(),
+                                   "--state",     (dir() / "state.json").string(),
+                                   "--cert",      files.cert.string(),
+                                   "--key",       files.key.string(),
+                                   "--port-file", port_file,
+                                   "--log",       (dir() / "requests.log").string()};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

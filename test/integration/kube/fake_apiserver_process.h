@@ -27,7 +27,7 @@ class FakeApiServer {
   // Replaces the state atomically; the next request sees it.
   void set_state(const std::string& state_json);
 
-  std::string server() const;                  // https://127.0.0.1:PORT
+  std::string server() const;                                 // https://127.0.0.1:PORT
   const std::string& ca_pem() const { return ca_.cert_pem; }  // trust for server()
   const std::filesystem::path& dir() const { return dir_.path(); }
   // One JSON object per request served: {"path","query","auth","status"}.

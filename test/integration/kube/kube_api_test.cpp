@@ -1,17 +1,16 @@
 // The API client against the emulated API server (fake_apiserver.py) over
 // real HTTPS: authentication, RBAC errors, 404s, paging, retries, token
 // rotation, a caBundle that changes between two reads, cancellation.
-#include "kube/client/reads.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <thread>
 
-#include "kube/ca_sources.h"
-#include "kube/hygiene.h"
 #include "fake_apiserver_process.h"
+#include "kube/ca_sources.h"
+#include "kube/client/reads.h"
+#include "kube/hygiene.h"
 #include "test/support/test_pki.h"
 
 namespace meshprobe::kube {
@@ -22,8 +21,10 @@ using testing::HasSubstr;
 
 constexpr const char* kToken = "api-test-token";
 // base64 of two different PEM-looking bundles.
-constexpr const char* kBundleA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkEKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=";
-constexpr const char* kBundleB = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=";
+constexpr const char* kBundleA =
+    "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkEKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=";
+constexpr const char* kBundleB =
+    "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=";
 
 std::string state(const std::string& extra = "", const char* bundle = kBundleA) {
   std::string namespaces;
@@ -35,7 +36,8 @@ std::string state(const std::string& extra = "", const char* bundle = kBundleA) 
   "mutatingwebhookconfigurations":[{"metadata":{"name":"istio-sidecar-injector"},"webhooks":[
     {"name":"rev.namespace.sidecar-injector.istio.io","clientConfig":{"service":{"namespace":"istio-system","name":"istiod","port":443},"caBundle":")" +
          bundle + R"("}}]}],
-  "namespaces":[)" + namespaces + R"(],
+  "namespaces":[)" +
+         namespaces + R"(],
   "services":[{"metadata":{"name":"istiod","namespace":"istio-system"},"spec":{"ports":[{"name":"https-webhook","port":443,"targetPort":15017}]}}],
   "configmaps":[{"metadata":{"name":"istio-ca-root-cert","namespace":"istio-system"},"data":{"root-cert.pem":"PEM"}}])" +
          extra + "}";
@@ -105,7 +107,8 @@ TEST_F(KubeApiTest, AWrongTokenIsUnauthorizedNamingTheCredentials) {
 }
 
 TEST_F(KubeApiTest, AForbiddenReadNamesTheRbacVerbResourceAndNamespace) {
-  server_->set_state(state(R"(,"forbidden":[{"verb":"get","resource":"configmaps","namespace":"istio-system"}])"));
+  server_->set_state(
+      state(R"(,"forbidden":[{"verb":"get","resource":"configmaps","namespace":"istio-system"}])"));
   ApiClient client(credentials(), fast());
   KubeApi api(client);
   auto map = api.get_config_map("istio-system", "istio-ca-root-cert");
@@ -120,7 +123,8 @@ TEST_F(KubeApiTest, AForbiddenReadNamesTheRbacVerbResourceAndNamespace) {
 }
 
 TEST_F(KubeApiTest, AForbiddenClusterListSaysClusterWide) {
-  server_->set_state(state(R"(,"forbidden":[{"verb":"list","resource":"mutatingwebhookconfigurations"}])"));
+  server_->set_state(
+      state(R"(,"forbidden":[{"verb":"list","resource":"mutatingwebhookconfigurations"}])"));
   ApiClient client(credentials(), fast());
   KubeApi api(client);
   auto list = api.list_webhook_configurations(WebhookKind::mutating);
@@ -148,7 +152,8 @@ TEST_F(KubeApiTest, TransientFailuresAreRetried) {
 }
 
 TEST_F(KubeApiTest, TooManyRequestsIsRetried) {
-  server_->set_state(state(R"(,"faults":[{"path":"/api/v1/namespaces","status":429,"reason":"TooManyRequests","times":1}])"));
+  server_->set_state(state(
+      R"(,"faults":[{"path":"/api/v1/namespaces","status":429,"reason":"TooManyRequests","times":1}])"));
   ApiClient client(credentials(), fast());
   KubeApi api(client);
   EXPECT_TRUE(api.list_namespaces());
@@ -264,7 +269,8 @@ TEST_F(KubeApiTest, AfterTheApiServerProvedUnreachableABatchOfReadsGivesUpAtOnce
 }
 
 TEST_F(KubeApiTest, ProxyRequestsAreNotRetried) {
-  server_->set_state(state(R"(,"faults":[{"path":"/api/v1/namespaces/istio-system/services/https:istiod:443/proxy","status":503,"times":5}])"));
+  server_->set_state(state(
+      R"(,"faults":[{"path":"/api/v1/namespaces/istio-system/services/https:istiod:443/proxy","status":503,"times":5}])"));
   ApiClient client(credentials(), fast());
   KubeApi api(client);
   const HttpResponse response =
@@ -275,7 +281,8 @@ TEST_F(KubeApiTest, ProxyRequestsAreNotRetried) {
 
 TEST_F(KubeApiTest, ACancelledRequestEndsPromptly) {
   // The proxy to a dropped address holds the request for 10 s.
-  server_->set_state(state(R"(,"endpointslices":[{"metadata":{"name":"s","namespace":"istio-system","labels":{"kubernetes.io/service-name":"istiod"}},"addressType":"IPv4","endpoints":[{"addresses":["127.0.0.1"],"conditions":{"ready":true}}],"ports":[{"name":"https-webhook","port":15017}]}],"drop":["127.0.0.1:15017"],"dial_timeout":10)"));
+  server_->set_state(state(
+      R"(,"endpointslices":[{"metadata":{"name":"s","namespace":"istio-system","labels":{"kubernetes.io/service-name":"istiod"}},"addressType":"IPv4","endpoints":[{"addresses":["127.0.0.1"],"conditions":{"ready":true}}],"ports":[{"name":"https-webhook","port":15017}]}],"drop":["127.0.0.1:15017"],"dial_timeout":10)"));
   ApiClient client(credentials(), fast());
   KubeApi api(client);
   std::atomic<bool> cancel{false};
@@ -286,21 +293,22 @@ TEST_F(KubeApiTest, ACancelledRequestEndsPromptly) {
   const auto started = std::chrono::steady_clock::now();
   RequestOptions request;
   request.cancel = &cancel;
-  const HttpResponse response =
-      api.proxy_get("/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready", request);
+  const HttpResponse response = api.proxy_get(
+      "/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready", request);
   canceller.join();
   EXPECT_TRUE(response.cancelled);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
 }
 
 TEST_F(KubeApiTest, ATimeoutAfterTheRequestWasSentIsToldApart) {
-  server_->set_state(state(R"(,"endpointslices":[{"metadata":{"name":"s","namespace":"istio-system","labels":{"kubernetes.io/service-name":"istiod"}},"addressType":"IPv4","endpoints":[{"addresses":["127.0.0.1"],"conditions":{"ready":true}}],"ports":[{"name":"https-webhook","port":15017}]}],"drop":["127.0.0.1:15017"],"dial_timeout":5)"));
+  server_->set_state(state(
+      R"(,"endpointslices":[{"metadata":{"name":"s","namespace":"istio-system","labels":{"kubernetes.io/service-name":"istiod"}},"addressType":"IPv4","endpoints":[{"addresses":["127.0.0.1"],"conditions":{"ready":true}}],"ports":[{"name":"https-webhook","port":15017}]}],"drop":["127.0.0.1:15017"],"dial_timeout":5)"));
   ApiClient client(credentials(), fast());
   KubeApi api(client);
   RequestOptions request;
   request.timeout = 500ms;
-  const HttpResponse response =
-      api.proxy_get("/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready", request);
+  const HttpResponse response = api.proxy_get(
+      "/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready", request);
   EXPECT_EQ(response.status, 0);
   EXPECT_TRUE(response.timed_out);
   EXPECT_TRUE(response.request_sent);

@@ -2,13 +2,14 @@
 // diagnosis, never a hang"): each ends in its one diagnosis, within the
 // probe's timeout, without the probe taking in more than it needs.
 
-#include <string>
-#include <vector>
+#include "test/support/hostile_server.h"
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "probe_harness.h"
-#include "test/support/hostile_server.h"
 
 namespace meshprobe::test {
 namespace {
@@ -39,9 +40,8 @@ class HostileServerProbe : public ProbeTest {
     EXPECT_GE(run.elapsed, at_least);
     EXPECT_LE(run.elapsed, at_most);
     RecordProperty("elapsed_ms",
-                   static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        run.elapsed)
-                                        .count()));
+                   static_cast<int>(
+                       std::chrono::duration_cast<std::chrono::milliseconds>(run.elapsed).count()));
     if (run.results.size() != 1) {
       ADD_FAILURE() << "one address probed, so one result";
       return {};
@@ -341,8 +341,7 @@ TEST_F(HostileServerProbe, Tls10OnlyServerIsTlsProtocolError) {
 
   EXPECT_EQ(code(result.diagnosis), "tls_protocol_error") << describe(result);
   EXPECT_EQ(failed_phase(result), "tls");
-  EXPECT_NE(result.message.find("no TLS version in common"), std::string::npos)
-      << result.message;
+  EXPECT_NE(result.message.find("no TLS version in common"), std::string::npos) << result.message;
 }
 
 TEST_F(HostileServerProbe, SshBannerAnsweringClientHelloIsTlsProtocolError) {

@@ -59,10 +59,10 @@ const TestCa& ProbeTest::test_ca() {
 }
 
 TestCert ProbeTest::istiod_leaf(Validity validity) {
-  return test_ca().issue(LeafSpec{
-      .common_name = "",
-      .sans = {std::string(kIstiodServiceName), "istiod-canary.istio-system.svc"},
-      .validity = validity});
+  return test_ca().issue(
+      LeafSpec{.common_name = "",
+               .sans = {std::string(kIstiodServiceName), "istiod-canary.istio-system.svc"},
+               .validity = validity});
 }
 
 ServerOptions ProbeTest::serving(ServerMode mode, const TestCert& leaf) {
@@ -73,8 +73,8 @@ ServerOptions ProbeTest::serving(ServerMode mode, const TestCert& leaf) {
   return options;
 }
 
-std::shared_ptr<Target> ProbeTest::loopback_target(std::string_view scheme,
-                                                   std::uint16_t port, std::string_view path,
+std::shared_ptr<Target> ProbeTest::loopback_target(std::string_view scheme, std::uint16_t port,
+                                                   std::string_view path,
                                                    const std::string& ca_pem) {
   std::string url =
       std::string(scheme) + "://127.0.0.1:" + std::to_string(port) + std::string(path);

@@ -2,14 +2,14 @@
 // loopback that trust a CA made for the test, and a blocking "probe it now".
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "probes/result.h"
 #include "probes/target.h"

@@ -1,8 +1,8 @@
 // The connect layer over loopback: what a listener, and the lack of one, look like.
 
-#include <sys/socket.h>
-
 #include <gtest/gtest.h>
+
+#include <sys/socket.h>
 
 #include "probe_harness.h"
 #include "test/support/posix_socket.h"

@@ -1,9 +1,9 @@
 // The handshake and the verdict on the served certificate: each way the
 // seed's x509 errors and stalled handshakes show up.
 
-#include <algorithm>
-
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "probe_harness.h"
 
@@ -44,8 +44,7 @@ TEST_F(TlsProbe, WrongSanIsTlsNameMismatch) {
 }
 
 TEST_F(TlsProbe, ExpiredCertificateIsTlsExpired) {
-  TlsTestServer server(
-      serving(ServerMode::tls_http, istiod_leaf(Validity{-48h, -1h})));
+  TlsTestServer server(serving(ServerMode::tls_http, istiod_leaf(Validity{-48h, -1h})));
 
   ProbeResult result = probe_single(loopback_target("https", server.port(), "/ready"));
 
@@ -55,8 +54,7 @@ TEST_F(TlsProbe, ExpiredCertificateIsTlsExpired) {
 }
 
 TEST_F(TlsProbe, NotYetValidCertificateIsTlsNotYetValid) {
-  TlsTestServer server(
-      serving(ServerMode::tls_http, istiod_leaf(Validity{24h, 30 * 24h})));
+  TlsTestServer server(serving(ServerMode::tls_http, istiod_leaf(Validity{24h, 30 * 24h})));
 
   ProbeResult result = probe_single(loopback_target("https", server.port(), "/ready"));
 
@@ -102,10 +100,10 @@ TEST_F(TlsProbe, TlsInfoReportsVersionAlpnAndChain) {
   // A root that expires before its leaf, so the earliest expiry is the
   // chain's, not the leaf's.
   TestCa short_lived_root = TestCa::create("meshprobe short-lived root", Validity{-1h, 20 * 24h});
-  TestCert leaf = short_lived_root.issue(LeafSpec{
-      .common_name = "",
-      .sans = {std::string(kIstiodServiceName), "127.0.0.1"},
-      .validity = Validity{-1h, 30 * 24h}});
+  TestCert leaf =
+      short_lived_root.issue(LeafSpec{.common_name = "",
+                                      .sans = {std::string(kIstiodServiceName), "127.0.0.1"},
+                                      .validity = Validity{-1h, 30 * 24h}});
   ServerOptions options = serving(ServerMode::tls_h2, leaf);
   options.cert_chain_pem = leaf.cert_pem + short_lived_root.cert_pem;
   TlsTestServer server(options);
@@ -152,7 +150,8 @@ TEST_F(TlsProbe, ExpiringSoonCertificateWarnsButSucceeds) {
 }
 
 TEST_F(TlsProbe, IpLiteralTargetVerifiesIpSan) {
-  TestCert leaf = test_ca().issue(LeafSpec{.common_name = "", .sans = {"127.0.0.1"}, .validity = {}});
+  TestCert leaf =
+      test_ca().issue(LeafSpec{.common_name = "", .sans = {"127.0.0.1"}, .validity = {}});
   TlsTestServer server(serving(ServerMode::tls_http, leaf));
   auto target = loopback_target("https", server.port(), "/ready");
   target->server_name = target->host;  // the URL's own host: the IP
@@ -173,7 +172,6 @@ TEST_F(TlsProbe, IpLiteralWithoutIpSanIsTlsNameMismatch) {
   EXPECT_EQ(code(result.diagnosis), "tls_name_mismatch") << describe(result);
   EXPECT_EQ(failed_phase(result), "tls");
 }
-
 
 TEST_F(TlsProbe, ExpiredLeafFromUnknownCaIsTlsExpiredAsGoSaysFirst) {
   // Go's Certificate.Verify checks the leaf's validity before it builds a
@@ -198,9 +196,10 @@ TEST_F(TlsProbe, RefusedChainStillReportsItsFacts) {
   TlsTestServer untrusted_server(serving(ServerMode::tls_http, istiod_leaf()));
   TestCa stale_ca = TestCa::create("stale caBundle root");
 
-  ProbeResult expired_result = probe_single(loopback_target("https", expired_server.port(), "/ready"));
-  ProbeResult untrusted_result = probe_single(
-      loopback_target("https", untrusted_server.port(), "/ready", stale_ca.cert_pem));
+  ProbeResult expired_result =
+      probe_single(loopback_target("https", expired_server.port(), "/ready"));
+  ProbeResult untrusted_result =
+      probe_single(loopback_target("https", untrusted_server.port(), "/ready", stale_ca.cert_pem));
 
   for (const ProbeResult* result : {&expired_result, &untrusted_result}) {
     EXPECT_FALSE(result->success) << describe(*result);
@@ -234,9 +233,9 @@ TEST_F(TlsProbe, CommonNameOnlyLeafIsTlsNameMismatchWithGosText) {
   ProbeResult result = probe_single(loopback_target("https", server.port(), "/ready"));
 
   EXPECT_EQ(code(result.diagnosis), "tls_name_mismatch") << describe(result);
-  EXPECT_NE(result.message.find(
-                "x509: certificate relies on legacy Common Name field, use SANs instead"),
-            std::string::npos)
+  EXPECT_NE(
+      result.message.find("x509: certificate relies on legacy Common Name field, use SANs instead"),
+      std::string::npos)
       << result.message;
 }
 

@@ -101,7 +101,8 @@ TEST_F(SchedulerTest, ATargetNeverOverlapsItself) {
 TEST_F(SchedulerTest, ConcurrencyStaysWithinTheLimit) {
   Scheduler scheduler(io, prober, "node", 3, recording_events());
   std::vector<TargetSpec> specs;
-  for (int i = 0; i < 10; ++i) specs.push_back({target("t" + std::to_string(i), "tls", 100ms), 200ms});
+  for (int i = 0; i < 10; ++i)
+    specs.push_back({target("t" + std::to_string(i), "tls", 100ms), 200ms});
   scheduler.set_targets(specs);
   io.run_for(1s);
   EXPECT_EQ(max_in_flight, 3);
@@ -124,7 +125,8 @@ TEST_F(SchedulerTest, StopCancelsProbesInFlight) {
 
 TEST_F(SchedulerTest, ReloadKeepsAnUnchangedTargetAndDropsARemovedOne) {
   Scheduler scheduler(io, prober, "node", 16, recording_events());
-  scheduler.set_targets({{target("kept", "tcp", 50ms), 100ms}, {target("gone", "tcp", 50ms), 100ms}});
+  scheduler.set_targets(
+      {{target("kept", "tcp", 50ms), 100ms}, {target("gone", "tcp", 50ms), 100ms}});
   io.run_for(300ms);
   scheduler.set_targets({{target("kept", "tcp", 50ms), 100ms}});
   const int gone_before = rounds["gone"];

@@ -1,6 +1,9 @@
 // `ca_bundles` from local sources (a file, inline PEM, the system store):
 // loaded once and shared by the targets naming them, and each refusal with
 // its line, including a CA file unreadable for want of descriptors.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -10,12 +13,9 @@
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "config/config.h"
-#include "probes/ca_bundle.h"
 #include "config_fixture.h"
+#include "probes/ca_bundle.h"
 
 namespace meshprobe::config_test {
 namespace {
@@ -40,9 +40,8 @@ targets:
 TEST_F(ConfigTest, LoadsInlinePemBundles) {
   // A block scalar, indented below `pem:`.
   const std::string pem_block = "      " + replaced(ca_.cert_pem, "\n", "\n      ");
-  const Config config = parsed(
-      "ca_bundles:\n  inline-ca:\n    pem: |\n" + pem_block + "\n" +
-      "targets:\n  - {url: \"tls://a.example:1\", ca: inline-ca}\n");
+  const Config config = parsed("ca_bundles:\n  inline-ca:\n    pem: |\n" + pem_block + "\n" +
+                               "targets:\n  - {url: \"tls://a.example:1\", ca: inline-ca}\n");
   const CaBundleSource& bundle = config.ca_bundles.at(0);
   EXPECT_EQ(bundle.kind, CaSourceKind::inline_pem);
   EXPECT_EQ(bundle.inline_pem, ca_.cert_pem);
@@ -71,8 +70,9 @@ targets:
     url: tls://a.example:1
     ca: y
 )"),
-            at_line(6) + "target \"x\" names CA bundle \"y\", which is not defined in "
-                         "ca_bundles");
+            at_line(6) +
+                "target \"x\" names CA bundle \"y\", which is not defined in "
+                "ca_bundles");
 }
 
 TEST_F(ConfigTest, RefusesDuplicateBundleNames) {
@@ -82,8 +82,9 @@ ca_bundles:
   istio-root: {system: true}
 targets: [{url: "tcp://a.example:1"}]
 )"),
-            at_line(3) + "duplicate CA bundle name \"istio-root\" in \"ca_bundles\" "
-                         "(first at line 2)");
+            at_line(3) +
+                "duplicate CA bundle name \"istio-root\" in \"ca_bundles\" "
+                "(first at line 2)");
 }
 
 TEST_F(ConfigTest, RefusesAMissingCaFileAtTheLineOfItsPath) {
@@ -96,8 +97,8 @@ TEST_F(ConfigTest, RefusesAMissingCaFileAtTheLineOfItsPath) {
 TEST(ConfigErrorTest, OnlyAShortageOfTheMachineIsTransient) {
   EXPECT_TRUE(ConfigError("c.yaml", 0, "cannot read: Too many open files", EMFILE).transient());
   EXPECT_TRUE(ConfigError("c.yaml", 0, "cannot read: Cannot allocate memory", ENOMEM).transient());
-  EXPECT_FALSE(ConfigError("c.yaml", 0, "cannot read: No such file or directory", ENOENT)
-                   .transient());
+  EXPECT_FALSE(
+      ConfigError("c.yaml", 0, "cannot read: No such file or directory", ENOENT).transient());
   EXPECT_FALSE(ConfigError("c.yaml", 3, "targets: not a sequence").transient());
 }
 
@@ -149,9 +150,10 @@ ca_bundles:
   istio-root: {file: "{ca_file}", system: true}
 targets: [{url: "tcp://a.example:1"}]
 )"),
-            at_line(2) + "CA bundle \"istio-root\" needs exactly one of \"file\", \"pem\", "
-                         "\"system: true\", \"mutating_webhook\", \"validating_webhook\" or "
-                         "\"configmap\"");
+            at_line(2) +
+                "CA bundle \"istio-root\" needs exactly one of \"file\", \"pem\", "
+                "\"system: true\", \"mutating_webhook\", \"validating_webhook\" or "
+                "\"configmap\"");
 }
 
 TEST_F(ConfigTest, RefusesABundleWithNoSource) {

@@ -2,13 +2,13 @@
 // a CA file made for each test, and the refusal a document gets.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
-
-#include <gtest/gtest.h>
 
 #include "config/config.h"
 #include "test/support/test_pki.h"
@@ -52,9 +52,7 @@ class ConfigTest : public testing::Test {
     return replaced(doc(text), "{ca_file}", ca_file_);
   }
 
-  Config parsed(std::string_view text) const {
-    return parse_config(with_ca(text), kSource);
-  }
+  Config parsed(std::string_view text) const { return parse_config(with_ca(text), kSource); }
 
   // The error message, or a test failure when the config loads.
   std::string refusal(std::string_view text) const {
@@ -77,8 +75,7 @@ class ConfigTest : public testing::Test {
     const std::filesystem::path shipped =
         std::filesystem::path(MESHPROBE_CONFIG_EXAMPLES_DIR) / name;
     const std::filesystem::path copy = dir_.path() / name;
-    test::write_file(copy, replaced(read_text(shipped), "/etc/meshprobe/root-cert.pem",
-                                    ca_file_));
+    test::write_file(copy, replaced(read_text(shipped), "/etc/meshprobe/root-cert.pem", ca_file_));
     return load_config(copy.string());
   }
 

@@ -23,19 +23,13 @@ std::string refusal(std::string_view text) {
 
 // ---- accepted -------------------------------------------------------------
 
-TEST(ParseDuration, ReadsMilliseconds) {
-  EXPECT_EQ(parsed("500ms"), milliseconds{500});
-}
+TEST(ParseDuration, ReadsMilliseconds) { EXPECT_EQ(parsed("500ms"), milliseconds{500}); }
 
 TEST(ParseDuration, ReadsSeconds) { EXPECT_EQ(parsed("3s"), milliseconds{3000}); }
 
-TEST(ParseDuration, ReadsMinutes) {
-  EXPECT_EQ(parsed("2m"), milliseconds{120'000});
-}
+TEST(ParseDuration, ReadsMinutes) { EXPECT_EQ(parsed("2m"), milliseconds{120'000}); }
 
-TEST(ParseDuration, ReadsHours) {
-  EXPECT_EQ(parsed("1h"), milliseconds{3'600'000});
-}
+TEST(ParseDuration, ReadsHours) { EXPECT_EQ(parsed("1h"), milliseconds{3'600'000}); }
 
 TEST(ParseDuration, AddsPartsWrittenLargestFirst) {
   EXPECT_EQ(parsed("1m30s"), milliseconds{90'000});
@@ -49,9 +43,7 @@ TEST(ParseDuration, AcceptsAFractionThatIsWholeMilliseconds) {
   EXPECT_EQ(parsed("1.5s"), milliseconds{1500});
 }
 
-TEST(ParseDuration, AcceptsAFractionOfAnHour) {
-  EXPECT_EQ(parsed("0.25h"), milliseconds{900'000});
-}
+TEST(ParseDuration, AcceptsAFractionOfAnHour) { EXPECT_EQ(parsed("0.25h"), milliseconds{900'000}); }
 
 TEST(ParseDuration, IgnoresTrailingZerosOfAFraction) {
   EXPECT_EQ(parsed("1.500000000000000s"), milliseconds{1500});
@@ -59,9 +51,7 @@ TEST(ParseDuration, IgnoresTrailingZerosOfAFraction) {
 
 TEST(ParseDuration, AcceptsBareZero) { EXPECT_EQ(parsed("0"), milliseconds{0}); }
 
-TEST(ParseDuration, AcceptsZeroWithAUnit) {
-  EXPECT_EQ(parsed("0s"), milliseconds{0});
-}
+TEST(ParseDuration, AcceptsZeroWithAUnit) { EXPECT_EQ(parsed("0s"), milliseconds{0}); }
 
 TEST(ParseDuration, AcceptsTheLargestRepresentableDuration) {
   EXPECT_EQ(parsed("2562047788015h12m55s807ms"), milliseconds::max());
@@ -74,13 +64,11 @@ TEST(ParseDuration, RefusesEmptyText) {
 }
 
 TEST(ParseDuration, RefusesANumberWithoutUnit) {
-  EXPECT_EQ(refusal("3"),
-            "invalid duration \"3\": missing unit after \"3\" (use ms, s, m, h)");
+  EXPECT_EQ(refusal("3"), "invalid duration \"3\": missing unit after \"3\" (use ms, s, m, h)");
 }
 
 TEST(ParseDuration, RefusesAnUnknownUnitNamingIt) {
-  EXPECT_EQ(refusal("3x"),
-            "invalid duration \"3x\": unknown unit \"x\" (use ms, s, m, h)");
+  EXPECT_EQ(refusal("3x"), "invalid duration \"3x\": unknown unit \"x\" (use ms, s, m, h)");
 }
 
 TEST(ParseDuration, RefusesMicrosecondsAsAnUnknownUnit) {
@@ -145,9 +133,7 @@ TEST(ParseDuration, RefusesPartsWhoseSumOverflowsMilliseconds) {
 
 // ---- formatting -----------------------------------------------------------
 
-TEST(FormatDuration, WritesZeroAsZeroSeconds) {
-  EXPECT_EQ(format_duration(milliseconds{0}), "0s");
-}
+TEST(FormatDuration, WritesZeroAsZeroSeconds) { EXPECT_EQ(format_duration(milliseconds{0}), "0s"); }
 
 TEST(FormatDuration, WritesSubSecondDurationsInMilliseconds) {
   EXPECT_EQ(format_duration(milliseconds{500}), "500ms");
@@ -162,9 +148,8 @@ TEST(FormatDuration, LeavesOutZeroParts) {
 }
 
 TEST(FormatDuration, IsReadBackByParseDuration) {
-  for (const milliseconds duration :
-       {milliseconds{1}, milliseconds{1500}, milliseconds{90'000},
-        milliseconds{86'400'000}, milliseconds::max()}) {
+  for (const milliseconds duration : {milliseconds{1}, milliseconds{1500}, milliseconds{90'000},
+                                      milliseconds{86'400'000}, milliseconds::max()}) {
     EXPECT_EQ(parsed(format_duration(duration)), duration);
   }
 }

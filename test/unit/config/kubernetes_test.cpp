@@ -1,11 +1,11 @@
 // Kubernetes mode in the config: the `kubernetes` section, CA bundles read
 // from webhook configurations and ConfigMaps, `discover` and `via` -- all
 // validated without contacting a cluster.
-#include <filesystem>
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
 
 #include "config/config.h"
 #include "config_fixture.h"
@@ -39,8 +39,9 @@ targets: [{url: "tcp://a.example:1"}]
 
 TEST_F(ConfigTest, TakesTheKubeconfigRelativeToTheConfigFile) {
   const std::filesystem::path file = dir_.path() / "meshprobe.yaml";
-  test::write_file(file, "kubernetes: {kubeconfig: kubeconfig.yaml}\n"
-                         "targets: [{url: \"tcp://a.example:1\"}]\n");
+  test::write_file(file,
+                   "kubernetes: {kubeconfig: kubeconfig.yaml}\n"
+                   "targets: [{url: \"tcp://a.example:1\"}]\n");
   EXPECT_EQ(load_config(file.string()).kubernetes.kubeconfig,
             (dir_.path() / "kubeconfig.yaml").string());
 }
@@ -178,8 +179,9 @@ ca_bundles:
     configmap: istio-ca-root-cert
 targets: [{url: "tcp://a.example:1"}]
 )"),
-            at_line(3) + "\"configmap\" must be NAMESPACE/NAME, e.g. "
-                         "istio-system/istio-ca-root-cert, got \"istio-ca-root-cert\"");
+            at_line(3) +
+                "\"configmap\" must be NAMESPACE/NAME, e.g. "
+                "istio-system/istio-ca-root-cert, got \"istio-ca-root-cert\"");
 }
 
 TEST_F(ConfigTest, RefusesAnInvalidWebhookConfigurationName) {
@@ -241,9 +243,10 @@ targets:
   - url: https://10.0.0.1:443/ready
     discover: endpoints
 )"),
-            at_line(3) + "\"discover: endpoints\" needs a Service host NAME.NAMESPACE.svc (or "
-                         "NAME.NAMESPACE.svc.cluster.local), and "
-                         "\"https://10.0.0.1:443/ready\" has \"10.0.0.1\"");
+            at_line(3) +
+                "\"discover: endpoints\" needs a Service host NAME.NAMESPACE.svc (or "
+                "NAME.NAMESPACE.svc.cluster.local), and "
+                "\"https://10.0.0.1:443/ready\" has \"10.0.0.1\"");
 }
 
 TEST_F(ConfigTest, RefusesAnUnknownDiscovery) {

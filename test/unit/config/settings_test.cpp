@@ -2,6 +2,9 @@
 // node name, concurrency and log format, with their built-in defaults; what
 // refuses a whole file (unreadable, empty, not one YAML map, unknown or
 // duplicate top-level keys); and the listen address parser.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,9 +12,6 @@
 #include <optional>
 #include <string>
 #include <utility>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "config/config.h"
 #include "config/listen_address.h"
@@ -27,8 +27,7 @@ using testing::StartsWith;
 // Sets (or unsets, with nullopt) an environment variable for one test.
 class ScopedEnv {
  public:
-  ScopedEnv(std::string name, const std::optional<std::string>& value)
-      : name_(std::move(name)) {
+  ScopedEnv(std::string name, const std::optional<std::string>& value) : name_(std::move(name)) {
     if (const char* old = std::getenv(name_.c_str())) saved_ = old;
     if (value) {
       setenv(name_.c_str(), value->c_str(), 1);
@@ -203,8 +202,7 @@ TEST_F(ConfigTest, RefusesAnUnreadableFileWithoutALine) {
     load_config(missing);
     FAIL() << "loaded a missing file";
   } catch (const ConfigError& error) {
-    EXPECT_EQ(std::string(error.what()),
-              missing + ": cannot read: No such file or directory");
+    EXPECT_EQ(std::string(error.what()), missing + ": cannot read: No such file or directory");
     EXPECT_EQ(error.line(), 0);
   }
 }
@@ -287,8 +285,9 @@ TEST_F(ConfigTest, RefusesAnInvalidVantage) {
 vantage: control plane
 targets: [{url: "tcp://a.example:1"}]
 )"),
-            at_line(1) + "invalid vantage \"control plane\": use 1 to 63 characters: "
-                         "letters, digits, _ . -");
+            at_line(1) +
+                "invalid vantage \"control plane\": use 1 to 63 characters: "
+                "letters, digits, _ . -");
 }
 
 TEST_F(ConfigTest, RefusesAnInvalidNodeNameEnv) {
@@ -312,8 +311,9 @@ TEST_F(ConfigTest, RefusesMaxConcurrencyOutOfRange) {
 max_concurrency: 0
 targets: [{url: "tcp://a.example:1"}]
 )"),
-            at_line(1) + "\"max_concurrency\" must be a whole number from 1 to 100000, "
-                         "got \"0\"");
+            at_line(1) +
+                "\"max_concurrency\" must be a whole number from 1 to 100000, "
+                "got \"0\"");
 }
 
 TEST_F(ConfigTest, RefusesMaxConcurrencyThatIsNotANumber) {
@@ -358,13 +358,10 @@ TEST(ParseListenAddress, RefusesIpv6WithoutBrackets) {
   EXPECT_THAT(address.error().message, HasSubstr("in brackets"));
 }
 
-TEST(ParseListenAddress, RefusesHostNames) {
-  EXPECT_FALSE(parse_listen_address("localhost:9717"));
-}
+TEST(ParseListenAddress, RefusesHostNames) { EXPECT_FALSE(parse_listen_address("localhost:9717")); }
 
 TEST(ParseListenAddress, RefusesAMissingOrBadPort) {
-  for (const char* text : {"0.0.0.0", "0.0.0.0:", "0.0.0.0:65536", "0.0.0.0:http",
-                           "0.0.0.0:-1"}) {
+  for (const char* text : {"0.0.0.0", "0.0.0.0:", "0.0.0.0:65536", "0.0.0.0:http", "0.0.0.0:-1"}) {
     EXPECT_FALSE(parse_listen_address(text)) << text;
   }
 }

@@ -1,9 +1,9 @@
 // `targets` and the `defaults` they fall back on: intervals and timeouts,
 // URLs, names, per-kind settings and labels, and each refusal with its line.
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "config/config.h"
 #include "config_fixture.h"
@@ -59,8 +59,7 @@ TEST_F(ConfigTest, RefusesAnEmptyTargetsList) {
 }
 
 TEST_F(ConfigTest, RefusesTargetsWithoutAValue) {
-  EXPECT_EQ(refusal("targets:\nvantage: node\n"),
-            at_line(1) + "no targets: \"targets\" is empty");
+  EXPECT_EQ(refusal("targets:\nvantage: node\n"), at_line(1) + "no targets: \"targets\" is empty");
 }
 
 // ---- refused: keys ---------------------------------------------------------
@@ -148,8 +147,9 @@ targets:
   - url: tcp://a.example:1
     interval: 10x
 )"),
-            at_line(3) + "interval: invalid duration \"10x\": unknown unit \"x\" "
-                         "(use ms, s, m, h)");
+            at_line(3) +
+                "interval: invalid duration \"10x\": unknown unit \"x\" "
+                "(use ms, s, m, h)");
 }
 
 TEST_F(ConfigTest, RefusesADurationWithoutAUnit) {
@@ -222,8 +222,9 @@ targets:
   - name: broken
     url: ftp://a.example:21
 )"),
-            at_line(3) + "invalid target URL \"ftp://a.example:21\": unknown scheme "
-                         "\"ftp\" (use tcp, tls, https or grpc)");
+            at_line(3) +
+                "invalid target URL \"ftp://a.example:21\": unknown scheme "
+                "\"ftp\" (use tcp, tls, https or grpc)");
 }
 
 TEST_F(ConfigTest, RefusesATargetWithoutAUrl) {
@@ -245,9 +246,9 @@ targets:
 }
 
 TEST_F(ConfigTest, RefusesATooLongTargetName) {
-  EXPECT_THAT(refusal("targets:\n  - name: " + std::string(129, 'a') +
-                      "\n    url: tcp://a.example:1\n"),
-              StartsWith(at_line(2) + "invalid target name"));
+  EXPECT_THAT(
+      refusal("targets:\n  - name: " + std::string(129, 'a') + "\n    url: tcp://a.example:1\n"),
+      StartsWith(at_line(2) + "invalid target name"));
 }
 
 TEST_F(ConfigTest, RefusesAnExpectedStatusOutOfRange) {
@@ -256,8 +257,9 @@ targets:
   - url: https://a.example/ready
     expected_status: 600
 )"),
-            at_line(3) + "\"expected_status\" must be a whole number from 100 to 599, "
-                         "got \"600\"");
+            at_line(3) +
+                "\"expected_status\" must be a whole number from 100 to 599, "
+                "got \"600\"");
 }
 
 TEST_F(ConfigTest, RefusesAnExpectedStatusOnANonHttpsTarget) {
@@ -266,8 +268,9 @@ targets:
   - url: grpc://a.example:15012
     expected_status: 200
 )"),
-            at_line(3) + "\"expected_status\" applies only to https targets, and "
-                         "\"grpc://a.example:15012\" is grpc");
+            at_line(3) +
+                "\"expected_status\" applies only to https targets, and "
+                "\"grpc://a.example:15012\" is grpc");
 }
 
 TEST_F(ConfigTest, RefusesTlsSettingsOnATcpTarget) {
@@ -276,8 +279,9 @@ targets:
   - url: tcp://a.example:1
     server_name: a.example
 )"),
-            at_line(3) + "\"server_name\" applies only to tls, https and grpc targets, "
-                         "and \"tcp://a.example:1\" is tcp");
+            at_line(3) +
+                "\"server_name\" applies only to tls, https and grpc targets, "
+                "and \"tcp://a.example:1\" is tcp");
 }
 
 TEST_F(ConfigTest, RefusesAnExpiryWarningOutOfRange) {
@@ -297,8 +301,9 @@ targets:
   - name: istiod
     url: tcp://b.example:1
 )"),
-            at_line(4) + "duplicate target name \"istiod\" (first at line 2); give each "
-                         "target a distinct \"name\"");
+            at_line(4) +
+                "duplicate target name \"istiod\" (first at line 2); give each "
+                "target a distinct \"name\"");
 }
 
 TEST_F(ConfigTest, RefusesTwoUnnamedTargetsWithTheSameUrl) {

@@ -3,13 +3,12 @@
 // loaded and checked at load time, and bcrypt through libxcrypt.
 #include "config/web_config.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
 #include <filesystem>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "config/config.h"
 #include "test/support/test_pki.h"
@@ -69,8 +68,8 @@ TEST_F(WebConfigTest, LoadsTlsAndUsersAndBuildsTheContext) {
   const WebConfig web = load(tls_block() + "  client_ca_file: " + leaf_.cert.string() +
                              "\n  client_auth_type: RequireAndVerifyClientCert\n"
                              "  min_version: TLS13\n"
-                             "basic_auth_users:\n  prometheus: " + kHash2y +
-                             "\n  grafana: '" + kOtherHash2b + "'\n");
+                             "basic_auth_users:\n  prometheus: " +
+                             kHash2y + "\n  grafana: '" + kOtherHash2b + "'\n");
   EXPECT_EQ(web.source, file().string());
   ASSERT_TRUE(web.tls.has_value());
   EXPECT_EQ(web.tls->cert_file, server_.cert.string());
@@ -86,7 +85,8 @@ TEST_F(WebConfigTest, LoadsTlsAndUsersAndBuildsTheContext) {
 }
 
 TEST_F(WebConfigTest, RelativeFilesAreTakenFromTheWebConfigsDirectory) {
-  const WebConfig web = load("tls_server_config: {cert_file: server.pem, key_file: server-key.pem}\n");
+  const WebConfig web =
+      load("tls_server_config: {cert_file: server.pem, key_file: server-key.pem}\n");
   ASSERT_TRUE(web.tls.has_value());
   EXPECT_EQ(web.tls->cert_file, (dir_.path() / "server.pem").string());
   EXPECT_EQ(web.tls->key_file, (dir_.path() / "server-key.pem").string());
@@ -172,8 +172,8 @@ TEST_F(WebConfigTest, AHashThatIsNotBcryptIsRefusedWithoutBeingShown) {
               AllOf(HasSubstr("a cost from 4 to 16"), Not(HasSubstr(costly.substr(7)))));
   EXPECT_THAT(error_of("basic_auth_users:\n  'a:b': " + std::string(kHash2y) + "\n"),
               HasSubstr("without ':'"));
-  EXPECT_THAT(error_of("basic_auth_users:\n  bob: " + std::string(kHash2y) + "\n  bob: " +
-                       kOtherHash2b + "\n"),
+  EXPECT_THAT(error_of("basic_auth_users:\n  bob: " + std::string(kHash2y) +
+                       "\n  bob: " + kOtherHash2b + "\n"),
               AllOf(StartsWith(file().string() + ":3: "), HasSubstr("duplicate user \"bob\"")));
 }
 
@@ -189,9 +189,9 @@ TEST(WebConfigLoadTest, TheAgentConfigNamesItRelativeToItself) {
   EXPECT_EQ(parse_config("web_config_file: web.yml\n" + targets, "/etc/meshprobe/config.yaml")
                 .web_config_file,
             "/etc/meshprobe/web.yml");
-  EXPECT_EQ(parse_config("web_config_file: /srv/web.yml\n" + targets, "config.yaml")
-                .web_config_file,
-            "/srv/web.yml");
+  EXPECT_EQ(
+      parse_config("web_config_file: /srv/web.yml\n" + targets, "config.yaml").web_config_file,
+      "/srv/web.yml");
   EXPECT_EQ(parse_config(targets, "config.yaml").web_config_file, "");
   try {
     parse_config(targets + "web_config_file: ''\n", "config.yaml");
@@ -234,8 +234,10 @@ TEST(BcryptTest, MatchesOnlyTheRightPassword) {
 
 TEST(BcryptTest, AgreesWithOpenBsdsTestVector) {
   // From crypt_blowfish's test vectors ($2a$, as OpenBSD wrote them).
-  EXPECT_TRUE(bcrypt_matches("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*U"));
-  EXPECT_FALSE(bcrypt_matches("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*V"));
+  EXPECT_TRUE(
+      bcrypt_matches("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*U"));
+  EXPECT_FALSE(
+      bcrypt_matches("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*V"));
 }
 
 TEST(BcryptTest, RecognisesTheHashForm) {

@@ -30,7 +30,8 @@ HttpResponse answered(long status, std::string body) {
   return response;
 }
 
-constexpr std::string_view kPath = "/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready";
+constexpr std::string_view kPath =
+    "/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready";
 constexpr std::string_view kServer = "https://10.96.0.1:443";
 
 ProxyVerdict judge(const HttpResponse& response, int expected = 200) {
@@ -43,8 +44,9 @@ TEST(ProxyPaths, ServiceProxyNamesSchemeServiceAndPort) {
 }
 
 TEST(ProxyPaths, PodProxyNamesThePodAndItsPort) {
-  EXPECT_EQ(pod_proxy_path("istio-system", "istiod-5f8d7c9b4-abcde", 15017, "/ready?x=1"),
-            "/api/v1/namespaces/istio-system/pods/https:istiod-5f8d7c9b4-abcde:15017/proxy/ready?x=1");
+  EXPECT_EQ(
+      pod_proxy_path("istio-system", "istiod-5f8d7c9b4-abcde", 15017, "/ready?x=1"),
+      "/api/v1/namespaces/istio-system/pods/https:istiod-5f8d7c9b4-abcde:15017/proxy/ready?x=1");
 }
 
 TEST(ProxyErrors, ADialTimeoutIsTcpTimeout) {
@@ -59,31 +61,35 @@ TEST(ProxyErrors, ADialTimeoutIsTcpTimeout) {
 }
 
 TEST(ProxyErrors, ARefusedDialIsTcpRefused) {
-  const ProxyVerdict verdict = judge(answered(
-      503, status_body(503, "ServiceUnavailable",
-                       "error trying to reach service: dial tcp 10.8.0.12:15017: connect: "
-                       "connection refused")));
+  const ProxyVerdict verdict = judge(
+      answered(503, status_body(503, "ServiceUnavailable",
+                                "error trying to reach service: dial tcp 10.8.0.12:15017: connect: "
+                                "connection refused")));
   EXPECT_EQ(verdict.diagnosis, Diagnosis::tcp_refused);
 }
 
 TEST(ProxyErrors, NoEndpointsIsTcpRefusedAsTheSeedSays) {
-  const ProxyVerdict verdict = judge(
-      answered(503, status_body(503, "ServiceUnavailable", "no endpoints available for service \"istiod\"")));
+  const ProxyVerdict verdict =
+      judge(answered(503, status_body(503, "ServiceUnavailable",
+                                      "no endpoints available for service \"istiod\"")));
   EXPECT_EQ(verdict.diagnosis, Diagnosis::tcp_refused);
   EXPECT_THAT(verdict.message, HasSubstr("no endpoints available for service \"istiod\""));
 }
 
 TEST(ProxyErrors, NoRouteIsTcpUnreachable) {
   const ProxyVerdict verdict = judge(answered(
-      503, status_body(503, "ServiceUnavailable",
-                       "error trying to reach service: dial tcp 10.8.0.12:15017: connect: no route to host")));
+      503,
+      status_body(
+          503, "ServiceUnavailable",
+          "error trying to reach service: dial tcp 10.8.0.12:15017: connect: no route to host")));
   EXPECT_EQ(verdict.diagnosis, Diagnosis::tcp_unreachable);
 }
 
 TEST(ProxyErrors, TheOlderPlainTextShapeIsReadToo) {
   const ProxyVerdict verdict =
-      judge(answered(503, "Error: 'dial tcp 10.8.0.12:15017: getsockopt: connection timed out'\n"
-                          "Trying to reach: 'https://10.8.0.12:15017/ready'"));
+      judge(answered(503,
+                     "Error: 'dial tcp 10.8.0.12:15017: getsockopt: connection timed out'\n"
+                     "Trying to reach: 'https://10.8.0.12:15017/ready'"));
   EXPECT_EQ(verdict.diagnosis, Diagnosis::tcp_timeout);
   EXPECT_EQ(verdict.dialled, "10.8.0.12:15017");
 }
@@ -115,7 +121,8 @@ TEST(ProxyErrors, ExpiryAndNotYetValidAreToldApart) {
 }
 
 TEST(ProxyErrors, AHandshakeTimeoutIsTlsTimeout) {
-  EXPECT_EQ(classify_proxy_error("net/http: TLS handshake timeout").diagnosis, Diagnosis::tls_timeout);
+  EXPECT_EQ(classify_proxy_error("net/http: TLS handshake timeout").diagnosis,
+            Diagnosis::tls_timeout);
 }
 
 TEST(ProxyErrors, HeadersThatNeverCameAreHttpTimeout) {
@@ -125,8 +132,9 @@ TEST(ProxyErrors, HeadersThatNeverCameAreHttpTimeout) {
 }
 
 TEST(ProxyErrors, AnUnrecognisedErrorIsAKubernetesApiError) {
-  const ProxyVerdict verdict = judge(answered(
-      503, status_body(503, "ServiceUnavailable", "no service port 8443 found for service \"istiod\"")));
+  const ProxyVerdict verdict =
+      judge(answered(503, status_body(503, "ServiceUnavailable",
+                                      "no service port 8443 found for service \"istiod\"")));
   EXPECT_EQ(verdict.diagnosis, Diagnosis::kubernetes_api_error);
   EXPECT_THAT(verdict.message, HasSubstr("no service port 8443"));
 }

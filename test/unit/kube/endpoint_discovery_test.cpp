@@ -10,7 +10,9 @@ namespace {
 
 using testing::HasSubstr;
 
-Service istiod_service() { return *parse_service_list(test::fixture("services-istio-system.json"))->items.begin(); }
+Service istiod_service() {
+  return *parse_service_list(test::fixture("services-istio-system.json"))->items.begin();
+}
 std::vector<EndpointSlice> istiod_slices() {
   return parse_endpoint_slice_list(test::fixture("endpointslices-istiod.json"))->items;
 }

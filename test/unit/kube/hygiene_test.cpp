@@ -18,8 +18,8 @@ using testing::IsEmpty;
 
 ClusterView fixture_view() {
   ClusterView view;
-  view.mutating = parse_webhook_configuration_list(test::fixture("mutatingwebhookconfigurations.json"),
-                                                   WebhookKind::mutating)
+  view.mutating = parse_webhook_configuration_list(
+                      test::fixture("mutatingwebhookconfigurations.json"), WebhookKind::mutating)
                       ->items;
   view.validating =
       parse_webhook_configuration_list(test::fixture("validatingwebhookconfigurations.json"),
@@ -55,11 +55,10 @@ TEST(Hygiene, AWebhookWithoutCaBundleIsWebhookCaBundleMissing) {
 
 TEST(Hygiene, AWebhookCallingAMissingServiceIsAStaleRevision) {
   const auto found = findings_with(check_webhooks(fixture_view()), kStaleRevision);
-  EXPECT_THAT(what(found),
-              ElementsAre("MutatingWebhookConfiguration/istio-sidecar-injector-1-20 "
-                          "rev.namespace.sidecar-injector.istio.io",
-                          "MutatingWebhookConfiguration/istio-sidecar-injector-1-20 "
-                          "rev.object.sidecar-injector.istio.io"));
+  EXPECT_THAT(what(found), ElementsAre("MutatingWebhookConfiguration/istio-sidecar-injector-1-20 "
+                                       "rev.namespace.sidecar-injector.istio.io",
+                                       "MutatingWebhookConfiguration/istio-sidecar-injector-1-20 "
+                                       "rev.object.sidecar-injector.istio.io"));
   EXPECT_THAT(found[0].message, HasSubstr("Service \"istiod-1-20\" not found"));
 }
 
@@ -139,13 +138,15 @@ TEST(CaChecks, OneCheckPerServicePortAndBundleWithEveryWebhookSharingIt) {
   EXPECT_EQ(checks[0].users.size(), 5u);
   EXPECT_EQ(checks[1].service.name, "istiod-1-22");
   EXPECT_EQ(checks[1].users.size(), 1u);  // the other 1-22 webhook has no caBundle
-  EXPECT_EQ(checks[2].users,
-            (std::vector<std::pair<std::string, std::string>>{
-                {"ValidatingWebhookConfiguration/istiod-default-validator", "validation.istio.io"}}));
+  EXPECT_EQ(
+      checks[2].users,
+      (std::vector<std::pair<std::string, std::string>>{
+          {"ValidatingWebhookConfiguration/istiod-default-validator", "validation.istio.io"}}));
 }
 
 TEST(CaChecks, StaleWebhooksAreNotChecked) {
-  for (const CaCheck& check : ca_checks(fixture_view())) EXPECT_NE(check.service.name, "istiod-1-20");
+  for (const CaCheck& check : ca_checks(fixture_view()))
+    EXPECT_NE(check.service.name, "istiod-1-20");
 }
 
 TEST(CaChecks, OnlyAnUnknownAuthorityShowsAMismatch) {
@@ -157,7 +158,8 @@ TEST(CaChecks, OnlyAnUnknownAuthorityShowsAMismatch) {
 
 TEST(CaChecks, AMismatchIsReportedForEveryWebhookSharingTheBundle) {
   const CaCheck check = ca_checks(fixture_view())[0];
-  const auto found = ca_mismatch_findings(check, "10.8.0.12: x509: certificate signed by unknown authority");
+  const auto found =
+      ca_mismatch_findings(check, "10.8.0.12: x509: certificate signed by unknown authority");
   ASSERT_EQ(found.size(), 5u);
   for (const Finding& f : found) {
     EXPECT_EQ(f.code, kCaMismatch);

@@ -1,9 +1,9 @@
 #include "probes/diagnosis.h"
 
+#include <gtest/gtest.h>
+
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace meshprobe {
 namespace {
@@ -28,9 +28,7 @@ TEST(Diagnosis, ParseRefusesTextThatIsNoCode) {
   EXPECT_EQ(parsed, Diagnosis::tcp_timeout);
 }
 
-TEST(Diagnosis, CodesAreUnique) {
-  EXPECT_EQ(all_codes().size(), std::size(kAllDiagnoses));
-}
+TEST(Diagnosis, CodesAreUnique) { EXPECT_EQ(all_codes().size(), std::size(kAllDiagnoses)); }
 
 TEST(Diagnosis, EveryFailureExplainsItselfAndSaysWhatToDo) {
   for (Diagnosis d : kAllDiagnoses) {

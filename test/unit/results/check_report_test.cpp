@@ -1,12 +1,12 @@
 #include "results/check_report.h"
 
-#include <algorithm>
-#include <regex>
-#include <sstream>
-
 #include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <regex>
+#include <sstream>
 
 namespace meshprobe {
 namespace {
@@ -122,8 +122,7 @@ TEST(RenderJson, IsOneObjectFollowedByANewline) {
 }
 
 TEST(RenderJson, SummaryCountsResultsAndFailures) {
-  const json::object report =
-      parse_report({webhook_ok(), webhook_untrusted(), xds_timeout()});
+  const json::object report = parse_report({webhook_ok(), webhook_untrusted(), xds_timeout()});
   EXPECT_EQ(report.at("summary"), json::parse(R"({"total":3,"failed":2})"));
 }
 
@@ -154,12 +153,9 @@ TEST(RenderJson, FailureCarriesDiagnosisMessageAndRemedy) {
   EXPECT_EQ(result.at("success"), false);
   EXPECT_EQ(result.at("diagnosis"), "tls_unknown_authority");
   EXPECT_EQ(result.at("failed_phase"), "tls");
-  EXPECT_EQ(result.at("message"),
-            "certificate verify failed: unable to get local issuer");
-  EXPECT_EQ(result.at("meaning"),
-            json::string(meaning(Diagnosis::tls_unknown_authority)));
-  EXPECT_EQ(result.at("remedy"),
-            json::string(remedy(Diagnosis::tls_unknown_authority)));
+  EXPECT_EQ(result.at("message"), "certificate verify failed: unable to get local issuer");
+  EXPECT_EQ(result.at("meaning"), json::string(meaning(Diagnosis::tls_unknown_authority)));
+  EXPECT_EQ(result.at("remedy"), json::string(remedy(Diagnosis::tls_unknown_authority)));
 }
 
 TEST(RenderJson, PhasesAreInSeconds) {
@@ -218,8 +214,7 @@ TEST(RenderJson, NonHttpsResultHasNoStatus) {
 TEST(RenderJson, WarningsListCodeAndMessage) {
   ProbeResult result = webhook_ok();
   result.warnings = {{"tls_expiring_soon", "the leaf expires in 5 days"}};
-  EXPECT_EQ(first_result(result).at("warnings"),
-            json::parse(R"([{"code": "tls_expiring_soon",
+  EXPECT_EQ(first_result(result).at("warnings"), json::parse(R"([{"code": "tls_expiring_soon",
                             "message": "the leaf expires in 5 days"}])"));
 }
 
@@ -250,21 +245,19 @@ TEST(RenderTable, ShowsTheRemedyOfAFailure) {
 }
 
 TEST(RenderTable, ShowsNoRemedyForSuccess) {
-  EXPECT_THAT(render_table({webhook_ok()}, "bastion", false),
-              Not(HasSubstr("remedy")));
+  EXPECT_THAT(render_table({webhook_ok()}, "bastion", false), Not(HasSubstr("remedy")));
 }
 
 TEST(RenderTable, AlignsColumns) {
-  const std::vector<std::string> lines = lines_of(
-      render_table({webhook_ok(), webhook_untrusted()}, "bastion", false));
+  const std::vector<std::string> lines =
+      lines_of(render_table({webhook_ok(), webhook_untrusted()}, "bastion", false));
   const std::size_t address_column = lines[0].find("ADDRESS");
   EXPECT_EQ(lines[1].find("10.96.0.15"), address_column);
   EXPECT_EQ(lines[2].find("10.8.1.23"), address_column);
 }
 
 TEST(RenderTable, WrapsLongNotesWithinOneHundredColumns) {
-  for (const std::string& line :
-       lines_of(render_table({xds_timeout()}, "bastion", false))) {
+  for (const std::string& line : lines_of(render_table({xds_timeout()}, "bastion", false))) {
     EXPECT_LE(line.size(), 100u) << line;
   }
 }
@@ -277,32 +270,28 @@ TEST(RenderTable, ShowsWarningsOfASuccess) {
 }
 
 TEST(RenderTable, EndsWithASummaryOfTargetsAndFailures) {
-  const std::vector<std::string> lines = lines_of(render_table(
-      {webhook_ok(), webhook_untrusted(), xds_timeout()}, "bastion", false));
+  const std::vector<std::string> lines =
+      lines_of(render_table({webhook_ok(), webhook_untrusted(), xds_timeout()}, "bastion", false));
   EXPECT_EQ(lines.back(), "3 targets, 2 failed (vantage bastion)");
 }
 
 TEST(RenderTable, HasNoEscapesWithoutColor) {
-  const std::string table =
-      render_table({webhook_ok(), xds_timeout()}, "bastion", false);
+  const std::string table = render_table({webhook_ok(), xds_timeout()}, "bastion", false);
   EXPECT_THAT(table, Not(HasSubstr("\x1b")));
 }
 
 TEST(RenderTable, PaintsFailuresRedWithColor) {
-  EXPECT_THAT(render_table({xds_timeout()}, "bastion", true),
-              HasSubstr("\x1b[31mFAIL\x1b[0m"));
+  EXPECT_THAT(render_table({xds_timeout()}, "bastion", true), HasSubstr("\x1b[31mFAIL\x1b[0m"));
 }
 
 TEST(RenderTable, PaintsSuccessGreenWithColor) {
-  EXPECT_THAT(render_table({webhook_ok()}, "bastion", true),
-              HasSubstr("\x1b[32mok\x1b[0m"));
+  EXPECT_THAT(render_table({webhook_ok()}, "bastion", true), HasSubstr("\x1b[32mok\x1b[0m"));
 }
 
 TEST(RenderTable, PaintsWarningsYellowWithColor) {
   ProbeResult result = webhook_ok();
   result.warnings = {{"tls_expiring_soon", "the leaf expires in 5 days"}};
-  EXPECT_THAT(render_table({result}, "bastion", true),
-              HasSubstr("\x1b[33mwarning\x1b[0m"));
+  EXPECT_THAT(render_table({result}, "bastion", true), HasSubstr("\x1b[33mwarning\x1b[0m"));
 }
 
 TEST(RenderTable, ColorAddsOnlyEscapes) {
@@ -314,8 +303,7 @@ TEST(RenderTable, ColorAddsOnlyEscapes) {
 TEST(RenderTable, NeutralisesControlCharactersFromTheServer) {
   ProbeResult result = xds_timeout();
   result.message = "garbage \x1b[2J from the peer";
-  EXPECT_THAT(render_table({result}, "bastion", false),
-              HasSubstr("garbage ?[2J from the peer"));
+  EXPECT_THAT(render_table({result}, "bastion", false), HasSubstr("garbage ?[2J from the peer"));
 }
 
 }  // namespace

@@ -5,8 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "results/kube_metrics.h"
 #include "results/check_report.h"
+#include "results/kube_metrics.h"
 #include "results/status_page.h"
 
 namespace meshprobe {
@@ -87,7 +87,8 @@ TEST(CheckTable, ListsFindingsWithRemediesAndCountsThem) {
   const HygieneReport report = report_with_mismatch();
   const std::string table = render_table({apiserver_result()}, "bastion", false, &report);
   EXPECT_THAT(table, HasSubstr("HYGIENE"));
-  EXPECT_THAT(table, HasSubstr("webhook_ca_mismatch  MutatingWebhookConfiguration/istio-sidecar-injector"));
+  EXPECT_THAT(
+      table, HasSubstr("webhook_ca_mismatch  MutatingWebhookConfiguration/istio-sidecar-injector"));
   EXPECT_THAT(table, HasSubstr("remedy   restart istiod"));
   EXPECT_THAT(table, HasSubstr("note     caBundle of X not checked"));
   EXPECT_THAT(table, HasSubstr("1 target, 1 failed, 1 hygiene finding"));
@@ -178,7 +179,8 @@ TEST(KubeMetricsText, CountsRefreshesByResult) {
   const std::string text = metrics.serialize();
   EXPECT_THAT(text, HasSubstr("meshprobe_kubernetes_refreshes_total{result=\"success\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("meshprobe_kubernetes_refreshes_total{result=\"failure\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("meshprobe_kubernetes_last_refresh_success_timestamp_seconds 1764020589\n"));
+  EXPECT_THAT(
+      text, HasSubstr("meshprobe_kubernetes_last_refresh_success_timestamp_seconds 1764020589\n"));
 }
 
 TEST(KubeMetricsText, ReportsEachDiscoveredAddresssReadiness) {
@@ -189,8 +191,9 @@ TEST(KubeMetricsText, ReportsEachDiscoveredAddresssReadiness) {
   KubeMetrics metrics;
   metrics.set_endpoints({{{target, std::chrono::seconds(10)}, {}, false}}, "node", "n1");
   const std::string text = metrics.serialize();
-  EXPECT_THAT(text, HasSubstr("meshprobe_endpoint_ready{target=\"pods\",url=\"https://istiod.istio-system"
-                              ".svc:443/ready\",vantage=\"node\",node=\"n1\",address=\"10.8.1.7\"} 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("meshprobe_endpoint_ready{target=\"pods\",url=\"https://istiod.istio-system"
+                        ".svc:443/ready\",vantage=\"node\",node=\"n1\",address=\"10.8.1.7\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("address=\"10.8.0.12\"} 1\n"));
 }
 

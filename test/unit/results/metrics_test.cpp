@@ -1,6 +1,7 @@
 #include "results/metrics.h"
 
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,8 +187,8 @@ class MetricsTest : public ::testing::Test {
   Metrics metrics_{"node", "worker-1"};
   ResultsStore store_;
   std::vector<TargetSpec> specs_;
-  std::shared_ptr<const Target> webhook_ =
-      make_target("istiod-webhook", "https://istiod.istio-system.svc:15017/ready", ProbeKind::https);
+  std::shared_ptr<const Target> webhook_ = make_target(
+      "istiod-webhook", "https://istiod.istio-system.svc:15017/ready", ProbeKind::https);
   std::shared_ptr<const Target> xds_ =
       make_target("istiod-xds", "tcp://istiod.istio-system.svc:15012", ProbeKind::tcp);
 };
@@ -216,8 +217,7 @@ TEST_F(MetricsTest, RoundExposesDurationsStatusAndCertificate) {
   const Labels address = {{"target", "istiod-webhook"}, {"address", "10.0.0.1"}};
   EXPECT_EQ(value_of(text, "probe_duration_seconds", address), 0.012);
   EXPECT_EQ(value_of(text, "probe_http_status_code", address), 200);
-  EXPECT_EQ(value_of(text, "probe_ssl_earliest_cert_expiry", address),
-            1'700'000'000 + 30 * 86400);
+  EXPECT_EQ(value_of(text, "probe_ssl_earliest_cert_expiry", address), 1'700'000'000 + 30 * 86400);
   EXPECT_EQ(value_of(text, "meshprobe_cert_remaining_seconds", address), 30 * 86400);
   Labels tls_phase = address;
   tls_phase["phase"] = "tls";
@@ -267,8 +267,8 @@ TEST_F(MetricsTest, PhasesThatDidNotRunLoseTheirSeries) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
   round(webhook_, {failed_result(*webhook_, "10.0.0.1", Diagnosis::tcp_refused, Phase::connect)});
 
-  const std::vector<Sample> phases = find(exposition(), "meshprobe_phase_duration_seconds",
-                                          {{"address", "10.0.0.1"}});
+  const std::vector<Sample> phases =
+      find(exposition(), "meshprobe_phase_duration_seconds", {{"address", "10.0.0.1"}});
   ASSERT_EQ(phases.size(), 1u);
   EXPECT_EQ(phases.front().labels.at("phase"), "connect");
   EXPECT_EQ(phases.front().value, 3);
@@ -294,9 +294,7 @@ TEST_F(MetricsTest, TransitionsCountEveryFlip) {
   round(xds_, {ok_result(*xds_, "10.0.0.9")});
   round(xds_, {ok_result(*xds_, "10.0.0.9")});
 
-  EXPECT_EQ(value_of(exposition(), "meshprobe_transitions_total",
-                     {{"address", "10.0.0.9"}}),
-            2);
+  EXPECT_EQ(value_of(exposition(), "meshprobe_transitions_total", {{"address", "10.0.0.9"}}), 2);
 }
 
 TEST_F(MetricsTest, DroppedAddressesLoseEverySeries) {
@@ -377,8 +375,7 @@ TEST_F(MetricsTest, SkippedRoundsAreCountedPerTarget) {
   store_.record_skip("istiod-xds");
   store_.record_skip("istiod-xds");
 
-  EXPECT_EQ(value_of(exposition(), "meshprobe_probes_skipped_total",
-                     {{"target", "istiod-xds"}}),
+  EXPECT_EQ(value_of(exposition(), "meshprobe_probes_skipped_total", {{"target", "istiod-xds"}}),
             2);
 }
 
@@ -448,8 +445,8 @@ TEST_F(MetricsTest, PromtoolFindsNoProblemsInARealisticExposition) {
   }
   auto grpc = make_target("istiod-grpc", "grpc://istiod.istio-system.svc:15012", ProbeKind::grpc);
   auto tls = make_target("istiod-tls", "tls://10.96.0.10:15017", ProbeKind::tls);
-  auto missing = make_target("istiod-canary", "tcp://istiod-canary.istio-system.svc:15012",
-                             ProbeKind::tcp);
+  auto missing =
+      make_target("istiod-canary", "tcp://istiod-canary.istio-system.svc:15012", ProbeKind::tcp);
   round(webhook_, {ok_result(*webhook_, "10.0.0.1"), ok_result(*webhook_, "10.0.0.2")});
   round(webhook_, {ok_result(*webhook_, "10.0.0.1"),
                    failed_result(*webhook_, "10.0.0.2", Diagnosis::tcp_timeout, Phase::connect)});

@@ -14,8 +14,7 @@ using testing::Not;
 
 const AgentIdentity kIdentity{"node-a", "worker-1", "0.1.0", "/etc/meshprobe/config.yaml"};
 
-std::shared_ptr<const Target> make_target(std::string name, std::string url,
-                                          ProbeKind kind) {
+std::shared_ptr<const Target> make_target(std::string name, std::string url, ProbeKind kind) {
   auto target = std::make_shared<Target>();
   target->name = std::move(name);
   target->url = std::move(url);
@@ -71,9 +70,7 @@ class StatusRenderTest : public testing::Test {
         {make_target("istiod-webhook", "https://istiod.istio-system.svc:15017/ready",
                      ProbeKind::https),
          10s},
-        {make_target("istiod-xds", "grpc://istiod.istio-system.svc:15012",
-                     ProbeKind::grpc),
-         30s},
+        {make_target("istiod-xds", "grpc://istiod.istio-system.svc:15012", ProbeKind::grpc), 30s},
     });
   }
 

@@ -11,8 +11,7 @@ std::shared_ptr<const Target> make_target(const std::string& name, const std::st
   return std::make_shared<const Target>(std::move(*target));
 }
 
-ProbeResult result(const std::string& address, bool success,
-                   Diagnosis diagnosis = Diagnosis::ok) {
+ProbeResult result(const std::string& address, bool success, Diagnosis diagnosis = Diagnosis::ok) {
   ProbeResult r;
   r.address = address;
   r.success = success;
@@ -35,7 +34,8 @@ class ResultsStoreTest : public ::testing::Test {
 };
 
 TEST_F(ResultsStoreTest, KeepsTheLastResultPerAddress) {
-  store.record_round("webhook", {result("192.0.2.1", true), result("192.0.2.2", false, Diagnosis::tcp_timeout)});
+  store.record_round(
+      "webhook", {result("192.0.2.1", true), result("192.0.2.2", false, Diagnosis::tcp_timeout)});
   EXPECT_TRUE(address("webhook", "192.0.2.1").last.success);
   EXPECT_EQ(address("webhook", "192.0.2.2").last.diagnosis, Diagnosis::tcp_timeout);
   EXPECT_EQ(store.find("webhook")->rounds, 1u);

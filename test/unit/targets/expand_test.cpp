@@ -1,12 +1,12 @@
 // Configured targets expanded with what the cluster said: pure, so every
 // case is a snapshot built here.
 #include "targets/expand.h"
-#include "targets/builtin.h"
-#include "kube/hygiene_run.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "kube/hygiene_run.h"
+#include "targets/builtin.h"
 #include "test/support/test_pki.h"
 
 namespace meshprobe {
@@ -114,7 +114,8 @@ TEST_F(KubeTargetsTest, TheWebhooksCaBundleIsAttached) {
 
 TEST_F(KubeTargetsTest, AnUnreadableCaBundleIsAKubernetesApiErrorVerdict) {
   snapshot_.bundles.erase("injector");
-  snapshot_.bundles.emplace("injector", Error{"forbidden (403): meshprobe needs RBAC verb \"get\""});
+  snapshot_.bundles.emplace("injector",
+                            Error{"forbidden (403): meshprobe needs RBAC verb \"get\""});
   const auto all = expand_targets(config(), &snapshot_);
   const ExpandedTarget& pods = named(all, "webhook-pods");
   ASSERT_TRUE(pods.verdict);
@@ -144,9 +145,9 @@ TEST_F(KubeTargetsTest, AMissingServiceIsDnsNotFound) {
 }
 
 TEST_F(KubeTargetsTest, EndpointsOnTwoPortsBecomeTwoTargets) {
-  set_discovery("webhook-pods",
-                std::vector<DiscoveredService>{service("istiod", {endpoint("10.8.0.12", 15017, true, "a"),
-                                                                  endpoint("10.8.0.13", 16017, true, "b")})});
+  set_discovery("webhook-pods", std::vector<DiscoveredService>{
+                                    service("istiod", {endpoint("10.8.0.12", 15017, true, "a"),
+                                                       endpoint("10.8.0.13", 16017, true, "b")})});
   const auto all = expand_targets(config(), &snapshot_);
   EXPECT_EQ(named(all, "webhook-pods:15017").spec.target->addresses,
             (std::vector<std::string>{"10.8.0.12"}));

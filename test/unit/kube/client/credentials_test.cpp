@@ -23,7 +23,8 @@ clusters:
 - name: prod-cluster
   cluster:
     server: https://34.1.2.3/
-    certificate-authority-data: )" + std::string(kPemBase64) + "\n" + cluster_extra + R"(
+    certificate-authority-data: )" +
+         std::string(kPemBase64) + "\n" + cluster_extra + R"(
 - name: other-cluster
   cluster:
     server: https://10.0.0.1:6443
@@ -72,10 +73,10 @@ users: [{name: u, user: {tokenFile: token}}]
 }
 
 TEST(Kubeconfig, DecodesClientCertificateAndKeyData) {
-  auto credentials = parse_kubeconfig(
-      kubeconfig(std::string("    client-certificate-data: ") + kPemBase64 +
-                 "\n    client-key-data: " + kPemBase64 + "\n"),
-      "kc");
+  auto credentials =
+      parse_kubeconfig(kubeconfig(std::string("    client-certificate-data: ") + kPemBase64 +
+                                  "\n    client-key-data: " + kPemBase64 + "\n"),
+                       "kc");
   ASSERT_TRUE(credentials) << credentials.error().message;
   EXPECT_EQ(credentials->client_cert_pem, kPem);
   EXPECT_EQ(credentials->client_key_pem, kPem);

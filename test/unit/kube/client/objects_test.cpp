@@ -17,7 +17,7 @@ TEST(Base64, DecodesPaddedTextAndSkipsLineBreaks) {
 }
 
 TEST(Base64, RefusesWhatIsNotBase64) {
-  EXPECT_FALSE(base64_decode("aGVsbG8"));   // not a multiple of four
+  EXPECT_FALSE(base64_decode("aGVsbG8"));  // not a multiple of four
   EXPECT_FALSE(base64_decode("aGV*bG8="));
   EXPECT_FALSE(base64_decode("aG=sbG8="));  // data after padding
 }
@@ -89,8 +89,7 @@ TEST(Objects, RefusesADocumentOfAnotherKind) {
 }
 
 TEST(Objects, RefusesAFieldOfTheWrongType) {
-  auto page = parse_namespace_list(
-      R"({"kind":"NamespaceList","items":[{"metadata":{"name":7}}]})");
+  auto page = parse_namespace_list(R"({"kind":"NamespaceList","items":[{"metadata":{"name":7}}]})");
   ASSERT_FALSE(page);
   EXPECT_THAT(page.error().message, HasSubstr("\"name\" is not a string"));
 }
@@ -130,7 +129,8 @@ TEST(LabelSelectors, NotInMatchesAnAbsentLabel) {
 
 TEST(LabelSelectors, ExistsAndDoesNotExistLookAtTheKeyOnly) {
   EXPECT_TRUE(selector({{"istio-injection", "Exists", {}}}).matches({{"istio-injection", ""}}));
-  EXPECT_FALSE(selector({{"istio-injection", "DoesNotExist", {}}}).matches({{"istio-injection", "x"}}));
+  EXPECT_FALSE(
+      selector({{"istio-injection", "DoesNotExist", {}}}).matches({{"istio-injection", "x"}}));
 }
 
 TEST(LabelSelectors, MatchLabelsAndExpressionsAreAnded) {
@@ -140,9 +140,7 @@ TEST(LabelSelectors, MatchLabelsAndExpressionsAreAnded) {
   EXPECT_FALSE(both.matches({{"a", "2"}, {"b", "2"}}));
 }
 
-TEST(LabelSelectors, AnEmptySelectorMatchesEverything) {
-  EXPECT_TRUE(LabelSelector{}.matches({}));
-}
+TEST(LabelSelectors, AnEmptySelectorMatchesEverything) { EXPECT_TRUE(LabelSelector{}.matches({})); }
 
 TEST(LabelSelectors, AnUnknownOperatorMatchesNothing) {
   EXPECT_FALSE(selector({{"a", "Gt", {"1"}}}).matches({{"a", "2"}}));

@@ -1,9 +1,8 @@
 // deploy/rbac.yaml against the requests the client makes (kube_api.h lists
 // them): every request is granted, and nothing else is.
-#include <yaml-cpp/yaml.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <set>
 
