@@ -19,13 +19,13 @@
 #include "agent/scheduler.h"
 #include "config/config.h"
 #include "config/web_config.h"
-#include "http/http_server.h"
+#include "agent/http/http_server.h"
 #include "meshprobe_version.h"
 #include "probes/prober.h"
-#include "results/metrics.h"
-#include "results/status_page.h"
-#include "results/store.h"
-#include "targets/expand.h"
+#include "agent/results/metrics.h"
+#include "agent/results/status_page.h"
+#include "agent/results/store.h"
+#include "agent/targets/expand.h"
 
 namespace meshprobe {
 namespace {

@@ -11,9 +11,9 @@
 #include "kube/hygiene_run.h"
 #include "probes/ca_bundle.h"
 #include "probes/prober.h"
-#include "results/check_report.h"
-#include "targets/builtin.h"
-#include "targets/expand.h"
+#include "agent/results/check_report.h"
+#include "agent/targets/builtin.h"
+#include "agent/targets/expand.h"
 
 namespace meshprobe {
 namespace {

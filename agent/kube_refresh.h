@@ -17,8 +17,8 @@
 #include "kube/hygiene_report.h"
 #include "kube/hygiene_run.h"
 #include "probes/prober.h"
-#include "results/kube_metrics.h"
-#include "targets/expand.h"
+#include "agent/results/kube_metrics.h"
+#include "agent/targets/expand.h"
 
 namespace boost::asio {
 class io_context;

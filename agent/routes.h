@@ -5,11 +5,11 @@
 
 #include <vector>
 
-#include "http/http_server.h"
+#include "agent/http/http_server.h"
 #include "kube/hygiene_report.h"
-#include "results/metrics_source.h"
-#include "results/status_page.h"
-#include "results/store.h"
+#include "agent/results/metrics_source.h"
+#include "agent/results/status_page.h"
+#include "agent/results/store.h"
 
 namespace meshprobe {
 

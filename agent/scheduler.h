@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "probes/result.h"
-#include "targets/spec.h"
+#include "agent/targets/spec.h"
 
 namespace boost::asio {
 class io_context;

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "results/metrics.h"
+#include "agent/results/metrics.h"
 
 int main(int argc, char** argv) {
   using namespace meshprobe;

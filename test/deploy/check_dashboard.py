@@ -16,7 +16,7 @@ the alert rules.
   names METRICS...
             every series the rules and the dashboard read is one the agent
             exports (METRICS: /metrics scrapes of live agents; Kubernetes-mode
-            series from results/kube_metrics.cpp), one the rules record, or one
+            series from agent/results/kube_metrics.cpp), one the rules record, or one
             Prometheus makes (up, ALERTS)
   print-exprs
             prints each dashboard expression, variables replaced, one per line
@@ -236,7 +236,7 @@ def case_alerts(source, args):
 def kubernetes_mode_names(source):
     """Series only an agent connected to an API server exports: taken from
     the source that writes them, as no API server runs in the tests."""
-    with open(os.path.join(source, "results", "kube_metrics.cpp")) as f:
+    with open(os.path.join(source, "agent", "results", "kube_metrics.cpp")) as f:
         return set(re.findall(r'"(meshprobe_[a-z_]+)"', f.read()))
 
 

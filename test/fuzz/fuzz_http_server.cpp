@@ -26,7 +26,7 @@
 #include <utility>
 
 #include "config/web_config.h"
-#include "http/http_server.h"
+#include "agent/http/http_server.h"
 
 namespace {
 

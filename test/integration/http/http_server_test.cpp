@@ -1,6 +1,6 @@
 // The agent's HTTP server against real loopback clients written with plain
 // POSIX sockets, so what is tested is what goes over the wire.
-#include "http/http_server.h"
+#include "agent/http/http_server.h"
 
 #include <boost/asio/io_context.hpp>
 #include <gmock/gmock.h>

@@ -23,7 +23,7 @@
 #include <thread>
 
 #include "config/web_config.h"
-#include "http/http_server.h"
+#include "agent/http/http_server.h"
 #include "server_fixture.h"
 #include "test/support/openssl_util.h"
 #include "test/support/posix_socket.h"

@@ -14,7 +14,7 @@
 #include <thread>
 #include <utility>
 
-#include "http/http_server.h"
+#include "agent/http/http_server.h"
 
 namespace meshprobe::test {
 

@@ -1,4 +1,4 @@
-#include "results/check_report.h"
+#include "agent/results/check_report.h"
 
 #include <boost/json.hpp>
 #include <gmock/gmock.h>

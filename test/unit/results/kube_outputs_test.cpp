@@ -5,9 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "results/check_report.h"
-#include "results/kube_metrics.h"
-#include "results/status_page.h"
+#include "agent/results/check_report.h"
+#include "agent/results/kube_metrics.h"
+#include "agent/results/status_page.h"
 
 namespace meshprobe {
 namespace {

@@ -1,4 +1,4 @@
-#include "results/metrics.h"
+#include "agent/results/metrics.h"
 
 #include <gtest/gtest.h>
 

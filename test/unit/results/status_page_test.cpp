@@ -1,4 +1,4 @@
-#include "results/status_page.h"
+#include "agent/results/status_page.h"
 
 #include <boost/json.hpp>
 #include <gmock/gmock.h>

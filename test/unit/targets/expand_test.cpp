@@ -1,12 +1,12 @@
 // Configured targets expanded with what the cluster said: pure, so every
 // case is a snapshot built here.
-#include "targets/expand.h"
+#include "agent/targets/expand.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "kube/hygiene_run.h"
-#include "targets/builtin.h"
+#include "agent/targets/builtin.h"
 #include "test/support/test_pki.h"
 
 namespace meshprobe {

@@ -1,4 +1,4 @@
-#include "results/exposition.h"
+#include "agent/results/exposition.h"
 
 namespace meshprobe {
 

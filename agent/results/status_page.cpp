@@ -1,7 +1,7 @@
 // /status and / render the same store. A result's last-probe part is the
 // object `check --output json` prints (report.h), so both outputs describe a
 // probe identically; the store adds history and streaks around it.
-#include "results/status_page.h"
+#include "agent/results/status_page.h"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <string_view>
 
-#include "results/check_report.h"
-#include "results/format.h"
+#include "agent/results/check_report.h"
+#include "agent/results/format.h"
 
 namespace meshprobe {
 namespace {

@@ -1,4 +1,4 @@
-#include "results/format.h"
+#include "agent/results/format.h"
 
 #include <fmt/format.h>
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "kube/hygiene_report.h"
-#include "results/metrics_source.h"
-#include "targets/expand.h"
+#include "agent/results/metrics_source.h"
+#include "agent/targets/expand.h"
 
 namespace meshprobe {
 

@@ -1,4 +1,4 @@
-#include "http/basic_auth.h"
+#include "agent/http/basic_auth.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>

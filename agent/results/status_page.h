@@ -4,7 +4,7 @@
 #include <string>
 
 #include "kube/hygiene_report.h"
-#include "results/store.h"
+#include "agent/results/store.h"
 
 namespace meshprobe {
 

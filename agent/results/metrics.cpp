@@ -1,4 +1,4 @@
-#include "results/metrics.h"
+#include "agent/results/metrics.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -16,7 +16,7 @@
 #include <utility>
 
 #include "meshprobe_version.h"
-#include "results/exposition.h"
+#include "agent/results/exposition.h"
 
 namespace meshprobe {
 namespace {

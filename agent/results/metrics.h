@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "results/metrics_source.h"
-#include "results/store.h"
+#include "agent/results/metrics_source.h"
+#include "agent/results/store.h"
 
 namespace meshprobe {
 

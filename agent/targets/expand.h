@@ -13,7 +13,7 @@
 #include "config/config.h"
 #include "kube/snapshot.h"
 #include "probes/result.h"
-#include "targets/spec.h"
+#include "agent/targets/spec.h"
 
 namespace meshprobe {
 

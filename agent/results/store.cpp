@@ -1,4 +1,4 @@
-#include "results/store.h"
+#include "agent/results/store.h"
 
 #include <algorithm>
 #include <limits>

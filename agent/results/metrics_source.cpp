@@ -1,4 +1,4 @@
-#include "results/metrics_source.h"
+#include "agent/results/metrics_source.h"
 
 #include <limits>
 #include <utility>

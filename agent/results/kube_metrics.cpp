@@ -1,11 +1,11 @@
-#include "results/kube_metrics.h"
+#include "agent/results/kube_metrics.h"
 
 #include <fmt/format.h>
 
 #include <array>
 #include <string_view>
 
-#include "results/exposition.h"
+#include "agent/results/exposition.h"
 
 namespace meshprobe {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "probes/result.h"
 #include "probes/target.h"
-#include "targets/spec.h"
+#include "agent/targets/spec.h"
 
 namespace meshprobe {
 

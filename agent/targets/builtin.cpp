@@ -1,4 +1,4 @@
-#include "targets/builtin.h"
+#include "agent/targets/builtin.h"
 
 namespace meshprobe {
 

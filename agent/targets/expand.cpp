@@ -1,4 +1,4 @@
-#include "targets/expand.h"
+#include "agent/targets/expand.h"
 
 #include <algorithm>
 

@@ -18,7 +18,7 @@
 //
 // With basic auth, each request's credentials are checked before its handler
 // runs (basic_auth.h: bcrypt on one worker thread, never on the event loop).
-#include "http/http_server.h"
+#include "agent/http/http_server.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -52,7 +52,7 @@
 #include <system_error>
 #include <unordered_map>
 
-#include "http/basic_auth.h"
+#include "agent/http/basic_auth.h"
 
 namespace meshprobe {
 namespace {

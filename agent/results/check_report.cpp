@@ -1,4 +1,4 @@
-#include "results/check_report.h"
+#include "agent/results/check_report.h"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <optional>
 
-#include "results/format.h"
+#include "agent/results/format.h"
 
 namespace meshprobe {
 namespace {
