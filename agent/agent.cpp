@@ -13,19 +13,19 @@
 #include <thread>
 
 #include "agent/file_watch.h"
+#include "agent/http/http_server.h"
 #include "agent/kube_refresh.h"
 #include "agent/log.h"
-#include "agent/routes.h"
-#include "agent/scheduler.h"
-#include "config/config.h"
-#include "config/web_config.h"
-#include "agent/http/http_server.h"
-#include "meshprobe_version.h"
-#include "probes/prober.h"
 #include "agent/results/metrics.h"
 #include "agent/results/status_page.h"
 #include "agent/results/store.h"
+#include "agent/routes.h"
+#include "agent/scheduler.h"
 #include "agent/targets/expand.h"
+#include "config/config.h"
+#include "config/web_config.h"
+#include "meshprobe_version.h"
+#include "probes/prober.h"
 
 namespace meshprobe {
 namespace {

@@ -6,14 +6,14 @@
 #include <optional>
 #include <ostream>
 
+#include "agent/results/check_report.h"
+#include "agent/targets/builtin.h"
+#include "agent/targets/expand.h"
 #include "config/config.h"
 #include "kube/connection.h"
 #include "kube/hygiene_run.h"
 #include "probes/ca_bundle.h"
 #include "probes/prober.h"
-#include "agent/results/check_report.h"
-#include "agent/targets/builtin.h"
-#include "agent/targets/expand.h"
 
 namespace meshprobe {
 namespace {

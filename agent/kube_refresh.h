@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "agent/log.h"
+#include "agent/results/kube_metrics.h"
+#include "agent/targets/expand.h"
 #include "config/config.h"
 #include "kube/connection.h"
 #include "kube/hygiene_report.h"
 #include "kube/hygiene_run.h"
 #include "probes/prober.h"
-#include "agent/results/kube_metrics.h"
-#include "agent/targets/expand.h"
 
 namespace boost::asio {
 class io_context;

@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "agent/http/http_server.h"
-#include "kube/hygiene_report.h"
 #include "agent/results/metrics_source.h"
 #include "agent/results/status_page.h"
 #include "agent/results/store.h"
+#include "kube/hygiene_report.h"
 
 namespace meshprobe {
 

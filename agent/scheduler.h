@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "probes/result.h"
 #include "agent/targets/spec.h"
+#include "probes/result.h"
 
 namespace boost::asio {
 class io_context;

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "kube/hygiene_report.h"
 #include "agent/results/metrics_source.h"
 #include "agent/targets/expand.h"
+#include "kube/hygiene_report.h"
 
 namespace meshprobe {
 

@@ -15,8 +15,8 @@
 #include <limits>
 #include <utility>
 
-#include "meshprobe_version.h"
 #include "agent/results/exposition.h"
+#include "meshprobe_version.h"
 
 namespace meshprobe {
 namespace {

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "kube/hygiene_report.h"
 #include "agent/results/store.h"
+#include "kube/hygiene_report.h"
 
 namespace meshprobe {
 

@@ -12,9 +12,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/targets/spec.h"
 #include "probes/result.h"
 #include "probes/target.h"
-#include "agent/targets/spec.h"
 
 namespace meshprobe {
 

@@ -10,10 +10,10 @@
 #include <optional>
 #include <vector>
 
+#include "agent/targets/spec.h"
 #include "config/config.h"
 #include "kube/snapshot.h"
 #include "probes/result.h"
-#include "agent/targets/spec.h"
 
 namespace meshprobe {
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `meshprobe check` and `meshprobe version` as a user runs them: exit codes,
-# the SPEC's JSON shape, the table, usage errors. Real servers on loopback.
+# the JSON shape of the README's "meshprobe check" section, the table, usage errors. Real servers on loopback.
 #
 #   check_cli_test.sh MESHPROBE TESTPEER CASE
 set -euo pipefail
@@ -57,7 +57,7 @@ case "$CASE" in
         and .tls.version == "TLSv1.3" and .tls.alpn == "http/1.1"
         and (.tls.chain[0].sans | index("istiod.istio-system.svc") != null)
         and (.tls.chain[0].not_after | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")))' \
-      "$workdir/out" >/dev/null || fail "JSON does not follow the SPEC: $(cat "$workdir/out")"
+      "$workdir/out" >/dev/null || fail "JSON does not have the README's shape: $(cat "$workdir/out")"
     ;;
   some_failed_exits_one_with_diagnosis_and_remedy)
     port=$(free_port)

@@ -1,4 +1,4 @@
-// The agent's status endpoint (agent/http_server.h) as a client on the
+// The agent's status endpoint (agent/http/http_server.h) as a client on the
 // network sees it. Two HttpServers listen on 127.0.0.1 for the whole run, on
 // this thread's io_context: one open, one with basic auth (as a web config's
 // basic_auth_users sets it). Each input is written as is over a new loopback
@@ -25,8 +25,8 @@
 #include <string_view>
 #include <utility>
 
-#include "config/web_config.h"
 #include "agent/http/http_server.h"
+#include "config/web_config.h"
 
 namespace {
 

@@ -22,8 +22,8 @@
 #include <string>
 #include <thread>
 
-#include "config/web_config.h"
 #include "agent/http/http_server.h"
+#include "config/web_config.h"
 #include "server_fixture.h"
 #include "test/support/openssl_util.h"
 #include "test/support/posix_socket.h"

@@ -1,5 +1,5 @@
-// Hostile and broken servers (SPEC 8: "slow, garbage, huge chains end in a
-// diagnosis, never a hang"): each ends in its one diagnosis, within the
+// Hostile and broken servers (the README's Design notes: slow, garbage and huge chains end in a
+// diagnosis, never a hang): each ends in its one diagnosis, within the
 // probe's timeout, without the probe taking in more than it needs.
 
 #include "test/support/hostile_server.h"

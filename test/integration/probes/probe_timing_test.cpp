@@ -1,5 +1,5 @@
 // Phase durations match what the server did, and no server holds a probe
-// past its timeout (SPEC 8: correct timing, never a hang).
+// past its timeout (the README's Design notes: correct timing, never a hang).
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // What Kubernetes mode adds to the outputs: the `hygiene` array of `check
-// --output json` (SPEC section 9), its table section, results seen from the
+// --output json` (the README's "meshprobe check" section), its table section, results seen from the
 // API server, discovered endpoints' labels, /status and the metrics family.
 #include <boost/json.hpp>
 #include <gmock/gmock.h>

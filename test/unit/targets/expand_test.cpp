@@ -5,8 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "kube/hygiene_run.h"
 #include "agent/targets/builtin.h"
+#include "kube/hygiene_run.h"
 #include "test/support/test_pki.h"
 
 namespace meshprobe {

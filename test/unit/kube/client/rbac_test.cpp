@@ -1,4 +1,4 @@
-// deploy/rbac.yaml against the requests the client makes (kube_api.h lists
+// deploy/rbac.yaml against the requests the client makes (kube/client/reads.h lists
 // them): every request is granted, and nothing else is.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
