@@ -78,15 +78,9 @@ std::optional<std::string> host_name() {
 }  // namespace
 
 Config Parser::parse(const std::string& yaml_text) const {
-  if (const int line = line_of_leading_flow_entry(yaml_text)) {
-    fail(line, "YAML syntax error: a document cannot start with ','");
-  }
-  YamlDocument document;
-  try {
-    document = load_one_document(yaml_text);
-  } catch (const YAML::Exception& error) {
-    fail(error.mark.is_null() ? 0 : error.mark.line + 1, "YAML syntax error: " + error.msg);
-  }
+  YamlRead read = read_yaml_document(yaml_text);
+  if (read.error) fail(read.error->line, read.error->message);
+  const YamlDocument& document = read.document;
   if (!document.root || document.root.IsNull()) {
     fail(1, "the file is empty; a config needs at least \"targets\"");
   }

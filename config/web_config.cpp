@@ -98,15 +98,9 @@ class Parser {
   explicit Parser(std::string source) : source_(std::move(source)) {}
 
   WebConfig parse(const std::string& yaml_text) const {
-    if (const int line = line_of_leading_flow_entry(yaml_text)) {
-      fail(line, "YAML syntax error: a document cannot start with ','");
-    }
-    YamlDocument document;
-    try {
-      document = load_one_document(yaml_text);
-    } catch (const YAML::Exception& error) {
-      fail(error.mark.is_null() ? 0 : error.mark.line + 1, "YAML syntax error: " + error.msg);
-    }
+    YamlRead read = read_yaml_document(yaml_text);
+    if (read.error) fail(read.error->line, read.error->message);
+    const YamlDocument& document = read.document;
     if (document.second_document_line != 0) {
       fail(document.second_document_line, "a second YAML document; a web config holds exactly one");
     }

@@ -100,4 +100,19 @@ int line_of_leading_flow_entry(std::string_view yaml_text) {
   return 0;
 }
 
+YamlRead read_yaml_document(const std::string& yaml_text) {
+  YamlRead read;
+  if (const int line = line_of_leading_flow_entry(yaml_text)) {
+    read.error = YamlSyntaxError{line, "YAML syntax error: a document cannot start with ','"};
+    return read;
+  }
+  try {
+    read.document = load_one_document(yaml_text);
+  } catch (const YAML::Exception& error) {
+    read.error = YamlSyntaxError{error.mark.is_null() ? 0 : error.mark.line + 1,
+                                 "YAML syntax error: " + error.msg};
+  }
+  return read;
+}
+
 }  // namespace meshprobe

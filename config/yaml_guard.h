@@ -11,6 +11,7 @@
 
 #include <yaml-cpp/node/node.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,5 +28,19 @@ struct YamlDocument {
 // The first document of `yaml_text`, and whether another follows. Throws
 // YAML::Exception on a syntax error, as YAML::Load does.
 YamlDocument load_one_document(const std::string& yaml_text);
+
+struct YamlSyntaxError {
+  int line = 0;  // 1-based; 0 when yaml-cpp gave no position
+  std::string message;
+};
+
+struct YamlRead {
+  YamlDocument document;
+  std::optional<YamlSyntaxError> error;
+};
+
+// What the config loaders read a file's text with: the leading-`,` guard,
+// then load_one_document, a syntax error as a value with its line.
+YamlRead read_yaml_document(const std::string& yaml_text);
 
 }  // namespace meshprobe
