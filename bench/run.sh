@@ -67,12 +67,15 @@ pss_kb() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup"; }
 # Sums a metric's samples in a Prometheus text exposition on stdin.
 metric_sum() { awk -v m="$1" '$1 ~ "^"m"({|$)" {s += $NF} END {printf "%.0f", s}'; }
 # Quantile from the cumulative buckets of a histogram without labels.
+# As PromQL's histogram_quantile: linear inside a bucket, and the highest
+# finite bound when the quantile falls in +Inf (no upper bound to report).
 histogram_quantile() {
-  awk -v m="$1_bucket" -v q="$2" '
+  awk -v m="$1_bucket" -v q="$2" 'BEGIN { n = 0 }
     index($1, m"{") == 1 { match($1, /le="[^"]+"/); le = substr($1, RSTART+4, RLENGTH-5);
-      les[n] = (le == "+Inf" ? 1e9 : le); counts[n++] = $NF }
+      les[n] = le; counts[n++] = $NF }
     END { total = counts[n-1]; rank = q * total; prev_le = 0; prev_c = 0
       for (i = 0; i < n; i++) { if (counts[i] >= rank) {
+          if (les[i] == "+Inf") { printf "%.6f", prev_le; exit }
           frac = (counts[i] == prev_c) ? 0 : (rank - prev_c) / (counts[i] - prev_c)
           printf "%.6f", prev_le + (les[i] - prev_le) * frac; exit }
         prev_le = les[i]; prev_c = counts[i] } }'
