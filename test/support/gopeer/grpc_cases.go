@@ -211,11 +211,13 @@ func differentialGrpcShape(c gcase, mpBin, certs string) int {
 // gRPC's spec spells it ("UNIMPLEMENTED", "NOT_FOUND").
 func canonicalCodeName(goName string) string {
 	var b strings.Builder
-	for i, r := range goName {
-		if i > 0 && r >= 'A' && r <= 'Z' {
+	prevLower := false
+	for _, r := range goName {
+		if prevLower && r >= 'A' && r <= 'Z' {
 			b.WriteByte('_')
 		}
 		b.WriteRune(r)
+		prevLower = r >= 'a' && r <= 'z'
 	}
 	name := strings.ToUpper(b.String())
 	if name == "CANCELED" {
