@@ -27,7 +27,9 @@ constexpr std::string_view kTargetKeys[] = {"name",
                                             "expiry_warning_days",
                                             "labels",
                                             "discover",
-                                            "via"};
+                                            "via",
+                                            "grpc_method",
+                                            "grpc_expect_serving"};
 
 struct DiscoveryName {
   std::string_view name;
@@ -52,6 +54,7 @@ constexpr ViaName kVias[] = {
 constexpr std::string_view kNotViaApiserverKeys[] = {"ca", "server_name", "expiry_warning_days"};
 
 bool is_https(ProbeKind kind) { return kind == ProbeKind::https; }
+bool is_grpc(ProbeKind kind) { return kind == ProbeKind::grpc; }
 
 // Target keys that mean nothing for some probe kinds: refused there rather
 // than silently ignored, since their presence shows a misunderstanding.
@@ -65,6 +68,8 @@ const KindSpecificKey kKindSpecificKeys[] = {
     {"server_name", uses_tls, "tls, https and grpc"},
     {"expiry_warning_days", uses_tls, "tls, https and grpc"},
     {"expected_status", is_https, "https"},
+    {"grpc_method", is_grpc, "grpc"},
+    {"grpc_expect_serving", is_grpc, "grpc"},
 };
 
 constexpr IntRange kStatusRange{100, 599};
@@ -75,7 +80,7 @@ constexpr std::size_t kMaxLabelsPerTarget = 8;
 // or reserves: a user label of the same name would clash with them.
 constexpr std::string_view kReservedLabels[] = {"target",  "url",  "kind",      "address",
                                                 "vantage", "node", "diagnosis", "phase",
-                                                "le",      "job",  "instance"};
+                                                "le",      "job",  "instance",  "grpc_status"};
 
 }  // namespace
 
@@ -166,12 +171,32 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
   if (const Entry* status = keys.find("expected_status")) {
     target.expected_status = int_value(*status, kStatusRange);
   }
+  read_target_grpc_keys(keys, target);
   const Entry* days = keys.find("expiry_warning_days");
   target.expiry_warning_days =
       days ? int_value(*days, kExpiryDaysRange) : config.expiry_warning_days;
   if (const Entry* labels = keys.find("labels")) target.labels = read_labels(*labels);
   result.target = std::make_shared<const Target>(std::move(target));
   return result;
+}
+
+void Parser::read_target_grpc_keys(const Section& keys, Target& target) const {
+  const Entry* method = keys.find("grpc_method");
+  if (method) {
+    target.grpc_method = string_value(*method);
+    if (std::string problem = grpc_method_problem(target.grpc_method); !problem.empty()) {
+      fail(method->value_line(),
+           "\"grpc_method\" " + in_quotes(target.grpc_method) + ": " + problem);
+    }
+  }
+  const Entry* serving = keys.find("grpc_expect_serving");
+  if (!serving) return;
+  target.grpc_expect_serving = bool_value(*serving);
+  if (target.grpc_expect_serving && target.grpc_method != kDefaultGrpcMethod) {
+    fail(serving->line, "\"grpc_expect_serving\" needs the health check's method " +
+                            std::string(kDefaultGrpcMethod) + ", and \"grpc_method\" is " +
+                            in_quotes(target.grpc_method));
+  }
 }
 
 void Parser::read_target_kubernetes_keys(const Section& keys, const Target& target,

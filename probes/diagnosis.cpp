@@ -79,6 +79,29 @@ constexpr Entry kCatalogue[] = {
      "SETTINGS: it is not istiod's xDS gRPC (no healthy upstream)",
      "check the discovery address in the mesh ProxyConfig and the istiod "
      "Service it names"},
+    {"grpc_not_grpc",
+     "the port speaks HTTP/2 but answered the gRPC call with something else (an HTTP "
+     "status other than 200 or a content-type other than application/grpc; grpc-go: "
+     "code = Unimplemented desc = Not Found: HTTP status code 404): for istiod, the "
+     "webhook port (15017) instead of xDS (15012)",
+     "check the discovery address in the mesh ProxyConfig and the port of the istiod "
+     "Service it names (xDS is 15012, the webhook 15017)"},
+    {"grpc_protocol_error",
+     "the server took the gRPC call but did not end it with a gRPC status: it reset the "
+     "stream, went away (GOAWAY), closed the connection, answered without grpc-status, or "
+     "broke HTTP/2 (undecodable or oversized headers, flow control)",
+     "read the message; check istiod's logs and what sits in front of the port (a proxy "
+     "or load balancer that speaks HTTP/2 but not gRPC)"},
+    {"grpc_timeout",
+     "HTTP/2 is up, but the gRPC call got no status within the timeout (grpc-go: code = "
+     "DeadlineExceeded): istiod is hung or overloaded",
+     "check istiod's logs, CPU and memory"},
+    {"grpc_not_serving",
+     "the target expects the gRPC health service to say SERVING (grpc_expect_serving), "
+     "and it said otherwise: NOT_SERVING, SERVICE_UNKNOWN, UNKNOWN, or a status that is "
+     "not OK (e.g. UNIMPLEMENTED: no health service)",
+     "check the health of the service the message names, or drop grpc_expect_serving for "
+     "servers without a health service (istiod's xDS port has none)"},
     {"local_resource",
      "the prober ran out of a local resource (file descriptors, memory, "
      "ephemeral ports)",

@@ -24,6 +24,10 @@ enum class Diagnosis {
   http_protocol_error,
   http_unexpected_status,
   grpc_not_h2,
+  grpc_not_grpc,
+  grpc_protocol_error,
+  grpc_timeout,
+  grpc_not_serving,
   local_resource,
   kubernetes_api_error,
 };
@@ -46,6 +50,10 @@ inline constexpr Diagnosis kAllDiagnoses[] = {
     Diagnosis::http_protocol_error,
     Diagnosis::http_unexpected_status,
     Diagnosis::grpc_not_h2,
+    Diagnosis::grpc_not_grpc,
+    Diagnosis::grpc_protocol_error,
+    Diagnosis::grpc_timeout,
+    Diagnosis::grpc_not_serving,
     Diagnosis::local_resource,
     Diagnosis::kubernetes_api_error,
 };

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "meshprobe_version.h"
 #include "probes/result.h"
 #include "probes/target.h"
 
@@ -18,7 +19,8 @@ namespace meshprobe {
 struct ProberOptions {
   // Threads for getaddrinfo: one hung lookup must not delay other targets.
   int resolver_threads = 4;
-  std::string user_agent = "meshprobe";
+  // Sent by https (User-Agent) and grpc (user-agent) probes.
+  std::string user_agent = "meshprobe/" MESHPROBE_VERSION;
 };
 
 // Cancels a running probe; its completion still runs, with what it has.

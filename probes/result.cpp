@@ -12,6 +12,29 @@ std::string_view phase_name(Phase phase) {
   return "unknown";
 }
 
+std::string_view grpc_status_name(int code) {
+  static constexpr std::string_view kNames[kGrpcStatusCodes] = {
+      "OK",
+      "CANCELLED",
+      "UNKNOWN",
+      "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED",
+      "NOT_FOUND",
+      "ALREADY_EXISTS",
+      "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION",
+      "ABORTED",
+      "OUT_OF_RANGE",
+      "UNIMPLEMENTED",
+      "INTERNAL",
+      "UNAVAILABLE",
+      "DATA_LOSS",
+      "UNAUTHENTICATED",
+  };
+  return code >= 0 && code < kGrpcStatusCodes ? kNames[code] : std::string_view{};
+}
+
 ProbeResult result_for(const Target& target) {
   ProbeResult result;
   result.target = target.name;

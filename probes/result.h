@@ -46,6 +46,25 @@ struct TlsInfo {
   std::optional<WallClock::time_point> earliest_expiry;  // over the chain
 };
 
+// The gRPC call of a grpc probe, as far as it got.
+struct GrpcInfo {
+  std::string method;  // the :path called, e.g. "/grpc.health.v1.Health/Check"
+  // Of the response headers; 0 and empty before they came.
+  int http_status = 0;
+  std::string content_type;
+  std::optional<int> status;  // grpc-status; empty when none came
+  std::string message;        // grpc-message, percent-decoded, bounded
+  // Health/Check only: the HealthCheckResponse's status ("SERVING",
+  // "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN"); empty when no message came.
+  std::string serving_status;
+};
+
+// gRPC's canonical status codes, 0-16.
+inline constexpr int kGrpcStatusCodes = 17;
+// The canonical name of a gRPC status code ("UNIMPLEMENTED"); empty outside
+// 0-16.
+std::string_view grpc_status_name(int code);
+
 struct Warning {
   std::string code;  // e.g. "tls_expiring_soon"
   std::string message;
@@ -73,6 +92,8 @@ struct ProbeResult {
 
   std::optional<TlsInfo> tls;
   int http_status = 0;  // https only, 0 when no status line arrived
+  // grpc only, once the server's SETTINGS came and the call was sent.
+  std::optional<GrpcInfo> grpc;
   std::vector<Warning> warnings;
 };
 

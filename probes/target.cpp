@@ -18,6 +18,27 @@ std::string_view kind_name(ProbeKind kind) {
 
 bool uses_tls(ProbeKind kind) { return kind != ProbeKind::tcp; }
 
+std::string grpc_method_problem(std::string_view method) {
+  // Service and method names are protobuf identifiers (the service dotted
+  // by its package); anything else would not be a method any server has.
+  const auto identifier = [](std::string_view part, bool dotted) {
+    if (part.empty() || part.size() > 256) return false;
+    for (char c : part) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || (dotted && c == '.');
+      if (!ok) return false;
+    }
+    return part.front() != '.' && part.back() != '.';
+  };
+  const std::size_t slash = method.find('/', 1);
+  if (method.empty() || method.front() != '/' || slash == std::string_view::npos ||
+      !identifier(method.substr(1, slash - 1), true) ||
+      !identifier(method.substr(slash + 1), false)) {
+    return "expected a gRPC method path /SERVICE/METHOD, e.g. " + std::string(kDefaultGrpcMethod);
+  }
+  return "";
+}
+
 namespace {
 
 bool parse_kind(std::string_view scheme, ProbeKind& kind) {

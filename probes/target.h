@@ -22,6 +22,14 @@ enum class ProbeKind { tcp, tls, https, grpc };
 // `check --timeout`).
 inline constexpr std::chrono::milliseconds kDefaultProbeTimeout{3000};
 
+// The gRPC health check (grpc.health.v1): what a grpc probe calls unless
+// the target says otherwise.
+inline constexpr std::string_view kDefaultGrpcMethod = "/grpc.health.v1.Health/Check";
+
+// Empty when `method` is a gRPC method path, "/SERVICE/METHOD"; otherwise
+// what is wrong with it.
+std::string grpc_method_problem(std::string_view method);
+
 std::string_view kind_name(ProbeKind kind);
 bool uses_tls(ProbeKind kind);
 
@@ -41,6 +49,10 @@ struct Target {
 
   std::chrono::milliseconds timeout = kDefaultProbeTimeout;
   int expected_status = 200;
+  // grpc: the method called (its :path) and whether the answer must be a
+  // Health SERVING (otherwise any gRPC status proves a gRPC server).
+  std::string grpc_method{kDefaultGrpcMethod};
+  bool grpc_expect_serving = false;
   int expiry_warning_days = 14;
 
   // When set, these addresses are probed instead of resolving `host`

@@ -71,6 +71,22 @@ json::object tls_json(const TlsInfo& tls) {
   return out;
 }
 
+json::object grpc_json(const GrpcInfo& grpc) {
+  const auto text_or_null = [](const std::string& text) {
+    return text.empty() ? json::value(nullptr) : json::value(text);
+  };
+  json::object out;
+  out["method"] = grpc.method;
+  out["http_status"] = grpc.http_status != 0 ? json::value(grpc.http_status) : json::value(nullptr);
+  out["content_type"] = text_or_null(grpc.content_type);
+  out["status"] = grpc.status ? json::value(*grpc.status) : json::value(nullptr);
+  const std::string_view name = grpc.status ? grpc_status_name(*grpc.status) : "";
+  out["status_name"] = name.empty() ? json::value(nullptr) : json::value(name);
+  out["message"] = grpc.message;
+  out["serving_status"] = text_or_null(grpc.serving_status);
+  return out;
+}
+
 json::array warnings_json(const std::vector<Warning>& warnings) {
   json::array out;
   for (const Warning& warning : warnings) {
@@ -231,6 +247,7 @@ std::string render_notes(const ProbeResult& result, const Painter& painter) {
     out += render_note("meaning", meaning(result.diagnosis), "", painter);
     out += render_note("remedy", remedy(result.diagnosis), "", painter);
   }
+  if (result.grpc) out += render_note("grpc", grpc_summary(*result.grpc), "", painter);
   for (const Warning& warning : result.warnings) {
     out += render_note("warning", warning.code + ": " + warning.message, kYellow, painter);
   }
@@ -300,6 +317,10 @@ json::object result_json(const ProbeResult& result, std::string_view vantage) {
     // 0 means no status line arrived: there is no status to report.
     out["http_status"] =
         result.http_status != 0 ? json::value(result.http_status) : json::value(nullptr);
+  }
+  if (result.kind == ProbeKind::grpc) {
+    // null: the call never went out (no h2, no SETTINGS, or an earlier layer failed).
+    out["grpc"] = result.grpc ? json::value(grpc_json(*result.grpc)) : json::value(nullptr);
   }
   if (result.tls) out["tls"] = tls_json(*result.tls);
   out["warnings"] = warnings_json(result.warnings);

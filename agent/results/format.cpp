@@ -12,6 +12,22 @@ std::string format_latency(Duration duration) {
   return fmt::format("{:.2f} s", millis / 1000);
 }
 
+std::string grpc_summary(const GrpcInfo& grpc) {
+  std::string out = grpc.method + ": ";
+  if (grpc.status) {
+    const std::string_view name = grpc_status_name(*grpc.status);
+    out += fmt::format("grpc-status {}{}{}", *grpc.status, name.empty() ? "" : " ", name);
+    if (!grpc.message.empty()) out += fmt::format(" (\"{}\")", grpc.message);
+    if (!grpc.serving_status.empty()) out += ", " + grpc.serving_status;
+  } else if (grpc.http_status != 0) {
+    out += fmt::format("no grpc-status; HTTP {}, content-type \"{}\"", grpc.http_status,
+                       grpc.content_type);
+  } else {
+    out += "no answer";
+  }
+  return out;
+}
+
 std::string rfc3339(WallClock::time_point time) {
   namespace chrono = std::chrono;
   const auto whole_seconds = chrono::floor<chrono::seconds>(time);

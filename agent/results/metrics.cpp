@@ -129,6 +129,9 @@ struct AddressRow {
   bool success = false;
   Diagnosis diagnosis = Diagnosis::ok;
   int http_status = 0;
+  // grpc: the grpc-status of the last call; -1 when none came. Codes outside
+  // the 17 canonical ones show as the label value "".
+  int grpc_status = -1;
   Duration duration{};
   PhaseDurations phases;
   std::optional<WallClock::time_point> earliest_expiry;
@@ -187,6 +190,14 @@ constexpr AddressFamily kAddressFamilies[] = {
      "HTTP status of the last https probe of the address (0 when no status line arrived).",
      [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        if (a.kind == ProbeKind::https) append_sample(out, name, labels, a.http_status);
+     }},
+    {"meshprobe_grpc_status_info", "gauge",
+     "The grpc-status of the last grpc probe's call, by canonical name in the grpc_status label "
+     "(\"\" when no status came or the code is not canonical).",
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
+       if (a.kind == ProbeKind::grpc) {
+         append_sample(out, name, labels, 1, "grpc_status", grpc_status_name(a.grpc_status));
+       }
      }},
     {"meshprobe_phase_duration_seconds", "gauge",
      "How long each phase of the last probe of the address took, for the phases that ran.",
@@ -453,6 +464,7 @@ MetricsScrape Metrics::scrape(const ResultsStore& store) const {
       row.success = last.success;
       row.diagnosis = last.diagnosis;
       row.http_status = last.http_status;
+      if (last.grpc && last.grpc->status) row.grpc_status = *last.grpc->status;
       row.duration = last.duration;
       row.phases = last.phases;
       row.started_at = last.started_at;

@@ -203,7 +203,12 @@ std::string address_row(const Target* target, const std::string& address, const 
   row += cell(address_text);
   row += cell(fmt::format(R"(<span class="badge {}">{}</span>)", status.css_class, status.text));
   row += cell(html_escape(code(last.diagnosis)), "code");
-  row += cell(html_escape(message_text(last)));
+  std::string message = html_escape(message_text(last));
+  if (last.grpc) {
+    message += (message.empty() ? "" : "<br>") + std::string("<small>gRPC ") +
+               html_escape(grpc_summary(*last.grpc)) + "</small>";
+  }
+  row += cell(message);
   row += cell(last.success ? "" : html_escape(remedy(last.diagnosis)));
   row += cell(html_escape(time_since(state.last_success, now)));
   row += cell(html_escape(format_latency(last.duration)), "num");

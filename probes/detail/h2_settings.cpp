@@ -1,34 +1,40 @@
 #include "probes/detail/h2_settings.h"
 
 namespace meshprobe::detail {
-namespace {
 
-constexpr std::uint8_t kSettings = 0x4;
-constexpr std::uint8_t kGoAway = 0x7;
-constexpr std::uint8_t kAck = 0x1;
+using namespace h2;
 
-void append_frame_header(std::string& out, std::uint32_t length, std::uint8_t type,
-                         std::uint8_t flags) {
+void append_h2_frame_header(std::string& out, std::uint32_t length, std::uint8_t type,
+                            std::uint8_t flags, std::uint32_t stream) {
   out += static_cast<char>((length >> 16) & 0xff);
   out += static_cast<char>((length >> 8) & 0xff);
   out += static_cast<char>(length & 0xff);
   out += static_cast<char>(type);
   out += static_cast<char>(flags);
-  out.append(4, '\0');  // stream 0
+  out += static_cast<char>((stream >> 24) & 0x7f);
+  out += static_cast<char>((stream >> 16) & 0xff);
+  out += static_cast<char>((stream >> 8) & 0xff);
+  out += static_cast<char>(stream & 0xff);
 }
-
-}  // namespace
 
 std::string h2_client_hello() {
   std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-  append_frame_header(out, 0, kSettings, 0);
+  // SETTINGS_ENABLE_PUSH = 0: a PUSH_PROMISE is then a protocol error, not
+  // a stream the probe would have to follow.
+  append_h2_frame_header(out, 6, kSettings, 0);
+  out += std::string_view("\x00\x02\x00\x00\x00\x00", 6);
+  return out;
+}
+
+std::string h2_settings_ack() {
+  std::string out;
+  append_h2_frame_header(out, 0, kSettings, kAck);
   return out;
 }
 
 std::string h2_client_goodbye() {
   std::string out;
-  append_frame_header(out, 0, kSettings, kAck);
-  append_frame_header(out, 8, kGoAway, 0);
+  append_h2_frame_header(out, 8, kGoAway, 0);
   out.append(8, '\0');  // last stream id 0, error code NO_ERROR
   return out;
 }

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 
 build=${1:?usage: $0 BUILD_DIR [SECONDS_PER_TARGET]}
 seconds=${2:-60}
-targets=(config ca_bundle go_verify http_head h2_frame target_url kube_objects http_server)
+targets=(config ca_bundle go_verify http_head h2_frame grpc_reply target_url kube_objects http_server)
 
 work=${FUZZ_WORK_DIR:-$(mktemp -d /tmp/meshprobe-fuzz.XXXXXX)}
 mkdir -p "$work"
@@ -26,6 +26,7 @@ declare -A extra=(
   [http_server]="-max_len=20000 -dict=test/fuzz/http_server.dict"
   [kube_objects]="-max_len=16384 -dict=test/fuzz/kube_objects.dict"
   [go_verify]="-max_len=8192"
+  [grpc_reply]="-max_len=20000"
 )
 
 failed=()

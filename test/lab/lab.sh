@@ -136,6 +136,7 @@ TARGETS=(
 )
 DISCOVERY_CURRENT=$SVC_REV:$XDS_PORT
 DISCOVERY_OLD=$SVC_OLD_REV:$XDS_PORT
+DISCOVERY_WEBHOOK=$SVC_REV:443  # the Service's 443, which kube-proxy maps to the webhook's 15017
 
 # The targets with the current discovery address filled in, one per line.
 lab_targets() {
@@ -157,6 +158,7 @@ SCENARIOS=(
   "xds-unreachable|sidecars get no config: gRPC config stream closed (upstream connect timeout)|a NetworkPolicy on istiod's node admits the webhook port only: 15012 is dropped"
   "webhook-hung|Client.Timeout exceeded while awaiting headers|istiod's webhook handler reads requests and never answers"
   "cert-expired|x509: certificate has expired or is not yet valid (not in the guide's table)|istiod serves an expired certificate (same CA, same names) on both ports"
+  "discovery-on-webhook-port|code = Unimplemented desc = Not Found: HTTP status code 404; transport: received the unexpected content-type \"text/plain; charset=utf-8\"|the sidecars' discovery address names the revision's Service on 443, which leads to the webhook port 15017 (Go net/http with HTTP/2), not xDS"
 )
 
 # Expected diagnoses per scenario: lines "VANTAGE LABEL DIAGNOSIS [MESSAGE FRAGMENT]".
@@ -197,6 +199,9 @@ expectations() {
       echo "node webhook-pod http_timeout"
       echo "cp webhook-pod http_timeout"
       echo "cp webhook-pod-root http_timeout" ;;
+    discovery-on-webhook-port)
+      # HTTP/2 and SETTINGS, then Go's 404: not gRPC, never ok.
+      echo "node xds-discovery grpc_not_grpc HTTP status 404" ;;
     cert-expired)
       local vantage label
       while IFS='|' read -r vantage label _; do
@@ -216,7 +221,7 @@ expectations() {
 #   istiod:     serving | stopped | hung | expired   (istiod's two ports)
 #   netpol:     open | webhook-only                  (NetworkPolicy on istiod's node)
 #   cabundle:   current | stale                      (webhook configurations' caBundle)
-#   discovery:  current | old-revision               (sidecars' discovery address)
+#   discovery:  current | old-revision | webhook-port  (sidecars' discovery address)
 scenario_state() {
   local firewall=webhook-open kubeproxy=endpoints dns=all istiod=serving netpol=open
   local cabundle=current discovery=current
@@ -230,6 +235,7 @@ scenario_state() {
     xds-unreachable) netpol=webhook-only ;;
     webhook-hung) istiod=hung ;;
     cert-expired) istiod=expired ;;
+    discovery-on-webhook-port) discovery=webhook-port ;;
     *) die "unknown scenario: $1 (lab.sh scenarios lists them)" ;;
   esac
   echo "$firewall $kubeproxy $dns $istiod $netpol $cabundle $discovery"
@@ -510,8 +516,9 @@ set_dns() {
 
 # istiod's two ports, as the real one behaves where a probe can see it:
 #  15017 webhook server, Go's net/http over TLS: ALPN h2 or http/1.1 (an
-#        HTTP/2 client preface is answered with SETTINGS, but requests over
-#        h2 are not: use `curl --http1.1` against it); GET /ready 200;
+#        HTTP/2 client preface is answered with SETTINGS, a request over h2
+#        with Go's 404 text/plain, what a gRPC call gets there; use
+#        `curl --http1.1` for the paths); GET /ready 200;
 #        GET /inject and /validate 400 ("no body found": they want an
 #        AdmissionReview POST); other paths 404.
 #  15012 xDS: gRPC, so TLS with ALPN h2 only; a connection that did not
@@ -567,6 +574,7 @@ set_discovery() {
   case "$1" in
     current) echo "$DISCOVERY_CURRENT" >"$STATE/discovery-address" ;;
     old-revision) echo "$DISCOVERY_OLD" >"$STATE/discovery-address" ;;
+    webhook-port) echo "$DISCOVERY_WEBHOOK" >"$STATE/discovery-address" ;;
     *) die "discovery address: unknown state $1" ;;
   esac
   echo "$1" >"$STATE/discovery"

@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 
+#include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -174,6 +175,8 @@ std::string request_path(std::string_view head) {
   return std::string(head.substr(start + 1, end - start - 1));
 }
 
+}  // namespace
+
 // A SETTINGS frame as istiod's gRPC server opens with.
 std::string settings_frame() {
   constexpr std::array<std::pair<std::uint16_t, std::uint32_t>, 3> settings = {{
@@ -197,6 +200,90 @@ std::string settings_frame() {
   }
   return frame;
 }
+
+namespace {
+
+void put_frame_header(std::string& out, std::size_t length, std::uint8_t type, std::uint8_t flags,
+                      std::uint32_t stream) {
+  const auto l = static_cast<std::uint32_t>(length);
+  for (int shift : {16, 8, 0}) out.push_back(static_cast<char>((l >> shift) & 0xff));
+  out.push_back(static_cast<char>(type));
+  out.push_back(static_cast<char>(flags));
+  for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>((stream >> shift) & 0xff));
+}
+
+constexpr std::uint8_t kH2Data = 0x0, kH2Headers = 0x1, kH2EndStream = 0x1, kH2EndHeaders = 0x4;
+
+}  // namespace
+
+std::string h2_headers_frame(const std::vector<std::pair<std::string, std::string>>& fields,
+                             bool end_stream, std::uint32_t stream) {
+  std::vector<nghttp2_nv> nva;
+  for (const auto& [name, value] : fields) {
+    nva.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                   reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                   value.size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  nghttp2_hd_deflater* deflater = nullptr;
+  if (nghttp2_hd_deflate_new(&deflater, 4096) != 0) throw std::bad_alloc();
+  std::string block(nghttp2_hd_deflate_bound(deflater, nva.data(), nva.size()), '\0');
+  const auto size = nghttp2_hd_deflate_hd(deflater, reinterpret_cast<std::uint8_t*>(block.data()),
+                                          block.size(), nva.data(), nva.size());
+  nghttp2_hd_deflate_del(deflater);
+  if (size < 0) throw std::bad_alloc();
+  block.resize(static_cast<std::size_t>(size));
+  std::string frame;
+  put_frame_header(frame, block.size(), kH2Headers,
+                   static_cast<std::uint8_t>(kH2EndHeaders | (end_stream ? kH2EndStream : 0)),
+                   stream);
+  return frame + block;
+}
+
+std::string h2_data_frame(std::string_view payload, bool end_stream, std::uint32_t stream) {
+  std::string frame;
+  put_frame_header(frame, payload.size(), kH2Data, end_stream ? kH2EndStream : 0, stream);
+  frame.append(payload);
+  return frame;
+}
+
+std::string grpc_answer_frames(GrpcAnswer answer) {
+  const std::pair<std::string, std::string> ok = {":status", "200"};
+  const std::pair<std::string, std::string> grpc = {"content-type", "application/grpc"};
+  switch (answer) {
+    case GrpcAnswer::unimplemented:
+      return h2_headers_frame({ok,
+                               grpc,
+                               {"grpc-status", "12"},
+                               {"grpc-message", "unknown service grpc.health.v1.Health"}},
+                              true);
+    case GrpcAnswer::unauthenticated:
+      return h2_headers_frame(
+          {ok, grpc, {"grpc-status", "16"}, {"grpc-message", "authentication failure"}}, true);
+    case GrpcAnswer::serving:
+    case GrpcAnswer::not_serving: {
+      // A HealthCheckResponse{status: SERVING (1) or NOT_SERVING (2)}.
+      std::string message("\0\0\0\0\x02\x08", 6);
+      message += answer == GrpcAnswer::serving ? '\x01' : '\x02';
+      return h2_headers_frame({ok, grpc}, false) + h2_data_frame(message, false) +
+             h2_headers_frame({{"grpc-status", "0"}}, true);
+    }
+    case GrpcAnswer::none: break;
+  }
+  return "";
+}
+
+std::string go_not_found_frames() {
+  // What Go's net/http answers a gRPC call on a path it does not serve.
+  const std::string body = "404 page not found\n";
+  return h2_headers_frame({{":status", "404"},
+                           {"content-type", "text/plain; charset=utf-8"},
+                           {"x-content-type-options", "nosniff"},
+                           {"content-length", std::to_string(body.size())}},
+                          false) +
+         h2_data_frame(body, true);
+}
+
+namespace {
 
 // Picks `wanted` from the client's length-prefixed ALPN list.
 bool find_protocol(const unsigned char* list, unsigned int length, std::string_view wanted,
@@ -350,8 +437,34 @@ struct TlsTestServer::Impl {
     }
     std::string preface;
     if (!session.read_exactly(preface, kH2Preface.size()) || preface != kH2Preface) return;
-    if (options.send_settings && !session.write_all(settings_frame())) return;
+    if (!options.send_settings) {
+      session.discard_until_peer_closes();
+      return;
+    }
+    if (!session.write_all(settings_frame())) return;
+    if (!read_until_request_ends(session)) return;
+    const std::string answer = options.mode == ServerMode::tls_http
+                                   ? go_not_found_frames()
+                                   : grpc_answer_frames(options.grpc_answer);
+    if (!answer.empty() && !session.write_all(answer)) return;
     session.discard_until_peer_closes();
+  }
+
+  // Reads the client's frames until one ends stream 1 (the request's last).
+  static bool read_until_request_ends(TlsConnection& session) {
+    for (int frames = 0; frames < 64; ++frames) {
+      std::string header;
+      if (!session.read_exactly(header, 9)) return false;
+      const auto byte = [&](int i) { return static_cast<unsigned char>(header[i]); };
+      const std::size_t length =
+          (std::size_t{byte(0)} << 16) | (std::size_t{byte(1)} << 8) | byte(2);
+      std::string payload;
+      if (length > 0 && !session.read_exactly(payload, length)) return false;
+      const bool stream1 = byte(5) == 0 && byte(6) == 0 && byte(7) == 0 && byte(8) == 1;
+      const bool ends = (byte(3) == kH2Data || byte(3) == kH2Headers) && (byte(4) & kH2EndStream);
+      if (stream1 && ends) return true;
+    }
+    return false;
   }
 
   ServerOptions options;

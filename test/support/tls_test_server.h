@@ -9,6 +9,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace meshprobe::test {
 
@@ -18,6 +21,16 @@ enum class ServerMode {
   tcp_silent,   // accepts and never sends a byte
   tcp_garbage,  // sends a non-TLS banner, then holds the connection
   tcp_close,    // accepts and closes at once
+};
+
+// How a tls_h2 server answers the gRPC call on stream 1 (istiod's xDS port
+// has no health service: UNIMPLEMENTED).
+enum class GrpcAnswer {
+  unimplemented,    // trailers-only, grpc-status 12
+  serving,          // a HealthCheckResponse SERVING, then grpc-status 0
+  not_serving,      // a HealthCheckResponse NOT_SERVING, then grpc-status 0
+  unauthenticated,  // trailers-only, grpc-status 16
+  none,             // read the call, never answer it
 };
 
 struct ServerOptions {
@@ -34,18 +47,30 @@ struct ServerOptions {
   std::map<std::string, int> status_by_path{};  // request path without query
   std::chrono::milliseconds response_delay{0};  // after the request head arrives
   bool hang = false;                            // read the request, never answer
-  // Also select h2 when the client offers it, and answer an HTTP/2 client
-  // preface with SETTINGS, as Go's net/http TLS server (istiod's webhook
-  // port 15017) does. A client offering only http/1.1 gets HTTP/1.1.
+  // Also select h2 when the client offers it, answer an HTTP/2 client
+  // preface with SETTINGS and a request with Go's 404 (text/plain), as Go's
+  // net/http TLS server (istiod's webhook port 15017) does to a gRPC call. A
+  // client offering only http/1.1 gets HTTP/1.1.
   bool http_also_h2 = false;
 
   // tls_h2
   bool offer_h2 = true;       // false: ALPN selects http/1.1, or nothing
   bool send_settings = true;  // false: h2 negotiated but the preface goes unanswered
+  GrpcAnswer grpc_answer = GrpcAnswer::unimplemented;
 
   // tcp_garbage
   std::string garbage = "SSH-2.0-OpenSSH_9.2\r\n";
 };
+
+// HTTP/2 frames for test servers: a HEADERS frame (END_HEADERS) of `fields`
+// HPACK-encoded by nghttp2, a DATA frame, and the answers TlsTestServer gives.
+std::string h2_headers_frame(const std::vector<std::pair<std::string, std::string>>& fields,
+                             bool end_stream, std::uint32_t stream = 1);
+std::string h2_data_frame(std::string_view payload, bool end_stream, std::uint32_t stream = 1);
+std::string grpc_answer_frames(GrpcAnswer answer);
+std::string go_not_found_frames();
+// The SETTINGS frame istiod's gRPC server opens with.
+std::string settings_frame();
 
 class TlsTestServer {
  public:

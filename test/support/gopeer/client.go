@@ -85,8 +85,9 @@ type grpcResult struct {
 	Code          string `json:"code"`
 	Message       string `json:"message"`
 	ServingStatus string `json:"serving_status"`
-	// reached: the status came from the server (OK or Unimplemented), not
-	// from a transport or handshake failure.
+	// reached: the status came from a gRPC server (OK or Unimplemented in
+	// grpc-status), not from a transport or handshake failure, nor mapped
+	// from an HTTP answer that was not gRPC.
 	reached bool
 }
 
@@ -110,8 +111,17 @@ func grpcCall(target string, roots *x509.CertPool, serverName, method string, ti
 	if err == nil && method == healthCheckMethod {
 		res.ServingStatus = out.GetStatus().String()
 	}
-	res.reached = st.Code() == codes.OK || st.Code() == codes.Unimplemented
+	res.reached = (st.Code() == codes.OK || st.Code() == codes.Unimplemented) && !fromHTTPAnswer(st.Message())
 	return res
+}
+
+// fromHTTPAnswer: grpc-go made the status up from an HTTP/2 answer without
+// grpc-status, e.g. Go's net/http 404 ("Not Found: HTTP status code 404;
+// transport: received the unexpected content-type \"text/plain;
+// charset=utf-8\"", as code Unimplemented).
+func fromHTTPAnswer(msg string) bool {
+	return strings.Contains(msg, "HTTP status code") ||
+		strings.Contains(msg, "transport: received the unexpected content-type")
 }
 
 // grpcTransportError is the error text inside grpc-go's

@@ -92,7 +92,7 @@ func runGoClient(kind, addr string, m *material, caFile string) (goSide, error) 
 		}
 		return goSide{text: r.Error, inner: r.inner}, nil
 	default:
-		r := grpcCall(addr, roots, m.name, "/grpc.health.v1.Health/Check", 5*time.Second)
+		r := grpcCall(addr, roots, m.name, healthCheckMethod, defaultGrpcTimeout)
 		text := fmt.Sprintf("code=%s message=%q", r.Code, r.Message)
 		if r.reached {
 			return goSide{ok: true, text: text}, nil
@@ -153,6 +153,16 @@ func cmdDifferential(args []string) int {
 	}
 	if *kind != "https" && *kind != "grpc" {
 		return usageError(fs, "--kind must be https or grpc")
+	}
+	if gc, ok := findGrpcCase(*name); ok {
+		if *kind != "grpc" {
+			return usageError(fs, fmt.Sprintf("case %q is a gRPC server shape: --kind grpc", *name))
+		}
+		if st, err := os.Stat(*mpBin); err != nil || st.IsDir() {
+			fmt.Printf("SKIP fidelity.grpc.%s: no meshprobe binary at %s\n", gc.name, *mpBin)
+			return 77
+		}
+		return differentialGrpcShape(gc, *mpBin, *certs)
 	}
 	c, ok := findCase(*name)
 	if !ok {

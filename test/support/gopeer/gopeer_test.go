@@ -118,3 +118,25 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("grpcTransportError: %q", got)
 	}
 }
+
+// grpc_cases.txt (read by CMake) must list exactly the gRPC server shapes,
+// and each shape's grpc-go verdict is what grpc-go says.
+func TestGrpcCasesAreGoTruth(t *testing.T) {
+	if err := checkNameList("grpc_cases.txt", grpcCaseNames()); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := findCase("good_chain")
+	dir := filepath.Join(t.TempDir(), "good_chain")
+	if err := writeMaterial(dir, good.build(newBuilder())); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range grpcCases() {
+		g, err := grpcShapeGoSide(c, dir)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for _, p := range goSideProblems(c, g) {
+			t.Errorf("%s: %s", c.name, p)
+		}
+	}
+}

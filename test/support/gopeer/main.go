@@ -32,7 +32,7 @@ subcommands:
   grpc-client    --target HOST:PORT --ca-file F --server-name NAME [--method M] [--timeout 5s]
   verify         --chain served.pem --roots bundle.pem --name NAME
   certgen        --out DIR
-  cases          [--markdown] [--check cases.txt]
+  cases          [--markdown] [--check cases.txt] [--check-grpc grpc_cases.txt]
   differential   --meshprobe PATH --case NAME --kind https|grpc [--certs DIR]
 `
 
@@ -284,18 +284,28 @@ func cmdCases(args []string) int {
 	fs := flag.NewFlagSet("cases", flag.ContinueOnError)
 	markdown := fs.Bool("markdown", false, "print a Markdown table")
 	check := fs.String("check", "", "check that this file lists exactly the cases (one name a line)")
+	checkGrpc := fs.String("check-grpc", "", "check that this file lists exactly the gRPC server shapes")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
 		return usageError(fs, "no positional arguments")
 	}
-	if *check != "" {
-		if err := checkCaseList(*check); err != nil {
-			fmt.Fprintln(os.Stderr, "meshprobe-gopeer cases:", err)
-			return 1
+	if *check != "" || *checkGrpc != "" {
+		if *check != "" {
+			if err := checkCaseList(*check); err != nil {
+				fmt.Fprintln(os.Stderr, "meshprobe-gopeer cases:", err)
+				return 1
+			}
+			fmt.Printf("%s lists the %d cases\n", *check, len(allCases()))
 		}
-		fmt.Printf("%s lists the %d cases\n", *check, len(allCases()))
+		if *checkGrpc != "" {
+			if err := checkNameList(*checkGrpc, grpcCaseNames()); err != nil {
+				fmt.Fprintln(os.Stderr, "meshprobe-gopeer cases:", err)
+				return 1
+			}
+			fmt.Printf("%s lists the %d gRPC server shapes\n", *checkGrpc, len(grpcCases()))
+		}
 		return 0
 	}
 	if *markdown {
@@ -342,6 +352,15 @@ func printMarkdownTable() {
 // checkCaseList compares a case list file (one name a line; blank lines and
 // # comments ignored) with the table.
 func checkCaseList(path string) error {
+	var names []string
+	for _, c := range allCases() {
+		names = append(names, c.name)
+	}
+	return checkNameList(path, names)
+}
+
+// checkNameList compares a list file with the names it must list.
+func checkNameList(path string, names []string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -364,10 +383,10 @@ func checkCaseList(path string) error {
 	}
 	var missing, extra []string
 	known := map[string]bool{}
-	for _, c := range allCases() {
-		known[c.name] = true
-		if !listed[c.name] {
-			missing = append(missing, c.name)
+	for _, n := range names {
+		known[n] = true
+		if !listed[n] {
+			missing = append(missing, n)
 		}
 	}
 	for n := range listed {

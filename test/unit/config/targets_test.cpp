@@ -73,7 +73,8 @@ targets:
             at_line(3) +
                 "unknown key \"intervall\" in target; known keys: name, url, ca, "
                 "server_name, interval, timeout, expected_status, "
-                "expiry_warning_days, labels, discover, via");
+                "expiry_warning_days, labels, discover, via, grpc_method, "
+                "grpc_expect_serving");
 }
 
 TEST_F(ConfigTest, RefusesAnUnknownKeyInDefaults) {
@@ -271,6 +272,58 @@ targets:
             at_line(3) +
                 "\"expected_status\" applies only to https targets, and "
                 "\"grpc://a.example:15012\" is grpc");
+}
+
+TEST_F(ConfigTest, GrpcTargetsCallTheHealthCheckUnlessTheyNameAMethod) {
+  const Config config = parsed(R"(
+targets:
+  - url: grpc://a.example:15012
+  - url: grpc://b.example:15012
+    grpc_method: /envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources
+  - url: grpc://c.example:15012
+    grpc_expect_serving: true
+)");
+  EXPECT_EQ(config.targets.at(0).target->grpc_method, "/grpc.health.v1.Health/Check");
+  EXPECT_FALSE(config.targets.at(0).target->grpc_expect_serving);
+  EXPECT_EQ(config.targets.at(1).target->grpc_method,
+            "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources");
+  EXPECT_TRUE(config.targets.at(2).target->grpc_expect_serving);
+}
+
+TEST_F(ConfigTest, RefusesAGrpcMethodThatIsNotServiceSlashMethod) {
+  EXPECT_EQ(refusal(R"(
+targets:
+  - url: grpc://a.example:15012
+    grpc_method: grpc.health.v1.Health/Check
+)"),
+            at_line(3) +
+                "\"grpc_method\" \"grpc.health.v1.Health/Check\": expected a gRPC method path "
+                "/SERVICE/METHOD, e.g. /grpc.health.v1.Health/Check");
+  EXPECT_THAT(refusal("targets:\n  - url: grpc://a.example:15012\n    grpc_method: /a/b/c\n"),
+              StartsWith(at_line(3) + "\"grpc_method\" \"/a/b/c\": expected"));
+}
+
+TEST_F(ConfigTest, RefusesGrpcExpectServingWithAnotherMethod) {
+  EXPECT_EQ(refusal(R"(
+targets:
+  - url: grpc://a.example:15012
+    grpc_method: /pkg.Svc/Call
+    grpc_expect_serving: true
+)"),
+            at_line(4) +
+                "\"grpc_expect_serving\" needs the health check's method "
+                "/grpc.health.v1.Health/Check, and \"grpc_method\" is \"/pkg.Svc/Call\"");
+}
+
+TEST_F(ConfigTest, RefusesGrpcKeysOnANonGrpcTarget) {
+  EXPECT_EQ(refusal(R"(
+targets:
+  - url: https://a.example/ready
+    grpc_method: /pkg.Svc/Call
+)"),
+            at_line(3) +
+                "\"grpc_method\" applies only to grpc targets, and "
+                "\"https://a.example/ready\" is https");
 }
 
 TEST_F(ConfigTest, RefusesTlsSettingsOnATcpTarget) {

@@ -65,6 +65,9 @@ TEST(Diagnosis, CatalogueIsTheSpecCodesPlusTheEngineAdditions) {
   // A chain Go's crypto/x509 refuses for a rule of its certificates, not
   // for its authority, validity or name.
   expected.insert("tls_invalid_certificate");
+  // The grpc probe's call: HTTP/2 that is not gRPC, a call that broke or
+  // stalled, a health service that is not SERVING.
+  expected.insert({"grpc_not_grpc", "grpc_protocol_error", "grpc_timeout", "grpc_not_serving"});
   EXPECT_EQ(all_codes(), expected);
 }
 
