@@ -91,6 +91,39 @@ ProbeResult xds_timeout() {
   return result;
 }
 
+// grpc-go's health service absent: a gRPC answer all the same.
+ProbeResult xds_unimplemented() {
+  ProbeResult result;
+  result.target = "istiod-xds";
+  result.url = "grpc://istiod.istio-system.svc:15012";
+  result.kind = ProbeKind::grpc;
+  result.address = "10.96.0.15";
+  result.success = true;
+  result.diagnosis = Diagnosis::ok;
+  result.duration = 9ms;
+  GrpcInfo grpc;
+  grpc.method = "/grpc.health.v1.Health/Check";
+  grpc.http_status = 200;
+  grpc.content_type = "application/grpc";
+  grpc.status = 12;
+  grpc.message = "unknown service grpc.health.v1.Health";
+  result.grpc = grpc;
+  return result;
+}
+
+// grpc:// at the webhook port: HTTP/2, but Go's 404 page.
+ProbeResult xds_at_webhook_port() {
+  ProbeResult result = xds_unimplemented();
+  result.success = false;
+  result.diagnosis = Diagnosis::grpc_not_grpc;
+  result.failed_phase = Phase::app;
+  result.grpc->http_status = 404;
+  result.grpc->content_type = "text/plain; charset=utf-8";
+  result.grpc->status.reset();
+  result.grpc->message.clear();
+  return result;
+}
+
 json::object parse_report(const std::vector<ProbeResult>& results) {
   return json::parse(render_json(results, "bastion")).as_object();
 }
@@ -225,6 +258,29 @@ TEST(RenderJson, AddressIsNullWhenResolutionFailed) {
   EXPECT_TRUE(first_result(result).at("address").is_null());
 }
 
+TEST(RenderJson, GrpcResultCarriesTheCallWithItsStatusByNumberAndName) {
+  EXPECT_EQ(first_result(xds_unimplemented()).at("grpc"), json::parse(R"({
+    "method": "/grpc.health.v1.Health/Check", "http_status": 200,
+    "content_type": "application/grpc", "status": 12, "status_name": "UNIMPLEMENTED",
+    "message": "unknown service grpc.health.v1.Health", "serving_status": null})"));
+}
+
+TEST(RenderJson, GrpcAnswerWithoutAStatusKeepsTheHttpStatusAndContentType) {
+  const json::object grpc = first_result(xds_at_webhook_port()).at("grpc").as_object();
+  EXPECT_EQ(grpc.at("http_status"), 404);
+  EXPECT_EQ(grpc.at("content_type"), "text/plain; charset=utf-8");
+  EXPECT_TRUE(grpc.at("status").is_null());
+  EXPECT_TRUE(grpc.at("status_name").is_null());
+}
+
+TEST(RenderJson, GrpcIsNullWhenTheCallNeverWentOut) {
+  EXPECT_TRUE(first_result(xds_timeout()).at("grpc").is_null());
+}
+
+TEST(RenderJson, NonGrpcResultHasNoGrpc) {
+  EXPECT_FALSE(first_result(webhook_ok()).contains("grpc"));
+}
+
 // ---- table ----------------------------------------------------------------
 
 TEST(RenderTable, ShowsAddressAndDiagnosisOfAFailure) {
@@ -267,6 +323,16 @@ TEST(RenderTable, ShowsWarningsOfASuccess) {
   result.warnings = {{"tls_expiring_soon", "the leaf expires in 5 days"}};
   EXPECT_THAT(render_table({result}, "bastion", false),
               HasSubstr("warning  tls_expiring_soon: the leaf expires in 5 days"));
+}
+
+TEST(RenderTable, ShowsTheGrpcStatusOfTheCall) {
+  EXPECT_THAT(render_table({xds_unimplemented()}, "bastion", false),
+              HasSubstr("grpc     /grpc.health.v1.Health/Check: grpc-status 12 UNIMPLEMENTED"));
+}
+
+TEST(RenderTable, ShowsTheHttpAnswerOfAPortThatIsNotGrpc) {
+  EXPECT_THAT(render_table({xds_at_webhook_port()}, "bastion", false),
+              HasSubstr("grpc     /grpc.health.v1.Health/Check: no grpc-status; HTTP 404"));
 }
 
 TEST(RenderTable, EndsWithASummaryOfTargetsAndFailures) {

@@ -370,6 +370,37 @@ TEST_F(MetricsTest, HttpStatusIsOnlyExposedForHttps) {
   EXPECT_TRUE(find(exposition(), "probe_http_status_code").empty());
 }
 
+TEST_F(MetricsTest, GrpcStatusInfoNamesTheLastCallsStatus) {
+  const auto grpc =
+      make_target("istiod-xds", "grpc://istiod.istio-system.svc:15012", ProbeKind::grpc);
+  ProbeResult result = ok_result(*grpc, "10.0.0.9");
+  result.grpc = GrpcInfo{};
+  result.grpc->status = 16;
+  round(grpc, {result});
+
+  const std::string text = exposition();
+  const auto samples = find(text, "meshprobe_grpc_status_info", {{"address", "10.0.0.9"}});
+  ASSERT_EQ(samples.size(), 1u) << text;
+  EXPECT_EQ(samples.front().labels.at("grpc_status"), "UNAUTHENTICATED");
+  EXPECT_EQ(samples.front().value, 1);
+}
+
+TEST_F(MetricsTest, GrpcStatusInfoIsEmptyWhenNoStatusCame) {
+  const auto grpc =
+      make_target("istiod-xds", "grpc://istiod.istio-system.svc:15012", ProbeKind::grpc);
+  round(grpc, {failed_result(*grpc, "10.0.0.9", Diagnosis::tcp_timeout, Phase::connect)});
+
+  const auto samples = find(exposition(), "meshprobe_grpc_status_info", {{"address", "10.0.0.9"}});
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples.front().labels.at("grpc_status"), "");
+}
+
+TEST_F(MetricsTest, GrpcStatusInfoIsOnlyExposedForGrpc) {
+  round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
+
+  EXPECT_TRUE(find(exposition(), "meshprobe_grpc_status_info").empty());
+}
+
 TEST_F(MetricsTest, SkippedRoundsAreCountedPerTarget) {
   configure(xds_);
   store_.record_skip("istiod-xds");

@@ -233,6 +233,21 @@ TEST_F(StatusRenderTest, HtmlMarksAWarningYellow) {
   EXPECT_THAT(html, HasSubstr("tls_expiring_soon: certificate expires in 3 days"));
 }
 
+TEST_F(StatusRenderTest, GrpcCallIsInTheJsonAndOnThePage) {
+  ProbeResult result = xds_refused(WallClock::now(), "");
+  result.success = true;
+  result.diagnosis = Diagnosis::ok;
+  result.failed_phase.reset();
+  result.grpc = GrpcInfo{};
+  result.grpc->method = "/grpc.health.v1.Health/Check";
+  result.grpc->status = 12;
+  store_.record_round("istiod-xds", {result});
+
+  EXPECT_EQ(first_address(status(), 1).at("grpc").at("status_name"), "UNIMPLEMENTED");
+  EXPECT_THAT(render_status_html(store_, kIdentity),
+              HasSubstr("gRPC /grpc.health.v1.Health/Check: grpc-status 12 UNIMPLEMENTED"));
+}
+
 TEST_F(StatusRenderTest, HtmlIsSelfContained) {
   record_rounds();
   const std::string html = render_status_html(store_, kIdentity);
