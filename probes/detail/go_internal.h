@@ -90,6 +90,10 @@ bool ip_equal(std::string_view a, std::string_view b);
 std::optional<std::vector<std::string_view>> domain_to_reverse_labels(std::string_view domain);
 bool is_ia5(std::string_view s);
 std::string to_lower_ascii(std::string_view s);
+// strings.EqualFold for ASCII.
+bool equal_fold_ascii(std::string_view a, std::string_view b);
+
+inline constexpr char kHex[] = "0123456789abcdef";
 bool match_hostnames(std::string_view pattern, std::string_view host);
 
 // Go's rfc2821Mailbox.
@@ -128,5 +132,34 @@ Failure check_name_constraints(const GoCert& ca, const GoCert& leaf, int* count)
 inline constexpr int kMaxConstraintComparisons = 250000;
 // How many names a message lists before it says how many more there are.
 inline constexpr std::size_t kMaxNamesListed = 64;
+
+// ---- the certificate parser's pieces ---------------------------------------
+// go_parse.cpp reads a certificate with these; each file holds one part.
+
+// One UTF-8 rune at s[i] as Go's utf8 package accepts it (no overlong
+// forms, surrogates or code points past U+10FFFF): its length, 0 when invalid.
+std::size_t rune_length(std::string_view s, std::size_t i);
+
+// go_der.cpp: parseName over a Name element (keeping the CN and first O
+// when `cert`), and one UTCTime or GeneralizedTime of a Validity.
+bool parse_name(std::string_view element, GoCert* cert, std::string* err);
+bool parse_time(Der* der, GoTime* out, std::string* err);
+
+// go_algorithms.cpp.
+// An AlgorithmIdentifier as parseAI reads it.
+struct AlgorithmIdentifier {
+  std::string_view oid;
+  std::string_view params;  // the whole parameters element, "" when absent
+};
+
+bool parse_ai(Der der, AlgorithmIdentifier* ai, std::string* err);
+GoSignatureAlgorithm signature_algorithm(const AlgorithmIdentifier& ai);
+GoPublicKeyAlgorithm public_key_algorithm(std::string_view oid);
+bool parse_public_key(GoCert* cert, const AlgorithmIdentifier& ai, std::string_view key_bits,
+                      std::size_t bit_length, std::string* err);
+
+// go_extensions.cpp: processExtensions for one extension.
+bool process_extension(GoCert* cert, std::string_view id, bool critical, std::string_view value,
+                       std::string* err);
 
 }  // namespace meshprobe::detail::go
