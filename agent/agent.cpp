@@ -102,7 +102,10 @@ HttpServerOptions server_options(WebConfig web) {
   options.web = std::move(web);
   // The kubelet's probes carry no credentials; these answer "ok" or
   // "ready" and nothing else. (With TLS on they are still served over TLS.)
-  options.paths_without_auth = {"/healthz", "/readyz"};
+  options.paths_without_auth = {"/healthz", "/readyz", "/-/healthy", "/-/ready"};
+  // Taken whether or not the lifecycle API is on, so that a POST without it
+  // is told so (403) rather than 405.
+  options.paths_with_post = {"/-/reload"};
   return options;
 }
 
@@ -135,6 +138,7 @@ class Agent {
         watch_(io, options.watch_interval,
                [this](const std::string& file) { reload(change_reason(file)); }) {
     routes_.add_metrics(probe_series_);
+    if (options.enable_lifecycle) routes_.enable_reload([this] { return reload("/-/reload"); });
     if (kube) start_kubernetes(std::move(kube));
   }
 
@@ -248,7 +252,9 @@ class Agent {
     }
   }
 
-  void reload(std::string_view reason) {
+  // Returns why the config was refused, or "" when it was applied.
+  std::string reload(std::string_view reason) {
+    std::string refused;
     try {
       Config next = load_config_compactly(options_.config_path);
       WebConfig web = load_endpoint_security(options_, next);
@@ -275,11 +281,13 @@ class Agent {
       metrics_.record_config_reload(false);
       log_.error("config_rejected",
                  {{"reason", reason}, {"error", e.what()}, {"keeping", "the last good config"}});
+      refused = e.what();
       // Out of descriptors or memory: the files are not to blame, and the
       // watcher must try them again rather than wait for the next change.
-      if (e.transient()) return;
+      if (e.transient()) return refused;
     }
     watch_.remember(watched_files(config_, web_));
+    return refused;
   }
 
   // These settings shape the process itself; a reload cannot change them.

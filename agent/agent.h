@@ -20,6 +20,8 @@ struct AgentOptions {
   std::string web_config_file;
   // How often the config and CA bundle files are checked for changes.
   std::chrono::milliseconds watch_interval{2000};
+  // --web.enable-lifecycle: POST /-/reload reloads the config.
+  bool enable_lifecycle = false;
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code: 0 after a

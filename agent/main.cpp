@@ -107,6 +107,8 @@ struct AgentCommand {
     command->add_option("--kubeconfig", options.kubeconfig,
                         "Kubernetes credentials, overriding kubernetes.kubeconfig (default: the "
                         "pod's service account)");
+    command->add_flag("--web.enable-lifecycle", options.enable_lifecycle,
+                      "Reload the config on POST /-/reload (as Prometheus's flag of that name)");
   }
 
   int run() {

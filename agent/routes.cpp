@@ -22,13 +22,29 @@ HttpResponse Routes::operator()(const HttpRequest& request) const {
   if (request.path == "/") {
     return {200, "text/html; charset=utf-8", render_status_html(store_, identity_, kube_)};
   }
-  if (request.path == "/healthz") return {200, kPlainText, "ok\n"};
-  if (request.path == "/readyz") {
+  // /-/healthy and /-/ready: the Prometheus ecosystem's names for the same.
+  if (request.path == "/healthz" || request.path == "/-/healthy") {
+    return {200, kPlainText, "ok\n"};
+  }
+  if (request.path == "/readyz" || request.path == "/-/ready") {
     return store_.first_round_complete()
                ? HttpResponse{200, kPlainText, "ready\n"}
                : HttpResponse{503, kPlainText, "waiting for the first round of probes\n"};
   }
+  if (request.path == "/-/reload") return reload(request);
   return {404, kPlainText, "not found\n"};
+}
+
+// As Prometheus and its exporters answer it: POST only, refused unless the
+// lifecycle API is on, and answered once the reload has succeeded or failed.
+HttpResponse Routes::reload(const HttpRequest& request) const {
+  if (request.method != "POST") return {405, kPlainText, "Only POST requests allowed\n"};
+  if (!reload_) return {403, kPlainText, "Lifecycle API is not enabled.\n"};
+  const std::string error = reload_();
+  if (!error.empty()) {
+    return {500, kPlainText, "failed to reload config: " + error + "; keeping the last good one\n"};
+  }
+  return {200, kPlainText, "config reloaded\n"};
 }
 
 // Streamed: 10,000 targets make megabytes, sent while they are written

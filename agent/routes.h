@@ -3,6 +3,8 @@
 // status. Runs on the event loop; holds nothing of its own.
 #pragma once
 
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "agent/http/http_server.h"
@@ -23,15 +25,21 @@ class Routes {
   // Kubernetes mode: /status and / show the connection and the hygiene.
   void show_kubernetes(const KubeStatus& status) { kube_ = &status; }
 
+  // The lifecycle API (--web.enable-lifecycle): POST /-/reload runs
+  // `reload`, which returns why the config was refused, or "".
+  void enable_reload(std::function<std::string()> reload) { reload_ = std::move(reload); }
+
   HttpResponse operator()(const HttpRequest& request) const;
 
  private:
   HttpResponse metrics() const;
+  HttpResponse reload(const HttpRequest& request) const;
 
   const ResultsStore& store_;
   const AgentIdentity& identity_;
   std::vector<const MetricsSource*> metrics_;
   const KubeStatus* kube_ = nullptr;
+  std::function<std::string()> reload_;
 };
 
 }  // namespace meshprobe

@@ -387,7 +387,7 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     const bool head = request.method() == http::verb::head;
     bool streamed = false;
     Response response;
-    if (!head && request.method() != http::verb::get) {
+    if (!head && request.method() != http::verb::get && !takes_post(request)) {
       response = plain_response(http::status::method_not_allowed, "method not allowed");
       response.set(http::field::allow, "GET, HEAD");
     } else {
@@ -417,6 +417,12 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
       if (head) response.keep_alive(false);
     }
     return response;
+  }
+
+  bool takes_post(const Request& request) const {
+    if (request.method() != http::verb::post) return false;
+    const auto& paths = options_.paths_with_post;
+    return std::find(paths.begin(), paths.end(), path_of(request)) != paths.end();
   }
 
   static Response refuse(const Request& request) {

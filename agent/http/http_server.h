@@ -53,6 +53,9 @@ struct HttpServerOptions {
   WebConfig web;
   // Paths answered without credentials when basic auth is on (exact match).
   std::vector<std::string> paths_without_auth;
+  // Paths that take POST (with no body) besides GET and HEAD: the
+  // lifecycle API's /-/reload. The handler answers each method itself.
+  std::vector<std::string> paths_with_post;
 };
 
 class HttpServer {

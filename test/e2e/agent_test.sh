@@ -226,6 +226,39 @@ YAML
     eventually 5 has_diagnosis added tcp_refused || fail "status: $(status)"
     grep -q 'event=config_reloaded' "$workdir/agent.log" || fail "no reload logged"
     ;;
+  post_reload_applies_a_config_when_the_lifecycle_api_is_on)
+    write_config "$workdir/config.yaml" ""
+    start_agent --web.enable-lifecycle
+    write_config "$workdir/config.yaml" "  - name: added
+    url: tcp://127.0.0.1:$REFUSED_PORT"
+    code=$(curl -s -o "$workdir/reply" -w '%{http_code}' -X POST "$URL/-/reload")
+    [ "$code" = 200 ] || fail "POST /-/reload: $code $(cat "$workdir/reply")"
+    grep -q 'event=config_reloaded reason=/-/reload' "$workdir/agent.log" || fail "no reload by /-/reload logged"
+    eventually 5 has_diagnosis added tcp_refused || fail "status: $(status)"
+    echo "targets: [{url: ftp://nope}]" >"$workdir/config.yaml"
+    code=$(curl -s -o "$workdir/reply" -w '%{http_code}' -X POST "$URL/-/reload")
+    [ "$code" = 500 ] || fail "POST /-/reload of a bad config: $code"
+    grep -q 'config.yaml:1' "$workdir/reply" || fail "no FILE:LINE in the answer: $(cat "$workdir/reply")"
+    has_diagnosis added tcp_refused || fail "old targets gone: $(status)"
+    [ "$(http_code "$URL/-/reload")" = 405 ] || fail "GET /-/reload was not refused"
+    ;;
+  post_reload_is_forbidden_without_the_lifecycle_flag)
+    write_config "$workdir/config.yaml" ""
+    start_agent
+    [ "$(http_code -X POST "$URL/-/reload")" = 403 ] || fail "POST /-/reload without --web.enable-lifecycle was not 403"
+    grep -q 'event=config_reloaded' "$workdir/agent.log" && fail "reloaded without the lifecycle API"
+    [ "$(http_code "$URL/-/healthy")" = 200 ] || fail "/-/healthy"
+    eventually 5 curl -sf "$URL/-/ready" || fail "/-/ready never ready"
+    ;;
+  post_reload_needs_credentials_like_every_path)
+    write_web_config "$workdir/web.yml"
+    use_tls
+    write_config "$workdir/config.yaml" ""
+    start_agent --web.enable-lifecycle --web.config.file "$workdir/web.yml"
+    [ "$(http_code --cacert "$workdir/tls/ca.pem" -X POST "$URL/-/reload")" = 401 ] || fail "POST /-/reload without credentials was not 401"
+    [ "$(http_code "${CURL_ARGS[@]}" -X POST "$URL/-/reload")" = 200 ] || fail "POST /-/reload with credentials failed"
+    [ "$(http_code --cacert "$workdir/tls/ca.pem" "$URL/-/healthy")" = 200 ] || fail "/-/healthy needs no credentials, as /healthz"
+    ;;
   bad_reload_keeps_the_last_good_config)
     write_config "$workdir/config.yaml" ""
     start_agent

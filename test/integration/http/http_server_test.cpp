@@ -126,6 +126,7 @@ HttpResponse test_routes(const HttpRequest& request) {
   if (request.path == "/hello") {
     return {200, "text/plain; charset=utf-8", "hello " + request.query};
   }
+  if (request.path == "/method") return {200, "text/plain; charset=utf-8", request.method};
   if (request.path == "/boom") throw std::runtime_error("handler bug");
   if (request.path == "/big") return {200, "text/plain", std::string(1 << 20, 'b')};
   if (request.path == "/encoding") {
@@ -311,6 +312,26 @@ TEST_F(HttpServerTest, PostIsMethodNotAllowed) {
   const Reply reply = receive_reply(client);
   EXPECT_EQ(reply.status, 405);
   EXPECT_THAT(reply.head, HasSubstr("Allow: GET, HEAD\r\n"));
+}
+
+TEST_F(HttpServerTest, PostReachesTheHandlerOnAPathThatTakesPost) {
+  HttpServerOptions options;
+  options.paths_with_post = {"/method"};
+  start(std::move(options));
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/method", "POST")));
+  const Reply reply = receive_reply(client);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "POST");
+}
+
+TEST_F(HttpServerTest, PostElsewhereIsStillMethodNotAllowed) {
+  HttpServerOptions options;
+  options.paths_with_post = {"/method"};
+  start(std::move(options));
+  const UniqueFd client = connect_to(port());
+  ASSERT_TRUE(send_text(client, get_request("/hello", "POST")));
+  EXPECT_EQ(receive_reply(client).status, 405);
 }
 
 TEST_F(HttpServerTest, UnknownPathGetsTheHandlersNotFound) {

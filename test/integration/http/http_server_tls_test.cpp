@@ -247,6 +247,7 @@ class HttpServerTlsTest : public test::HttpServerFixture {
   void start(WebConfig web, HttpServerOptions options = {}) {
     options.web = std::move(web);
     options.paths_without_auth = {"/healthz"};
+    options.paths_with_post = {"/hello"};
     start_server(routes, std::move(options));
   }
 
@@ -448,6 +449,12 @@ TEST_F(HttpServerAuthTest, MissingCredentialsGet401WithAChallenge) {
               HasSubstr("WWW-Authenticate: Basic realm=\"meshprobe\", charset=\"UTF-8\"\r\n"));
   EXPECT_THAT(reply.head, HasSubstr("Cache-Control: no-store\r\n"));
   EXPECT_THAT(reply.body, Not(HasSubstr("hello")));
+}
+
+TEST_F(HttpServerAuthTest, APostNeedsCredentialsLikeAGet) {
+  start_with_users("  prometheus: " + std::string(kHash) + "\n");
+  EXPECT_EQ(get(request("/hello", "", "POST")).status, 401);
+  EXPECT_EQ(get(request("/hello", basic("prometheus:s3cret-pass"), "POST")).status, 200);
 }
 
 TEST_F(HttpServerAuthTest, RightPasswordIsServedWrongOnesAre401) {
