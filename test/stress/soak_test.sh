@@ -265,18 +265,19 @@ bad=$(awk -v lo="$due_min" -v hi="$due_max" '$2 + $3 < lo || $2 + $3 > hi' "$wor
 
 # Diagnoses per target.
 grep '^meshprobe_probes_total{' "$m" >"$workdir/by_diagnosis.txt"
-# A flip to drop that lands inside a round, after the connect, leaves the
-# rest of the exchange unanswered: that round ends in the timeout of the
-# phase that was running (the gRPC call's round trips make it the likeliest).
-# Each flip can catch at most one round of a target.
+# A flip that lands inside a round, after the connect, cuts the rest of the
+# exchange (dropped: the running phase's timeout; reset: its protocol
+# error), so that round ends in a diagnosis of a later layer (tls_*, http_*,
+# grpc_*; the gRPC call's round trips make it the likeliest). Each flip can
+# catch at most one round of a target.
 odd=$(grep 'target="flap-' "$workdir/by_diagnosis.txt" |
-  grep -v 'diagnosis="\(ok\|tcp_timeout\|tcp_refused\|tls_timeout\|http_timeout\|grpc_timeout\)"' || true)
+  grep -v 'diagnosis="\(ok\|tcp_timeout\|tcp_refused\|tls_[a-z_]*\|http_[a-z_]*\|grpc_[a-z_]*\)"' || true)
 [ -z "$odd" ] || fail "a flapping target got an unexpected diagnosis: $(echo "$odd" | head -3)"
 caught=$(grep 'target="flap-' "$workdir/by_diagnosis.txt" |
-  grep 'diagnosis="\(tls_timeout\|http_timeout\|grpc_timeout\)"' |
+  grep 'diagnosis="\(tls_[a-z_]*\|http_[a-z_]*\|grpc_[a-z_]*\)"' |
   sed 's/.*target="\([^"]*\)".* \([0-9.e+]*\)$/\1 \2/' |
   awk -v f="$flips" '{ n[$1] += $2 } END { for (t in n) if (n[t] > f) print t, n[t] }')
-[ -z "$caught" ] || fail "more rounds caught mid-exchange than there were flips ($flips): $caught"
+[ -z "$caught" ] || fail "more rounds of a target caught mid-exchange than there were flips ($flips): $caught"
 odd=$(grep 'target="steady-' "$workdir/by_diagnosis.txt" | grep -v 'diagnosis="ok"' || true)
 [ -z "$odd" ] || fail "a steady target failed: $(echo "$odd" | head -3)"
 if [ "$flips" -ge 2 ]; then
