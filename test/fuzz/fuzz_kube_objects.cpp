@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/service_host.h"
 #include "kube/client/objects.h"
 #include "kube/client/reads.h"
 #include "kube/endpoint_discovery.h"
@@ -102,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
       }
     }
-    if (auto name = parse_service_host(service.name + "." + service.ns + ".svc")) {
+    if (auto name = meshprobe::parse_service_host(service.name + "." + service.ns + ".svc")) {
       check(name->host().ends_with(".svc"));
     }
   }
