@@ -1,5 +1,6 @@
 #include "common/base64.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -56,6 +57,28 @@ std::optional<std::string> base64_decode(std::string_view text, Base64Spaces spa
     }
   }
   if (symbols % 4 != 0 || padding > 2) return std::nullopt;
+  return out;
+}
+
+}  // namespace meshprobe
+
+namespace meshprobe {
+
+std::string base64_encode(std::string_view bytes) {
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
+    std::uint32_t group = 0;
+    for (std::size_t j = 0; j < 3; ++j) {
+      group = (group << 8) | (j < n ? static_cast<unsigned char>(bytes[i + j]) : 0u);
+    }
+    for (std::size_t j = 0; j < 4; ++j) {
+      out += j <= n ? kAlphabet[(group >> (18 - 6 * j)) & 0x3f] : '=';
+    }
+  }
   return out;
 }
 

@@ -22,6 +22,9 @@ enum class Base64Spaces {
 std::optional<std::string> base64_decode(std::string_view text,
                                          Base64Spaces spaces = Base64Spaces::skip);
 
+// Encodes standard base64 with padding (what a Kubernetes []byte field holds).
+std::string base64_encode(std::string_view bytes);
+
 namespace kube {
 using meshprobe::base64_decode;  // the name the Kubernetes client calls it by
 }  // namespace kube

@@ -12,6 +12,7 @@
 
 #include "common/file_stamp.h"
 #include "kube/client/detail/libcurl.h"
+#include "kube/client/exec_plugin.h"
 
 namespace meshprobe::kube {
 namespace {
@@ -30,7 +31,7 @@ std::string trimmed(std::string text) {
 }
 
 bool transient(const HttpResponse& response) {
-  if (response.cancelled) return false;
+  if (response.cancelled || response.credential_error) return false;
   if (response.status == 0) return true;
   switch (response.status) {
     case 429:
@@ -111,7 +112,9 @@ curl_blob blob_of(const std::string& text) {
 
 struct ApiClient::Impl {
   Impl(Credentials c, ApiClientOptions o)
-      : credentials(std::move(c)), options(std::move(o)), rng(std::random_device{}()) {}
+      : credentials(std::move(c)), options(std::move(o)), rng(std::random_device{}()) {
+    if (credentials.exec) exec = std::make_unique<ExecAuthenticator>(*credentials.exec);
+  }
 
   ~Impl() {
     for (CURL* handle : idle) curl.easy_cleanup(handle);
@@ -155,11 +158,29 @@ struct ApiClient::Impl {
   struct Outcome {
     HttpResponse response;
     long retry_after_seconds = -1;  // the server's Retry-After, -1 when none
+    std::uint64_t exec_generation = 0;  // the exec plugin's credential sent, 0: none
   };
 
-  Outcome perform(std::string_view path, const RequestOptions& request, bool reread_token) {
+  Outcome perform(std::string_view path, const RequestOptions& request, bool reread_token,
+                  std::uint64_t rejected_exec = 0) {
     Outcome outcome;
     HttpResponse& response = outcome.response;
+    // The exec plugin runs here, on the request's (worker) thread.
+    std::shared_ptr<const ExecCredential> exec_credential;
+    if (exec) {
+      auto got = exec->credential(rejected_exec);
+      if (!got) {
+        response.error = got.error().message;
+        response.credential_error = true;
+        return outcome;
+      }
+      exec_credential = std::move(*got);
+      outcome.exec_generation = exec_credential->generation;
+    }
+    const std::string& client_cert_pem =
+        exec_credential ? exec_credential->client_cert_pem : credentials.client_cert_pem;
+    const std::string& client_key_pem =
+        exec_credential ? exec_credential->client_key_pem : credentials.client_key_pem;
     Transfer transfer{&response, options.max_response_bytes, false, request.cancel, -1};
     CURL* handle = take_handle();
     if (handle == nullptr) {
@@ -173,7 +194,7 @@ struct ApiClient::Impl {
         request.timeout.count() > 0 ? request.timeout : options.request_timeout;
     HeaderList headers{curl};
     headers.add("Accept: application/json, */*");
-    const std::string bearer = bearer_token(reread_token);
+    const std::string bearer = exec_credential ? exec_credential->token : bearer_token(reread_token);
     if (!bearer.empty()) headers.add("Authorization: Bearer " + bearer);
 
     curl.easy_setopt(handle, CURLOPT_URL, url.c_str());
@@ -209,9 +230,9 @@ struct ApiClient::Impl {
       curl.easy_setopt(handle, CURLOPT_CAINFO_BLOB, &ca);
       curl.easy_setopt(handle, CURLOPT_CAPATH, nullptr);
     }
-    if (!credentials.client_cert_pem.empty()) {
-      curl_blob cert = blob_of(credentials.client_cert_pem);
-      curl_blob key = blob_of(credentials.client_key_pem);
+    if (!client_cert_pem.empty()) {
+      curl_blob cert = blob_of(client_cert_pem);
+      curl_blob key = blob_of(client_key_pem);
       curl.easy_setopt(handle, CURLOPT_SSLCERT_BLOB, &cert);
       curl.easy_setopt(handle, CURLOPT_SSLCERTTYPE, "PEM");
       curl.easy_setopt(handle, CURLOPT_SSLKEY_BLOB, &key);
@@ -283,6 +304,7 @@ struct ApiClient::Impl {
   FileStamp token_stamp;
   std::mutex rng_mutex;
   std::mt19937_64 rng;
+  std::unique_ptr<ExecAuthenticator> exec;
 };
 
 ApiClient::ApiClient(Credentials credentials, ApiClientOptions options) {
@@ -298,10 +320,12 @@ HttpResponse ApiClient::get(std::string_view path_and_query, const RequestOption
   for (int attempt = 1;; ++attempt) {
     outcome = impl_->perform(path_and_query, request, reread_token);
     // A rotated token can be rejected in the moment before its file changes
-    // on disk: read it again and retry once, whatever `retry` says.
-    if (outcome.response.status == 401 && !impl_->credentials.token_file.empty() && !reread_token) {
+    // on disk: read it again and retry once, whatever `retry` says. An exec
+    // plugin's credential rejected so is renewed (the plugin runs again).
+    const bool renewable = !impl_->credentials.token_file.empty() || impl_->exec;
+    if (outcome.response.status == 401 && renewable && !reread_token) {
       reread_token = true;
-      outcome = impl_->perform(path_and_query, request, true);
+      outcome = impl_->perform(path_and_query, request, true, outcome.exec_generation);
     }
     outcome.response.attempts = attempt;
     if (attempt >= attempts || !transient(outcome.response)) break;

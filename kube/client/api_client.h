@@ -38,6 +38,8 @@ struct HttpResponse {
   // The request reached the server: a timeout after it means the server took
   // the request and did not answer in time.
   bool request_sent = false;
+  // No request was made: the exec credential plugin failed (`error` says how).
+  bool credential_error = false;
   int attempts = 0;
   std::chrono::nanoseconds elapsed{};  // of the last attempt, monotonic
 };

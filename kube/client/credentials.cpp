@@ -75,6 +75,76 @@ class KubeconfigReader {
   std::string path_;
 };
 
+
+// kubectl 1.26 removed the in-tree auth providers; each has an exec plugin.
+std::string auth_provider_message(const YAML::Node& user, const std::string& user_name) {
+  const std::string name = scalar_or_empty(user["auth-provider"], "name");
+  std::string replacement = "the exec credential plugin of your provider";
+  if (name == "gcp") {
+    replacement =
+        "gke-gcloud-auth-plugin (`gcloud components install gke-gcloud-auth-plugin`, then "
+        "`gcloud container clusters get-credentials CLUSTER` rewrites the user)";
+  } else if (name == "azure") {
+    replacement = "kubelogin (`kubelogin convert-kubeconfig` rewrites the user)";
+  } else if (name == "oidc") {
+    replacement = "kubelogin (`kubectl oidc-login`, int128/kubelogin)";
+  }
+  return "user " + in_quotes(user_name) + " uses auth-provider " + in_quotes(name) +
+         ", which kubectl removed in 1.26 and meshprobe does not run; use the exec plugin " +
+         "that replaced it: " + replacement;
+}
+
+Expected<ExecConfig> exec_config(const KubeconfigReader& reader, const YAML::Node& exec,
+                                 const std::string& user_name, const Credentials& cluster) {
+  const auto fail = [&](const std::string& what) {
+    return reader.error("user " + in_quotes(user_name) + ": exec plugin: " + what);
+  };
+  if (!exec.IsMap()) return fail("exec is not a map");
+  ExecConfig config;
+  config.user = user_name;
+  config.api_version = scalar_or_empty(exec, "apiVersion");
+  if (config.api_version != kExecApiV1 && config.api_version != kExecApiV1beta1) {
+    return fail("invalid apiVersion " + in_quotes(config.api_version) + " (meshprobe runs " +
+                std::string(kExecApiV1) + " and " + std::string(kExecApiV1beta1) + ")");
+  }
+  config.command = scalar_or_empty(exec, "command");
+  if (config.command.empty()) return fail("no command");
+  config.base_dir = std::filesystem::path(reader.resolve("x")).parent_path().string();
+  if (const YAML::Node args = exec["args"]; args && args.IsSequence()) {
+    for (const YAML::Node& arg : args) config.args.push_back(arg.IsScalar() ? arg.Scalar() : "");
+  }
+  if (const YAML::Node env = exec["env"]; env && env.IsSequence()) {
+    for (const YAML::Node& entry : env) {
+      const std::string name = scalar_or_empty(entry, "name");
+      if (name.empty()) return fail("an env entry has no name");
+      config.env.emplace_back(name, scalar_or_empty(entry, "value"));
+    }
+  }
+  config.install_hint = scalar_or_empty(exec, "installHint");
+  config.provide_cluster_info = scalar_or_empty(exec, "provideClusterInfo") == "true";
+  const std::string mode = scalar_or_empty(exec, "interactiveMode");
+  if (mode.empty() && config.api_version == kExecApiV1) {
+    return fail("interactiveMode must be specified for " + std::string(kExecApiV1));
+  }
+  if (mode == "Always") {
+    return fail("interactiveMode is Always, but meshprobe never has a terminal to give the "
+                "plugin; use IfAvailable or Never (with a plugin that can run unattended)");
+  }
+  if (mode == "Never") {
+    config.interactive_mode = ExecInteractiveMode::never;
+  } else if (mode.empty() || mode == "IfAvailable") {
+    config.interactive_mode = ExecInteractiveMode::if_available;
+  } else {
+    return fail("invalid interactiveMode " + in_quotes(mode) +
+                " (Never, IfAvailable or Always)");
+  }
+  config.server = cluster.server;
+  config.ca_pem = cluster.ca_pem;
+  config.insecure_skip_tls_verify = cluster.insecure_skip_tls_verify;
+  config.proxy_url = cluster.proxy_url;
+  return config;
+}
+
 }  // namespace
 
 InClusterEnvironment InClusterEnvironment::from_process() {
@@ -169,12 +239,11 @@ Expected<Credentials> parse_kubeconfig(std::string_view yaml, const std::string&
                         " not found");
   }
   if (user && user.IsMap()) {
-    if (user["exec"] || user["auth-provider"]) {
-      return reader.error(
-          "user " + in_quotes(user_name) +
-          " gets its token from a credential plugin (exec or auth-provider), which "
-          "meshprobe does not run; give it a token instead, e.g. a kubeconfig user "
-          "with `token: $(kubectl create token SERVICEACCOUNT)` or `tokenFile: FILE`");
+    if (user["auth-provider"]) return reader.error(auth_provider_message(user, user_name));
+    if (user["exec"]) {
+      auto exec = exec_config(reader, user["exec"], user_name, credentials);
+      if (!exec) return exec.error();
+      credentials.exec = std::move(*exec);
     }
     credentials.token = scalar_or_empty(user, "token");
     const std::string token_file = scalar_or_empty(user, "tokenFile");

@@ -3,10 +3,12 @@
 // reads local files only; nothing here talks to the API server.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/expected.h"
+#include "kube/client/exec_plugin.h"
 
 namespace meshprobe::kube {
 
@@ -23,6 +25,11 @@ struct Credentials {
 
   std::string client_cert_pem;
   std::string client_key_pem;
+
+  // A kubeconfig user's exec credential plugin: the API client runs it (on
+  // its request's thread) for a token or client certificate, which replace
+  // the ones above.
+  std::optional<ExecConfig> exec;
 
   // Where these came from, for messages: `kubeconfig FILE, context NAME` or
   // `in-cluster service account`.
@@ -45,7 +52,9 @@ Expected<Credentials> in_cluster_credentials(const InClusterEnvironment& environ
 
 // Reads a kubeconfig: the named context, else current-context; its cluster's
 // server and CA (data or file); its user's token, token file, or client
-// certificate and key (data or file). Relative paths are taken from the
+// certificate and key (data or file), or its exec credential plugin (not run
+// here: see exec_plugin.h). An auth-provider is refused with the name of
+// the exec plugin that replaced it. Relative paths are taken from the
 // kubeconfig's directory, as kubectl does.
 Expected<Credentials> load_kubeconfig(const std::string& path, const std::string& context = {});
 

@@ -47,6 +47,10 @@ std::string describe_access(const ApiAccess& access, std::string_view ns) {
 
 std::string describe_failure(const HttpResponse& response, const ApiAccess& access,
                              std::string_view ns, std::string_view server) {
+  if (response.credential_error) {
+    return "no credentials for the Kubernetes API server " + std::string(server) + ": " +
+           response.error;
+  }
   if (response.status == 0) {
     return "cannot reach the Kubernetes API server " + std::string(server) + ": " + response.error +
            (response.attempts > 1 ? " (after " + std::to_string(response.attempts) + " attempts)"

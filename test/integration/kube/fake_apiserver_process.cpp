@@ -22,7 +22,7 @@ std::string script() { return MESHPROBE_FAKE_APISERVER; }
 
 bool FakeApiServer::available() { return ::system("command -v python3 >/dev/null 2>&1") == 0; }
 
-FakeApiServer::FakeApiServer(const std::string& state_json)
+FakeApiServer::FakeApiServer(const std::string& state_json, bool verify_client_certs)
     : ca_(TestCa::create("fake kube-apiserver CA")) {
   const TestCert leaf =
       ca_.issue(LeafSpec{.common_name = "kube-apiserver", .sans = {"127.0.0.1"}, .validity = {}});
@@ -35,6 +35,11 @@ FakeApiServer::FakeApiServer(const std::string& state_json)
                                    "--key",       files.key.string(),
                                    "--port-file", port_file,
                                    "--log",       (dir() / "requests.log").string()};
+  if (verify_client_certs) {
+    args.push_back("--client-ca");
+    args.push_back((dir() / "apiserver-ca.pem").string());
+    write_file(dir() / "apiserver-ca.pem", ca_.cert_pem);
+  }
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

@@ -16,7 +16,9 @@ namespace meshprobe::test {
 class FakeApiServer {
  public:
   // Starts the emulator with `state_json`; throws when it does not come up.
-  explicit FakeApiServer(const std::string& state_json);
+  // With `verify_client_certs`, client certificates that ca() issued
+  // authenticate too (--client-ca).
+  explicit FakeApiServer(const std::string& state_json, bool verify_client_certs = false);
   ~FakeApiServer();
   FakeApiServer(const FakeApiServer&) = delete;
   FakeApiServer& operator=(const FakeApiServer&) = delete;
@@ -29,6 +31,7 @@ class FakeApiServer {
 
   std::string server() const;                                 // https://127.0.0.1:PORT
   const std::string& ca_pem() const { return ca_.cert_pem; }  // trust for server()
+  const TestCa& ca() const { return ca_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
   // One JSON object per request served: {"path","query","auth","status"}.
   std::vector<std::string> requests() const;

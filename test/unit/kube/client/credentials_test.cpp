@@ -95,14 +95,106 @@ TEST(Kubeconfig, RefusesAnUnknownContextNamingIt) {
   EXPECT_EQ(credentials.error().message, "kubeconfig /k/config: context \"staging\" not found");
 }
 
-TEST(Kubeconfig, RefusesCredentialPluginsWithAWayOut) {
+constexpr const char* kGkeUser = R"(    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      args: [--verbose]
+      env:
+      - {name: CLOUDSDK_CORE_PROJECT, value: prod}
+      installHint: Install gke-gcloud-auth-plugin for use with kubectl
+      provideClusterInfo: true
+)";
+
+TEST(Kubeconfig, ReadsAnExecPluginUserWithTheClusterItDescribes) {
+  auto credentials = parse_kubeconfig(kubeconfig(kGkeUser), "/home/me/.kube/config");
+  ASSERT_TRUE(credentials) << credentials.error().message;
+  ASSERT_TRUE(credentials->exec);
+  const ExecConfig& exec = *credentials->exec;
+  EXPECT_EQ(exec.user, "admin");
+  EXPECT_EQ(exec.api_version, kExecApiV1beta1);
+  EXPECT_EQ(exec.command, "gke-gcloud-auth-plugin");
+  EXPECT_EQ(exec.base_dir, "/home/me/.kube");
+  EXPECT_EQ(exec.args, std::vector<std::string>{"--verbose"});
+  ASSERT_EQ(exec.env.size(), 1u);
+  EXPECT_EQ(exec.env[0].first, "CLOUDSDK_CORE_PROJECT");
+  EXPECT_EQ(exec.env[0].second, "prod");
+  EXPECT_EQ(exec.install_hint, "Install gke-gcloud-auth-plugin for use with kubectl");
+  EXPECT_TRUE(exec.provide_cluster_info);
+  EXPECT_EQ(exec.interactive_mode, ExecInteractiveMode::if_available);  // v1beta1's default
+  EXPECT_EQ(exec.server, "https://34.1.2.3");
+  EXPECT_EQ(exec.ca_pem, kPem);
+}
+
+TEST(Kubeconfig, RefusesAV1ExecPluginWithoutInteractiveMode) {
   auto credentials = parse_kubeconfig(
-      kubeconfig("    exec:\n      command: gke-gcloud-auth-plugin\n      apiVersion: "
-                 "client.authentication.k8s.io/v1beta1\n"),
+      kubeconfig("    exec:\n      command: kubelogin\n      apiVersion: "
+                 "client.authentication.k8s.io/v1\n"),
       "kc");
   ASSERT_FALSE(credentials);
-  EXPECT_THAT(credentials.error().message, HasSubstr("credential plugin"));
-  EXPECT_THAT(credentials.error().message, HasSubstr("kubectl create token"));
+  EXPECT_THAT(credentials.error().message, HasSubstr("interactiveMode must be specified"));
+}
+
+TEST(Kubeconfig, RefusesInteractiveModeAlwaysNamingTheUser) {
+  auto credentials = parse_kubeconfig(
+      kubeconfig("    exec:\n      command: kubelogin\n      interactiveMode: Always\n"
+                 "      apiVersion: client.authentication.k8s.io/v1\n"),
+      "kc");
+  ASSERT_FALSE(credentials);
+  EXPECT_THAT(credentials.error().message, HasSubstr("user \"admin\""));
+  EXPECT_THAT(credentials.error().message, HasSubstr("never has a terminal"));
+}
+
+TEST(Kubeconfig, RefusesAnExecPluginOfAnUnknownApiVersion) {
+  auto credentials = parse_kubeconfig(
+      kubeconfig("    exec:\n      command: p\n      apiVersion: "
+                 "client.authentication.k8s.io/v1alpha1\n"),
+      "kc");
+  ASSERT_FALSE(credentials);
+  EXPECT_THAT(credentials.error().message, HasSubstr("invalid apiVersion"));
+}
+
+TEST(Kubeconfig, RefusesAuthProvidersNamingThePluginThatReplacedThem) {
+  const std::pair<const char*, const char*> providers[] = {
+      {"gcp", "gke-gcloud-auth-plugin"}, {"azure", "kubelogin"}, {"oidc", "kubelogin"}};
+  for (const auto& [name, plugin] : providers) {
+    auto credentials = parse_kubeconfig(
+        kubeconfig(std::string("    auth-provider:\n      name: ") + name + "\n"), "kc");
+    ASSERT_FALSE(credentials);
+    EXPECT_THAT(credentials.error().message, HasSubstr("removed in 1.26")) << name;
+    EXPECT_THAT(credentials.error().message, HasSubstr(plugin)) << name;
+  }
+}
+
+TEST(ExecCredential, ReadsTheTokenAndTheExpiry) {
+  ExecConfig config;
+  config.api_version = std::string(kExecApiV1);
+  auto credential = parse_exec_credential(
+      R"({"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
+          "status":{"token":"t","expirationTimestamp":"2030-01-02T03:04:05+01:00"}})",
+      config);
+  ASSERT_TRUE(credential) << credential.error().message;
+  EXPECT_EQ(credential->token, "t");
+  ASSERT_TRUE(credential->expiry);
+  EXPECT_EQ(*credential->expiry, parse_rfc3339("2030-01-02T02:04:05Z"));
+}
+
+TEST(ExecCredential, RefusesACertificateWithoutItsKeyWithoutQuotingEither) {
+  ExecConfig config;
+  config.api_version = std::string(kExecApiV1beta1);
+  auto credential = parse_exec_credential(
+      R"({"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential",
+          "status":{"clientCertificateData":"-----BEGIN CERTIFICATE-----secret"}})",
+      config);
+  ASSERT_FALSE(credential);
+  EXPECT_THAT(credential.error().message, HasSubstr("only certificate or key"));
+  EXPECT_THAT(credential.error().message, testing::Not(HasSubstr("secret")));
+}
+
+TEST(Rfc3339, ReadsFractionsAndRefusesOtherText) {
+  EXPECT_EQ(parse_rfc3339("2030-01-02T03:04:05.5Z"),
+            *parse_rfc3339("2030-01-02T03:04:05Z") + std::chrono::milliseconds(500));
+  EXPECT_FALSE(parse_rfc3339("2030-01-02 03:04:05"));
+  EXPECT_FALSE(parse_rfc3339("tomorrow"));
 }
 
 TEST(Kubeconfig, RefusesCaDataThatIsNotBase64) {
