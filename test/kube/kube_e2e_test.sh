@@ -322,6 +322,46 @@ YAML
     check 0 --config "$workdir/check.yaml" --output json
     grep -q '"auth": "certificate"' "$workdir/requests.log" || fail "not authenticated by certificate"
     ;;
+  kubeconfig_exec_plugin_user_authenticates|exec_plugin_failure_names_the_user_and_its_stderr)
+    # The user as gke-gcloud-auth-plugin's kubeconfig has it, with a plugin
+    # next to the kubeconfig (a relative command) that prints the token.
+    write_kubeconfig "$workdir/kubeconfig.yaml"
+    sed -i '/^    token: /d' "$workdir/kubeconfig.yaml"
+    cat >>"$workdir/kubeconfig.yaml" <<YAML
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: ./plugin.sh
+      args: [--cluster, test]
+      env: [{name: PLUGIN_TOKEN, value: "$TOKEN"}]
+      installHint: not used
+      provideClusterInfo: true
+YAML
+    if [ "$CASE" = kubeconfig_exec_plugin_user_authenticates ]; then
+      cat >"$workdir/plugin.sh" <<'SH'
+#!/bin/sh
+echo "plugin $*" >&2
+printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}' "$PLUGIN_TOKEN"
+SH
+    else
+      cat >"$workdir/plugin.sh" <<'SH'
+#!/bin/sh
+printf '{"status":{"token":"%s"}}\n' "$PLUGIN_TOKEN"
+echo "login expired: run gcloud auth login" >&2
+exit 3
+SH
+    fi
+    chmod +x "$workdir/plugin.sh"
+    write_check_config ""
+    if [ "$CASE" = kubeconfig_exec_plugin_user_authenticates ]; then
+      check 0 --config "$workdir/check.yaml" --output json
+      grep -q '"auth": "token"' "$workdir/requests.log" || fail "not authenticated by the plugin's token"
+      grep -q 'exec plugin ./plugin.sh: plugin --cluster test' "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
+    else
+      check 1 --config "$workdir/check.yaml" --output json
+      json '.results[0] | .diagnosis == "kubernetes_api_error" and (.message | test("user \"meshprobe\": exec: executable ./plugin.sh failed with exit code 3; its stderr ends: login expired"))'
+      if grep -q "$TOKEN" "$workdir/out" "$workdir/err"; then fail "the plugin's stdout was shown"; fi
+    fi
+    ;;
   missing_kubeconfig_is_a_usage_error)
     check 2 --kubeconfig "$workdir/nope.yaml"
     grep -q "nope.yaml: cannot read" "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
