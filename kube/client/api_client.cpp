@@ -157,7 +157,7 @@ struct ApiClient::Impl {
 
   struct Outcome {
     HttpResponse response;
-    long retry_after_seconds = -1;  // the server's Retry-After, -1 when none
+    long retry_after_seconds = -1;      // the server's Retry-After, -1 when none
     std::uint64_t exec_generation = 0;  // the exec plugin's credential sent, 0: none
   };
 
@@ -194,7 +194,8 @@ struct ApiClient::Impl {
         request.timeout.count() > 0 ? request.timeout : options.request_timeout;
     HeaderList headers{curl};
     headers.add("Accept: application/json, */*");
-    const std::string bearer = exec_credential ? exec_credential->token : bearer_token(reread_token);
+    const std::string bearer =
+        exec_credential ? exec_credential->token : bearer_token(reread_token);
     if (!bearer.empty()) headers.add("Authorization: Bearer " + bearer);
 
     curl.easy_setopt(handle, CURLOPT_URL, url.c_str());

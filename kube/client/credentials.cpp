@@ -75,7 +75,6 @@ class KubeconfigReader {
   std::string path_;
 };
 
-
 // kubectl 1.26 removed the in-tree auth providers; each has an exec plugin.
 std::string auth_provider_message(const YAML::Node& user, const std::string& user_name) {
   const std::string name = scalar_or_empty(user["auth-provider"], "name");
@@ -127,16 +126,16 @@ Expected<ExecConfig> exec_config(const KubeconfigReader& reader, const YAML::Nod
     return fail("interactiveMode must be specified for " + std::string(kExecApiV1));
   }
   if (mode == "Always") {
-    return fail("interactiveMode is Always, but meshprobe never has a terminal to give the "
-                "plugin; use IfAvailable or Never (with a plugin that can run unattended)");
+    return fail(
+        "interactiveMode is Always, but meshprobe never has a terminal to give the "
+        "plugin; use IfAvailable or Never (with a plugin that can run unattended)");
   }
   if (mode == "Never") {
     config.interactive_mode = ExecInteractiveMode::never;
   } else if (mode.empty() || mode == "IfAvailable") {
     config.interactive_mode = ExecInteractiveMode::if_available;
   } else {
-    return fail("invalid interactiveMode " + in_quotes(mode) +
-                " (Never, IfAvailable or Always)");
+    return fail("invalid interactiveMode " + in_quotes(mode) + " (Never, IfAvailable or Always)");
   }
   config.server = cluster.server;
   config.ca_pem = cluster.ca_pem;

@@ -1,9 +1,9 @@
 #include "kube/client/exec_plugin.h"
 
+#include <boost/json.hpp>
+
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <boost/json.hpp>
 
 #include <cerrno>
 #include <cstdlib>

@@ -174,9 +174,9 @@ ProcessResult run_process(const ProcessSpec& spec) {
   std::vector<char*> argv_pointers = pointers(argv);
   std::vector<char*> environment_pointers = pointers(environment);
   pid_t pid = -1;
-  const int spawned = ::posix_spawn(&pid, spec.executable.c_str(), &setup.actions,
-                                    &setup.attributes, argv_pointers.data(),
-                                    environment_pointers.data());
+  const int spawned =
+      ::posix_spawn(&pid, spec.executable.c_str(), &setup.actions, &setup.attributes,
+                    argv_pointers.data(), environment_pointers.data());
   out.write.reset();
   err.write.reset();
   if (spawned != 0) {

@@ -27,8 +27,8 @@ std::string state_with_token(const std::string& token) {
 }
 
 std::string utc_in(std::chrono::seconds from_now) {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() +
-                                                             from_now);
+  const std::time_t t =
+      std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + from_now);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char text[32];
@@ -234,7 +234,8 @@ apiVersion: v1
 kind: Config
 current-context: c
 contexts: [{name: c, context: {cluster: k, user: u}}]
-clusters: [{name: k, cluster: {server: ")" + server_->server() + R"("}}]
+clusters: [{name: k, cluster: {server: ")" +
+                                 server_->server() + R"("}}]
 users:
 - name: u
   user:
@@ -243,7 +244,8 @@ users:
       interactiveMode: Never
       command: ./plugins/credential.sh
       env:
-      - {name: PLUGIN_STATE, value: ")" + state_.path().string() + R"("}
+      - {name: PLUGIN_STATE, value: ")" +
+                                 state_.path().string() + R"("}
       - {name: PLUGIN_API_VERSION, value: client.authentication.k8s.io/v1}
 )";
   auto loaded = parse_kubeconfig(kubeconfig, kPlugins + "/../kubeconfig.yaml");

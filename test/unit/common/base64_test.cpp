@@ -1,7 +1,7 @@
 // base64_encode: RFC 4648's test vectors, and what base64_decode reads back.
-#include <gtest/gtest.h>
-
 #include "common/base64.h"
+
+#include <gtest/gtest.h>
 
 namespace meshprobe {
 namespace {

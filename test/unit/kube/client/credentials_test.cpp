@@ -126,10 +126,10 @@ TEST(Kubeconfig, ReadsAnExecPluginUserWithTheClusterItDescribes) {
 }
 
 TEST(Kubeconfig, RefusesAV1ExecPluginWithoutInteractiveMode) {
-  auto credentials = parse_kubeconfig(
-      kubeconfig("    exec:\n      command: kubelogin\n      apiVersion: "
-                 "client.authentication.k8s.io/v1\n"),
-      "kc");
+  auto credentials =
+      parse_kubeconfig(kubeconfig("    exec:\n      command: kubelogin\n      apiVersion: "
+                                  "client.authentication.k8s.io/v1\n"),
+                       "kc");
   ASSERT_FALSE(credentials);
   EXPECT_THAT(credentials.error().message, HasSubstr("interactiveMode must be specified"));
 }
@@ -145,10 +145,9 @@ TEST(Kubeconfig, RefusesInteractiveModeAlwaysNamingTheUser) {
 }
 
 TEST(Kubeconfig, RefusesAnExecPluginOfAnUnknownApiVersion) {
-  auto credentials = parse_kubeconfig(
-      kubeconfig("    exec:\n      command: p\n      apiVersion: "
-                 "client.authentication.k8s.io/v1alpha1\n"),
-      "kc");
+  auto credentials = parse_kubeconfig(kubeconfig("    exec:\n      command: p\n      apiVersion: "
+                                                 "client.authentication.k8s.io/v1alpha1\n"),
+                                      "kc");
   ASSERT_FALSE(credentials);
   EXPECT_THAT(credentials.error().message, HasSubstr("invalid apiVersion"));
 }
