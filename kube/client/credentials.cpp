@@ -1,7 +1,9 @@
 #include "kube/client/credentials.h"
 
+#include <boost/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -74,6 +76,45 @@ class KubeconfigReader {
  private:
   std::string path_;
 };
+
+// YAML to JSON: plain scalars that read as booleans, null or integers keep
+// that type, as client-go's YAML-to-JSON conversion does.
+boost::json::value json_of(const YAML::Node& node) {
+  if (node.IsMap()) {
+    boost::json::object object;
+    for (const auto& entry : node) object[entry.first.as<std::string>()] = json_of(entry.second);
+    return object;
+  }
+  if (node.IsSequence()) {
+    boost::json::array array;
+    for (const YAML::Node& item : node) array.push_back(json_of(item));
+    return array;
+  }
+  if (!node.IsScalar()) return nullptr;
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "?") {
+    if (text == "true") return true;
+    if (text == "false") return false;
+    if (text == "null" || text == "~") return nullptr;
+    long long number = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec == std::errc{} && end == text.data() + text.size()) return number;
+  }
+  return boost::json::string(text);
+}
+
+// The cluster's extension for exec plugins, given them as spec.cluster.config.
+std::string exec_extension_json(const YAML::Node& cluster) {
+  const YAML::Node extensions = cluster["extensions"];
+  if (!extensions || !extensions.IsSequence()) return {};
+  for (const YAML::Node& item : extensions) {
+    if (item.IsMap() && scalar_or_empty(item, "name") == "client.authentication.k8s.io/exec" &&
+        item["extension"]) {
+      return boost::json::serialize(json_of(item["extension"]));
+    }
+  }
+  return {};
+}
 
 // kubectl 1.26 removed the in-tree auth providers; each has an exec plugin.
 std::string auth_provider_message(const YAML::Node& user, const std::string& user_name) {
@@ -242,6 +283,7 @@ Expected<Credentials> parse_kubeconfig(std::string_view yaml, const std::string&
     if (user["exec"]) {
       auto exec = exec_config(reader, user["exec"], user_name, credentials);
       if (!exec) return exec.error();
+      exec->extension_json = exec_extension_json(cluster);
       credentials.exec = std::move(*exec);
     }
     credentials.token = scalar_or_empty(user, "token");

@@ -222,6 +222,11 @@ std::string exec_info_json(const ExecConfig& config) {
     }
     if (config.insecure_skip_tls_verify) cluster["insecure-skip-tls-verify"] = true;
     if (!config.proxy_url.empty()) cluster["proxy-url"] = config.proxy_url;
+    if (!config.extension_json.empty()) {
+      boost::system::error_code ec;
+      json::value extension = json::parse(config.extension_json, ec);
+      if (!ec) cluster["config"] = std::move(extension);
+    }
     spec["cluster"] = std::move(cluster);
   }
   json::object credential;

@@ -41,6 +41,9 @@ struct ExecConfig {
   std::string ca_pem;
   bool insecure_skip_tls_verify = false;
   std::string proxy_url;
+  // The cluster's `client.authentication.k8s.io/exec` extension, as JSON
+  // (spec.cluster.config); empty: none.
+  std::string extension_json;
 
   // A run that takes longer is killed (its whole process group).
   std::chrono::milliseconds timeout{30000};

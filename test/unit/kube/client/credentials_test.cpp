@@ -106,7 +106,11 @@ constexpr const char* kGkeUser = R"(    exec:
 )";
 
 TEST(Kubeconfig, ReadsAnExecPluginUserWithTheClusterItDescribes) {
-  auto credentials = parse_kubeconfig(kubeconfig(kGkeUser), "/home/me/.kube/config");
+  auto credentials =
+      parse_kubeconfig(kubeconfig(kGkeUser,
+                                  "    extensions:\n    - name: client.authentication.k8s.io/exec\n"
+                                  "      extension: {audience: prod, port: 443, debug: false}\n"),
+                       "/home/me/.kube/config");
   ASSERT_TRUE(credentials) << credentials.error().message;
   ASSERT_TRUE(credentials->exec);
   const ExecConfig& exec = *credentials->exec;
@@ -123,6 +127,8 @@ TEST(Kubeconfig, ReadsAnExecPluginUserWithTheClusterItDescribes) {
   EXPECT_EQ(exec.interactive_mode, ExecInteractiveMode::if_available);  // v1beta1's default
   EXPECT_EQ(exec.server, "https://34.1.2.3");
   EXPECT_EQ(exec.ca_pem, kPem);
+  EXPECT_EQ(exec.extension_json, R"({"audience":"prod","port":443,"debug":false})");
+  EXPECT_THAT(exec_info_json(exec), HasSubstr(R"("config":{"audience":"prod")"));
 }
 
 TEST(Kubeconfig, RefusesAV1ExecPluginWithoutInteractiveMode) {
