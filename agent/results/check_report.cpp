@@ -275,7 +275,14 @@ std::string render_hygiene(const HygieneReport& hygiene, const Painter& painter)
     out += render_note("message", finding.message, "", painter);
     out += render_note("remedy", finding.remedy, "", painter);
   }
-  for (const std::string& note : hygiene.notes) out += render_note("note", note, kYellow, painter);
+  for (const kube::CheckNote& note : hygiene.notes) {
+    out += render_note("note", note.message, kYellow, painter);
+    if (!note.rbac.empty()) {
+      std::string needs = "RBAC";
+      for (const std::string& rule : note.rbac) needs += (needs == "RBAC" ? " " : "; ") + rule;
+      out += render_note("needs", needs, "", painter);
+    }
+  }
   return out + '\n';
 }
 
@@ -344,6 +351,15 @@ json::array hygiene_json(const HygieneReport& hygiene) {
   return out;
 }
 
+json::array hygiene_notes_json(const HygieneReport& hygiene) {
+  json::array out;
+  for (const kube::CheckNote& note : hygiene.notes) {
+    out.emplace_back(json::object{
+        {"check", note.check}, {"message", note.message}, {"rbac", strings_json(note.rbac)}});
+  }
+  return out;
+}
+
 std::string render_json(const std::vector<ProbeResult>& results, std::string_view vantage,
                         const HygieneReport* hygiene) {
   json::array rendered;
@@ -357,7 +373,7 @@ std::string render_json(const std::vector<ProbeResult>& results, std::string_vie
   if (hygiene != nullptr && hygiene->ran) {
     report["hygiene"] = hygiene_json(*hygiene);
     if (!hygiene->error.empty()) report["hygiene_error"] = hygiene->error;
-    if (!hygiene->notes.empty()) report["hygiene_notes"] = strings_json(hygiene->notes);
+    if (!hygiene->notes.empty()) report["hygiene_notes"] = hygiene_notes_json(*hygiene);
   }
   return json::serialize(report) + '\n';
 }

@@ -269,9 +269,7 @@ json::object kubernetes_json(const KubeStatus& kube) {
   out["hygiene_checked_at"] = time_or_null(kube.hygiene.checked_at);
   out["hygiene_error"] =
       kube.hygiene.error.empty() ? json::value(nullptr) : json::value(kube.hygiene.error);
-  json::array notes;
-  for (const std::string& note : kube.hygiene.notes) notes.emplace_back(note);
-  out["hygiene_notes"] = std::move(notes);
+  out["hygiene_notes"] = hygiene_notes_json(kube.hygiene);
   return out;
 }
 
@@ -306,7 +304,16 @@ std::string hygiene_section(const KubeStatus& kube) {
         "<th>Remedy</th></tr></thead>\n<tbody>\n" +
         hygiene_rows(kube.hygiene) + "</tbody>\n</table>\n";
   }
-  for (const std::string& note : kube.hygiene.notes) out += "<p>" + html_escape(note) + "</p>\n";
+  for (const kube::CheckNote& note : kube.hygiene.notes) {
+    out += "<p>" + html_escape(note.message);
+    if (!note.rbac.empty()) {
+      out += "<br><small>needs RBAC:";
+      for (const std::string& rule : note.rbac) out += " " + html_escape(rule) + ";";
+      out.back() = '.';
+      out += "</small>";
+    }
+    out += "</p>\n";
+  }
   return out;
 }
 
