@@ -16,8 +16,9 @@ namespace meshprobe {
 // {"results": [...], "summary": {"total": N, "failed": N}} and a newline.
 // Durations are in seconds; phases that did not run are left out, as is "tls"
 // when the probe learned nothing about TLS; timestamps are RFC 3339 in UTC.
+// Each result and finding has "doc", its section of docs/diagnoses.md.
 // When the hygiene checks ran: "hygiene": [{"code", "object", "webhook",
-// "message", "remedy"}], plus "hygiene_error" when none could run and
+// "message", "remedy", "doc"}], plus "hygiene_error" when none could run and
 // "hygiene_notes" ([{"check", "message", "rbac": [...]}]) for the checks that
 // could not run (or ran on part of what they read) and what went unverified.
 std::string render_json(const std::vector<ProbeResult>& results, std::string_view vantage,

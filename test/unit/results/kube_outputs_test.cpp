@@ -53,6 +53,7 @@ TEST(CheckJson, CarriesTheHygieneArrayInTheSpecsShape) {
   EXPECT_EQ(finding.at("webhook"), "rev.namespace.sidecar-injector.istio.io");
   EXPECT_TRUE(finding.contains("message"));
   EXPECT_TRUE(finding.contains("remedy"));
+  EXPECT_EQ(finding.at("doc"), "docs/diagnoses.md#webhook_ca_mismatch");
   EXPECT_EQ(out.at("hygiene_notes").as_array().size(), 1u);
   EXPECT_FALSE(out.contains("hygiene_error"));
 }
