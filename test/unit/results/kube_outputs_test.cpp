@@ -166,6 +166,21 @@ TEST(Status, ShowsATargetsOwnVantageAndTheEndpointsPod) {
   EXPECT_THAT(html, HasSubstr("via apiserver"));
 }
 
+TEST(StatusPage, ShowsACheckThatCouldNotRunWithItsRbacAndLinksEachFinding) {
+  ResultsStore store;
+  KubeStatus kube;
+  kube.hygiene = report_without_namespaces();
+  const std::string html = render_status_html(store, {"node", "n1", "0.1.0", "c.yaml"}, &kube);
+  EXPECT_THAT(html, HasSubstr("check injection_label_unmatched could not run"));
+  EXPECT_THAT(html, HasSubstr("needs RBAC: verb &quot;list&quot; on &quot;namespaces&quot;"));
+  EXPECT_THAT(html, HasSubstr(R"(<a href="docs/diagnoses.md#webhook_ca_mismatch">)"));
+  const json::object status =
+      json::parse(render_status_json(store, {"node", "n1", "0.1.0", "c.yaml"}, &kube)).as_object();
+  EXPECT_EQ(status.at("kubernetes").at("hygiene_notes").at(0).at("check"),
+            "injection_label_unmatched");
+  EXPECT_EQ(status.at("hygiene").at(0).at("doc"), "docs/diagnoses.md#webhook_ca_mismatch");
+}
+
 TEST(StatusPage, ListsHygieneFindingsEscaped) {
   ResultsStore store;
   KubeStatus kube;
