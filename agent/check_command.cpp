@@ -139,7 +139,7 @@ int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err)
   }
   const bool all_ok =
       std::all_of(results.begin(), results.end(), [](const ProbeResult& r) { return r.success; });
-  const bool hygiene_ok = hygiene.findings.empty() && hygiene.error.empty();
+  const bool hygiene_ok = hygiene.findings.empty() && hygiene.incomplete_checks.empty();
   return all_ok && hygiene_ok ? kExitAllOk : kExitSomeFailed;
 }
 

@@ -37,7 +37,7 @@ inline constexpr int kExitSomeFailed = 1;
 inline constexpr int kExitUsage = 2;
 
 // Exit 0: every probe passed and (in Kubernetes mode) no hygiene finding;
-// 1: a probe failed, a finding, or the hygiene checks could not run; 2: bad
+// 1: a probe failed, a finding, or a hygiene check could not run; 2: bad
 // usage, a bad config, or Kubernetes credentials that cannot be loaded.
 int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err);
 

@@ -19,8 +19,8 @@ std::vector<std::string> snapshot_errors(const KubeSnapshot& snapshot) {
   for (const auto& [target, discovery] : snapshot.discoveries) {
     if (!discovery) errors.push_back("target \"" + target + "\": " + discovery.error().message);
   }
-  if (snapshot.cluster && !*snapshot.cluster) {
-    errors.push_back("hygiene: " + snapshot.cluster->error().message);
+  if (snapshot.cluster) {
+    for (const auto& [read, why] : snapshot.cluster->unread) errors.push_back("hygiene: " + why);
   }
   return errors;
 }

@@ -9,6 +9,64 @@
 namespace meshprobe::kube {
 namespace {
 
+constexpr std::uint8_t bit(ViewRead read) {
+  return static_cast<std::uint8_t>(1u << static_cast<unsigned>(read));
+}
+constexpr std::uint8_t kWebhookLists = bit(ViewRead::mutating) | bit(ViewRead::validating);
+
+// A missing caBundle is true of whichever configurations were read; so is a
+// stale revision, but only the Services tell it. Without the injector
+// webhooks every labelled namespace would look unmatched.
+constexpr std::array<HygieneCheck, kHygieneCodes.size()> kChecks = {{
+    {kCaBundleMissing, 0, kWebhookLists},
+    {kStaleRevision, bit(ViewRead::services), kWebhookLists},
+    {kCaMismatch, bit(ViewRead::services), kWebhookLists},
+    {kInjectionLabelUnmatched, bit(ViewRead::mutating) | bit(ViewRead::namespaces), 0},
+    {kValidationNotEnforced, bit(ViewRead::validating), 0},
+}};
+
+constexpr bool checks_follow_codes() {
+  for (std::size_t i = 0; i < kChecks.size(); ++i) {
+    if (kChecks[i].name != kHygieneCodes[i]) return false;
+  }
+  return true;
+}
+static_assert(checks_follow_codes(), "one hygiene check per code, in kHygieneCodes order");
+
+const HygieneCheck* find_check(std::string_view name) {
+  for (const HygieneCheck& check : kChecks) {
+    if (check.name == name) return &check;
+  }
+  return nullptr;
+}
+
+bool all_read(const ClusterView& view, std::uint8_t reads) {
+  for (const auto& [read, why] : view.unread) {
+    if ((reads & bit(read)) != 0) return false;
+  }
+  return true;
+}
+
+constexpr std::string_view read_name(ViewRead read) {
+  switch (read) {
+    case ViewRead::mutating: return "MutatingWebhookConfigurations";
+    case ViewRead::validating: return "ValidatingWebhookConfigurations";
+    case ViewRead::namespaces: return "Namespaces";
+    case ViewRead::services: return "Services";
+  }
+  return "";
+}
+
+const ApiAccess& read_access(ViewRead read) {
+  switch (read) {
+    case ViewRead::mutating: return access::kListMutating;
+    case ViewRead::validating: return access::kListValidating;
+    case ViewRead::namespaces: return access::kListNamespaces;
+    case ViewRead::services: return access::kListServices;
+  }
+  return access::kListServices;
+}
+
 constexpr std::string_view kRevisionLabel = "istio.io/rev";
 constexpr std::string_view kInjectionLabel = "istio-injection";
 
@@ -34,11 +92,14 @@ bool is_istio_validator(const Webhook& hook) {
 
 void check_configuration(const WebhookConfiguration& config, const ClusterView& view,
                          std::vector<Finding>& out) {
+  const bool ca_bundles = check_runs(view, kCaBundleMissing);
+  const bool validation = check_runs(view, kValidationNotEnforced);
   for (const Webhook& hook : config.webhooks) {
     if (!calls_istio_service(hook, view)) continue;
     // A webhook whose Service is gone fails whatever else is true of it: the
-    // stale revision is the finding, its caBundle and policy are not.
-    if (view.services.count(hook.service->name) == 0) {
+    // stale revision is the finding, its caBundle and policy are not. (With
+    // the Services unread, that is not known: the other checks still run.)
+    if (check_runs(view, kStaleRevision) && view.services.count(hook.service->name) == 0) {
       out.push_back(make_finding(
           kStaleRevision, config.object(), hook.name,
           "calls Service " + hook.service->ns + "/" + hook.service->name +
@@ -49,14 +110,14 @@ void check_configuration(const WebhookConfiguration& config, const ClusterView& 
                                              : "")));
       continue;
     }
-    if (hook.ca_bundle_pem.empty()) {
+    if (ca_bundles && hook.ca_bundle_pem.empty()) {
       out.push_back(make_finding(
           kCaBundleMissing, config.object(), hook.name,
           "has no caBundle: the API server cannot verify istiod's certificate at " +
               service_text(*hook.service) +
               " and its calls fail with `x509: certificate signed by unknown authority`"));
     }
-    if (config.kind == WebhookKind::validating && hook.failure_policy == "Ignore" &&
+    if (validation && config.kind == WebhookKind::validating && hook.failure_policy == "Ignore" &&
         is_istio_validator(hook)) {
       out.push_back(make_finding(
           kValidationNotEnforced, config.object(), hook.name,
@@ -82,6 +143,7 @@ std::optional<std::string> injection_request(const Namespace& ns) {
 }
 
 void check_injection_labels(const ClusterView& view, std::vector<Finding>& out) {
+  if (!check_runs(view, kInjectionLabelUnmatched)) return;
   for (const Namespace& ns : view.namespaces) {
     const auto request = injection_request(ns);
     if (!request) continue;
@@ -131,22 +193,83 @@ std::string_view hygiene_remedy(std::string_view code) {
   return "";
 }
 
-Expected<ClusterView> read_cluster_view(KubeApi& api, const std::string& istio_namespace) {
+ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace) {
   ClusterView view;
   view.istio_namespace = istio_namespace;
-  auto mutating = api.list_webhook_configurations(WebhookKind::mutating);
-  if (!mutating) return mutating.error();
-  view.mutating = std::move(*mutating);
-  auto validating = api.list_webhook_configurations(WebhookKind::validating);
-  if (!validating) return validating.error();
-  view.validating = std::move(*validating);
-  auto namespaces = api.list_namespaces();
-  if (!namespaces) return namespaces.error();
-  view.namespaces = std::move(*namespaces);
+  const auto keep = [&view](ViewRead read, auto listed, auto& into) {
+    if (listed) {
+      into = std::move(*listed);
+    } else {
+      view.unread.emplace(read, listed.error().message);
+    }
+  };
+  keep(ViewRead::mutating, api.list_webhook_configurations(WebhookKind::mutating), view.mutating);
+  keep(ViewRead::validating, api.list_webhook_configurations(WebhookKind::validating),
+       view.validating);
+  keep(ViewRead::namespaces, api.list_namespaces(), view.namespaces);
   auto services = api.list_services(istio_namespace);
-  if (!services) return services.error();
-  for (const Service& service : *services) view.services.insert(service.name);
+  if (services) {
+    for (const Service& service : *services) view.services.insert(service.name);
+  } else {
+    view.unread.emplace(ViewRead::services, services.error().message);
+  }
   return view;
+}
+
+const std::array<HygieneCheck, kHygieneCodes.size()>& hygiene_checks() { return kChecks; }
+
+bool check_runs(const ClusterView& view, std::string_view check) {
+  const HygieneCheck* found = find_check(check);
+  if (found == nullptr || !all_read(view, found->needs)) return false;
+  if (found->covers == 0) return true;
+  for (unsigned read = 0; read < 8; ++read) {
+    const std::uint8_t one = static_cast<std::uint8_t>(1u << read);
+    if ((found->covers & one) != 0 && all_read(view, one)) return true;
+  }
+  return false;
+}
+
+bool check_complete(const ClusterView& view, std::string_view check) {
+  const HygieneCheck* found = find_check(check);
+  return found != nullptr && all_read(view, found->needs | found->covers);
+}
+
+std::vector<std::string> check_rbac(std::string_view check, const std::string& istio_namespace) {
+  std::vector<std::string> rules;
+  const HygieneCheck* found = find_check(check);
+  if (found == nullptr) return rules;
+  for (ViewRead read : {ViewRead::mutating, ViewRead::validating, ViewRead::namespaces,
+                        ViewRead::services}) {
+    if (((found->needs | found->covers) & bit(read)) != 0) {
+      rules.push_back(describe_access(read_access(read), istio_namespace));
+    }
+  }
+  // The TLS check also reads its Services' endpoints (kube/snapshot.cpp).
+  if (check == kCaMismatch) {
+    rules.push_back(describe_access(access::kGetService, istio_namespace));
+    rules.push_back(describe_access(access::kListEndpointSlices, istio_namespace));
+  }
+  return rules;
+}
+
+std::vector<CheckNote> incomplete_check_notes(const ClusterView& view) {
+  std::vector<CheckNote> notes;
+  for (const HygieneCheck& check : kChecks) {
+    if (check_complete(view, check.name)) continue;
+    std::string why;
+    for (const auto& [read, reason] : view.unread) {
+      if (((check.needs | check.covers) & bit(read)) == 0) continue;
+      if (!why.empty()) why += "; ";
+      why += "listing " + std::string(read_name(read)) + " failed: " + reason;
+    }
+    const std::string ran = check_runs(view, check.name)
+                                ? "ran on part of what it reads (its findings there stand)"
+                                : "could not run";
+    notes.push_back({std::string(check.name), "check " + std::string(check.name) + " " + ran +
+                                                  ": " + why,
+                     check_rbac(check.name, view.istio_namespace)});
+  }
+  return notes;
 }
 
 std::vector<Finding> check_webhooks(const ClusterView& view) {
@@ -160,6 +283,7 @@ std::vector<Finding> check_webhooks(const ClusterView& view) {
 
 std::vector<CaCheck> ca_checks(const ClusterView& view) {
   std::vector<CaCheck> checks;
+  if (!check_runs(view, kCaMismatch)) return checks;
   std::map<std::tuple<std::string, std::uint16_t, std::string>, std::size_t> index;
   const auto add = [&](const WebhookConfiguration& config) {
     for (const Webhook& hook : config.webhooks) {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -45,6 +46,11 @@ struct Finding {
   bool operator==(const Finding&) const = default;
 };
 
+// The lists the checks read from the cluster, each on its own: one that
+// fails (a 403, a kind the API server does not serve) costs only the checks
+// that need it.
+enum class ViewRead : std::uint8_t { mutating, validating, namespaces, services };
+
 // What the checks read from the cluster.
 struct ClusterView {
   std::string istio_namespace = "istio-system";
@@ -52,15 +58,56 @@ struct ClusterView {
   std::vector<WebhookConfiguration> validating;
   std::vector<Namespace> namespaces;
   std::set<std::string> services;  // Service names in istio_namespace
+  // The reads that failed, with why (the API server's words); a read not
+  // here succeeded.
+  std::map<ViewRead, std::string> unread;
+
+  bool has(ViewRead read) const { return !unread.contains(read); }
 };
 
-// Lists webhook configurations, namespaces and the istio namespace's Services.
-Expected<ClusterView> read_cluster_view(KubeApi& api, const std::string& istio_namespace);
+// Lists webhook configurations, namespaces and the istio namespace's
+// Services; a list that fails is recorded in `unread` and the others are
+// still read.
+ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace);
+
+// One hygiene check per code, named by it (the `check` label of
+// meshprobe_hygiene_check_success). A check runs when its `needs` were read
+// (without them a finding could be false), on whichever of its `covers` were
+// read (those only bound what it sees); it is complete when all of both were.
+struct HygieneCheck {
+  std::string_view name;  // the code of its findings
+  std::uint8_t needs = 0;   // bits of ViewRead
+  std::uint8_t covers = 0;  // bits of ViewRead
+};
+
+// In kHygieneCodes order, one per code.
+const std::array<HygieneCheck, kHygieneCodes.size()>& hygiene_checks();
+
+bool check_runs(const ClusterView& view, std::string_view check);
+bool check_complete(const ClusterView& view, std::string_view check);
+
+// A check that could not run, or ran on part of what it needs: which, why
+// (the API server's words) and the RBAC rules the check needs ("verb
+// \"list\" on \"namespaces\" (cluster-wide)"). Also what a check could not
+// verify (a caBundle whose istiod endpoints did not answer), with no RBAC.
+struct CheckNote {
+  std::string check;  // one of kHygieneCodes
+  std::string message;
+  std::vector<std::string> rbac;
+  bool operator==(const CheckNote&) const = default;
+};
+
+// One note per check that is not complete, in check order.
+std::vector<CheckNote> incomplete_check_notes(const ClusterView& view);
+
+// The RBAC rules `check` needs, described as describe_access does.
+std::vector<std::string> check_rbac(std::string_view check, const std::string& istio_namespace);
 
 // Every finding that needs no connection to istiod: a missing caBundle, a
 // webhook calling a Service that does not exist, a validating webhook left at
 // failurePolicy Ignore, a namespace labelled for injection that no injector
-// webhook selects. Sorted by code order, object, webhook.
+// webhook selects. Only the checks that run (check_runs) report. Sorted by
+// code order, object, webhook.
 std::vector<Finding> check_webhooks(const ClusterView& view);
 
 // Whether a caBundle verifies what istiod serves is learned by a TLS
@@ -74,7 +121,8 @@ struct CaCheck {
   std::vector<std::pair<std::string, std::string>> users;  // (object, webhook)
 };
 
-// In-scope webhooks with a caBundle whose Service exists.
+// In-scope webhooks with a caBundle whose Service exists; none when the
+// webhook_ca_mismatch check does not run.
 std::vector<CaCheck> ca_checks(const ClusterView& view);
 
 // The probe outcomes that prove a mismatch: the chain does not verify.

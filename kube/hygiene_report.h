@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,12 +15,22 @@ namespace meshprobe {
 
 struct HygieneReport {
   bool ran = false;   // the checks ran (a Kubernetes connection, hygiene on)
-  std::string error;  // why they could not run (e.g. the RBAC they lack)
+  std::string error;  // why none of them could run (e.g. the API server unreachable)
   std::vector<kube::Finding> findings;
-  // What could not be verified, and why (e.g. a caBundle whose istiod
-  // endpoints did not answer): not findings, but worth a line.
-  std::vector<std::string> notes;
+  // The checks that could not run, or ran on part of what they read, with
+  // the RBAC they need; and what could not be verified (e.g. a caBundle
+  // whose istiod endpoints did not answer). Not findings, but worth a line.
+  std::vector<kube::CheckNote> notes;
+  // The checks (kube::kHygieneCodes) that did not run on all they read:
+  // meshprobe_hygiene_check_success{check} is 0 for these, 1 for the others.
+  std::set<std::string> incomplete_checks;
+  // Of those, the checks that did not run at all (no findings of theirs).
+  std::set<std::string> skipped_checks;
   std::optional<WallClock::time_point> checked_at;
+
+  bool check_succeeded(std::string_view check) const {
+    return ran && error.empty() && !incomplete_checks.contains(std::string(check));
+  }
 };
 
 struct KubeStatus {

@@ -29,13 +29,16 @@ class CaCheckRun : public std::enable_shared_from_this<CaCheckRun> {
       const std::string who = check.users.front().first + " (" + check.users.front().second + ")";
       const auto& endpoints = snapshot.ca_check_endpoints[i];
       if (!endpoints) {
-        report_.notes.push_back("caBundle of " + who +
-                                " not checked: " + endpoints.error().message);
+        // A read that failed (RBAC on the Service or its slices): the check
+        // did not run on everything.
+        report_.incomplete_checks.insert(std::string(kube::kCaMismatch));
+        note("caBundle of " + who + " not checked: " + endpoints.error().message,
+             kube::check_rbac(kube::kCaMismatch, check.service.ns));
         continue;
       }
       if (!*endpoints || (*endpoints)->endpoints.empty()) {
-        report_.notes.push_back("caBundle of " + who + " not checked: Service " +
-                                check.service.host() + " has no endpoints");
+        note("caBundle of " + who + " not checked: Service " + check.service.host() +
+             " has no endpoints");
         continue;
       }
       auto bundle = CaBundle::from_pem(check.ca_bundle_pem, who + " caBundle");
@@ -70,9 +73,8 @@ class CaCheckRun : public std::enable_shared_from_this<CaCheckRun> {
       const Outcome& outcome = outcomes_[c];
       if (!outcome.probed || outcome.verified || outcome.mismatched) continue;
       // Nothing answered: the caBundle may be fine; say it went unchecked.
-      report_.notes.push_back("caBundle of " + checks_[c].users.front().first +
-                              " not checked: no istiod endpoint of " + checks_[c].service.host() +
-                              " completed a handshake");
+      note("caBundle of " + checks_[c].users.front().first + " not checked: no istiod endpoint of " +
+           checks_[c].service.host() + " completed a handshake");
     }
     kube::sort_findings(report_.findings);
     auto done = std::move(done_);
@@ -85,6 +87,10 @@ class CaCheckRun : public std::enable_shared_from_this<CaCheckRun> {
     bool verified = false;
     bool mismatched = false;
   };
+
+  void note(std::string message, std::vector<std::string> rbac = {}) {
+    report_.notes.push_back({std::string(kube::kCaMismatch), std::move(message), std::move(rbac)});
+  }
 
   void add(const std::vector<kube::Finding>& found) {
     report_.findings.insert(report_.findings.end(), found.begin(), found.end());
@@ -109,12 +115,21 @@ std::vector<ProbeHandle> run_hygiene(Prober& prober, const KubeSnapshot& snapsho
     return {};
   }
   report.ran = true;
-  if (!*snapshot.cluster) {
-    report.error = snapshot.cluster->error().message;
+  const kube::ClusterView& view = *snapshot.cluster;
+  report.notes = kube::incomplete_check_notes(view);
+  bool any_ran = false;
+  for (const kube::HygieneCheck& check : kube::hygiene_checks()) {
+    if (!kube::check_complete(view, check.name)) report.incomplete_checks.emplace(check.name);
+    const bool runs = kube::check_runs(view, check.name);
+    if (!runs) report.skipped_checks.emplace(check.name);
+    any_ran = any_ran || runs;
+  }
+  if (!any_ran) {
+    // Nothing could be read (the API server unreachable, credentials refused).
+    report.error = view.unread.begin()->second;
     done(std::move(report));
     return {};
   }
-  const kube::ClusterView& view = **snapshot.cluster;
   report.findings = kube::check_webhooks(view);
   auto run =
       std::make_shared<CaCheckRun>(std::move(report), kube::ca_checks(view), std::move(done));

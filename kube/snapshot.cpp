@@ -127,17 +127,15 @@ KubeSnapshot read_snapshot(kube::KubeApi& api, const Config& config) {
   }
   if (config.kubernetes.hygiene) {
     snapshot.cluster = kube::read_cluster_view(api, config.kubernetes.istio_namespace);
-    if (*snapshot.cluster) {
-      for (const kube::CaCheck& check : kube::ca_checks(**snapshot.cluster)) {
-        auto found = reader.discover(check.service, check.port);
-        if (!found) {
-          snapshot.ca_check_endpoints.emplace_back(found.error());
-        } else if (!found->exists) {
-          snapshot.ca_check_endpoints.emplace_back(std::optional<kube::ServiceEndpoints>());
-        } else {
-          snapshot.ca_check_endpoints.emplace_back(
-              std::optional<kube::ServiceEndpoints>(std::move(found->endpoints)));
-        }
+    for (const kube::CaCheck& check : kube::ca_checks(*snapshot.cluster)) {
+      auto found = reader.discover(check.service, check.port);
+      if (!found) {
+        snapshot.ca_check_endpoints.emplace_back(found.error());
+      } else if (!found->exists) {
+        snapshot.ca_check_endpoints.emplace_back(std::optional<kube::ServiceEndpoints>());
+      } else {
+        snapshot.ca_check_endpoints.emplace_back(
+            std::optional<kube::ServiceEndpoints>(std::move(found->endpoints)));
       }
     }
   }

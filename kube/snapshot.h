@@ -36,9 +36,9 @@ struct KubeSnapshot {
   std::map<std::string, Expected<std::shared_ptr<const CaBundle>>> bundles;
   // By target name, for targets with `discover`.
   std::map<std::string, Expected<std::vector<DiscoveredService>>> discoveries;
-  // The hygiene checks' input, or why it could not be read; unset when the
+  // The hygiene checks' input, with the reads that failed; unset when the
   // checks are off.
-  std::optional<Expected<kube::ClusterView>> cluster;
+  std::optional<kube::ClusterView> cluster;
   // The endpoints behind each of kube::ca_checks(cluster), in that order.
   std::vector<Expected<std::optional<kube::ServiceEndpoints>>> ca_check_endpoints;
 };

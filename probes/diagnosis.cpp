@@ -125,6 +125,10 @@ std::string_view code(Diagnosis d) { return entry(d).code; }
 std::string_view meaning(Diagnosis d) { return entry(d).meaning; }
 std::string_view remedy(Diagnosis d) { return entry(d).remedy; }
 
+std::string doc_link(std::string_view code) {
+  return std::string(kDiagnosesDoc) + "#" + std::string(code);
+}
+
 bool parse_diagnosis(std::string_view text, Diagnosis& out) {
   for (Diagnosis d : kAllDiagnoses) {
     if (code(d) == text) {

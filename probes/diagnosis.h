@@ -2,6 +2,7 @@
 // Codes are stable: they are metric label values, JSON values and exit reasons.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace meshprobe {
@@ -66,6 +67,14 @@ std::string_view meaning(Diagnosis d);
 
 // What to do about it.
 std::string_view remedy(Diagnosis d);
+
+// Where each code is explained (what it means, the guide's wording, how to
+// confirm it by hand, the remedy per platform): one anchor per code, probe
+// diagnoses and webhook hygiene codes alike. Relative to the repository root.
+inline constexpr std::string_view kDiagnosesDoc = "docs/diagnoses.md";
+
+// kDiagnosesDoc + "#" + code: the `doc` of results, findings and alerts.
+std::string doc_link(std::string_view code);
 
 // Parses a code; false when `text` is not one.
 bool parse_diagnosis(std::string_view text, Diagnosis& out);

@@ -246,6 +246,7 @@ std::string render_notes(const ProbeResult& result, const Painter& painter) {
     out += render_note("message", result.message, "", painter);
     out += render_note("meaning", meaning(result.diagnosis), "", painter);
     out += render_note("remedy", remedy(result.diagnosis), "", painter);
+    out += render_note("doc", doc_link(code(result.diagnosis)), "", painter);
   }
   if (result.grpc) out += render_note("grpc", grpc_summary(*result.grpc), "", painter);
   for (const Warning& warning : result.warnings) {
@@ -274,8 +275,16 @@ std::string render_hygiene(const HygieneReport& hygiene, const Painter& painter)
     out += '\n';
     out += render_note("message", finding.message, "", painter);
     out += render_note("remedy", finding.remedy, "", painter);
+    out += render_note("doc", doc_link(finding.code), "", painter);
   }
-  for (const std::string& note : hygiene.notes) out += render_note("note", note, kYellow, painter);
+  for (const kube::CheckNote& note : hygiene.notes) {
+    out += render_note("note", note.message, kYellow, painter);
+    if (!note.rbac.empty()) {
+      std::string needs = "RBAC";
+      for (const std::string& rule : note.rbac) needs += (needs == "RBAC" ? " " : "; ") + rule;
+      out += render_note("needs", needs, "", painter);
+    }
+  }
   return out + '\n';
 }
 
@@ -311,6 +320,7 @@ json::object result_json(const ProbeResult& result, std::string_view vantage) {
   out["message"] = result.message;
   out["meaning"] = meaning(result.diagnosis);
   out["remedy"] = remedy(result.diagnosis);
+  out["doc"] = doc_link(code(result.diagnosis));
   out["duration"] = in_seconds(result.duration);
   out["phases"] = phases_json(result.phases);
   if (result.kind == ProbeKind::https) {
@@ -339,7 +349,17 @@ json::array hygiene_json(const HygieneReport& hygiene) {
                                   {"object", finding.object},
                                   {"webhook", finding.webhook},
                                   {"message", finding.message},
-                                  {"remedy", finding.remedy}});
+                                  {"remedy", finding.remedy},
+                                  {"doc", doc_link(finding.code)}});
+  }
+  return out;
+}
+
+json::array hygiene_notes_json(const HygieneReport& hygiene) {
+  json::array out;
+  for (const kube::CheckNote& note : hygiene.notes) {
+    out.emplace_back(json::object{
+        {"check", note.check}, {"message", note.message}, {"rbac", strings_json(note.rbac)}});
   }
   return out;
 }
@@ -357,7 +377,7 @@ std::string render_json(const std::vector<ProbeResult>& results, std::string_vie
   if (hygiene != nullptr && hygiene->ran) {
     report["hygiene"] = hygiene_json(*hygiene);
     if (!hygiene->error.empty()) report["hygiene_error"] = hygiene->error;
-    if (!hygiene->notes.empty()) report["hygiene_notes"] = strings_json(hygiene->notes);
+    if (!hygiene->notes.empty()) report["hygiene_notes"] = hygiene_notes_json(*hygiene);
   }
   return json::serialize(report) + '\n';
 }

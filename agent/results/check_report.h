@@ -16,14 +16,19 @@ namespace meshprobe {
 // {"results": [...], "summary": {"total": N, "failed": N}} and a newline.
 // Durations are in seconds; phases that did not run are left out, as is "tls"
 // when the probe learned nothing about TLS; timestamps are RFC 3339 in UTC.
+// Each result and finding has "doc", its section of docs/diagnoses.md.
 // When the hygiene checks ran: "hygiene": [{"code", "object", "webhook",
-// "message", "remedy"}], plus "hygiene_error" when they could not run and
-// "hygiene_notes" for what went unverified.
+// "message", "remedy", "doc"}], plus "hygiene_error" when none could run and
+// "hygiene_notes" ([{"check", "message", "rbac": [...]}]) for the checks that
+// could not run (or ran on part of what they read) and what went unverified.
 std::string render_json(const std::vector<ProbeResult>& results, std::string_view vantage,
                         const HygieneReport* hygiene = nullptr);
 
 // The "hygiene" array of render_json, for /status too.
 boost::json::array hygiene_json(const HygieneReport& hygiene);
+
+// The "hygiene_notes" array of render_json, for /status too.
+boost::json::array hygiene_notes_json(const HygieneReport& hygiene);
 
 // One result as it appears in render_json's "results" array, so that other
 // outputs (the agent's /status) describe a result exactly as `check` does.

@@ -74,16 +74,22 @@ std::string KubeMetrics::serialize() const {
     out += fmt::format("{} {}\n", kLast, *last_success_);
   }
   if (hygiene_) {
-    append_metric_header(
-        out, "meshprobe_hygiene_check_success", "gauge",
-        "Whether the webhook hygiene checks could run (1) or not (0, e.g. missing RBAC).");
-    out += fmt::format("meshprobe_hygiene_check_success {}\n", hygiene_->error.empty() ? 1 : 0);
+    append_metric_header(out, "meshprobe_hygiene_check_success", "gauge",
+                         "Whether each webhook hygiene check ran on everything it reads (1) or "
+                         "not (0, e.g. missing RBAC: /status's hygiene_notes say why).");
+    for (std::string_view check : kube::kHygieneCodes) {
+      out += fmt::format("meshprobe_hygiene_check_success{} {}\n", labels({{"check", check}}),
+                         hygiene_->check_succeeded(check) ? 1 : 0);
+    }
     if (hygiene_->error.empty()) {
       append_metric_header(out, "meshprobe_hygiene_findings", "gauge",
-                           "Current webhook hygiene findings, by code (0 when none).");
+                           "Current webhook hygiene findings, by code (0 when none; absent for "
+                           "a check that could not run).");
       for (std::string_view code : kube::kHygieneCodes) {
         std::size_t count = 0;
         for (const kube::Finding& finding : hygiene_->findings) count += finding.code == code;
+        // A check that did not run has no count to give.
+        if (hygiene_->skipped_checks.contains(std::string(code))) continue;
         out += fmt::format("meshprobe_hygiene_findings{} {}\n", labels({{"code", code}}), count);
       }
       if (!hygiene_->findings.empty()) {

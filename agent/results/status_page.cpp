@@ -179,6 +179,11 @@ std::string cell(std::string_view escaped_html, std::string_view css_class = "")
   return fmt::format(R"(<td class="{}">{}</td>)", css_class, escaped_html);
 }
 
+// The code, linked to its section of the diagnoses page.
+std::string diagnosis_link(std::string_view code) {
+  return fmt::format(R"(<a href="{}">{}</a>)", html_escape(doc_link(code)), html_escape(code));
+}
+
 std::string target_cells(const Target* target) {
   if (!target) return cell("") + cell("");
   return cell(html_escape(target->name)) + cell(html_escape(target->url), "url");
@@ -202,7 +207,7 @@ std::string address_row(const Target* target, const std::string& address, const 
     address_text += " <small>via " + html_escape(last.vantage) + "</small>";
   row += cell(address_text);
   row += cell(fmt::format(R"(<span class="badge {}">{}</span>)", status.css_class, status.text));
-  row += cell(html_escape(code(last.diagnosis)), "code");
+  row += cell(diagnosis_link(code(last.diagnosis)), "code");
   std::string message = html_escape(message_text(last));
   if (last.grpc) {
     message += (message.empty() ? "" : "<br>") + std::string("<small>gRPC ") +
@@ -269,16 +274,14 @@ json::object kubernetes_json(const KubeStatus& kube) {
   out["hygiene_checked_at"] = time_or_null(kube.hygiene.checked_at);
   out["hygiene_error"] =
       kube.hygiene.error.empty() ? json::value(nullptr) : json::value(kube.hygiene.error);
-  json::array notes;
-  for (const std::string& note : kube.hygiene.notes) notes.emplace_back(note);
-  out["hygiene_notes"] = std::move(notes);
+  out["hygiene_notes"] = hygiene_notes_json(kube.hygiene);
   return out;
 }
 
 std::string hygiene_rows(const HygieneReport& hygiene) {
   std::string rows;
   for (const kube::Finding& finding : hygiene.findings) {
-    rows += "<tr>" + cell(html_escape(finding.code), "code") + cell(html_escape(finding.object)) +
+    rows += "<tr>" + cell(diagnosis_link(finding.code), "code") + cell(html_escape(finding.object)) +
             cell(html_escape(finding.webhook)) + cell(html_escape(finding.message)) +
             cell(html_escape(finding.remedy)) + "</tr>\n";
   }
@@ -306,7 +309,16 @@ std::string hygiene_section(const KubeStatus& kube) {
         "<th>Remedy</th></tr></thead>\n<tbody>\n" +
         hygiene_rows(kube.hygiene) + "</tbody>\n</table>\n";
   }
-  for (const std::string& note : kube.hygiene.notes) out += "<p>" + html_escape(note) + "</p>\n";
+  for (const kube::CheckNote& note : kube.hygiene.notes) {
+    out += "<p>" + html_escape(note.message);
+    if (!note.rbac.empty()) {
+      out += "<br><small>needs RBAC:";
+      for (const std::string& rule : note.rbac) out += " " + html_escape(rule) + ";";
+      out.back() = '.';
+      out += "</small>";
+    }
+    out += "</p>\n";
+  }
   return out;
 }
 

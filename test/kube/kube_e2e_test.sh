@@ -232,6 +232,37 @@ case "$CASE" in
       grep -q -- "$word" "$workdir/out" || fail "table lacks '$word'"
     done
     ;;
+  hygiene_without_namespaces_keeps_the_other_checks_findings)
+    # A 403 on namespaces: the caBundle, stale-revision and validation checks
+    # need none and still report; the injection-label check is a note.
+    write_state '
+      .forbidden = [{verb: "list", resource: "namespaces"}]
+      | .mutatingwebhookconfigurations += [{metadata: {name: "istio-sidecar-injector-1-20"},
+        webhooks: [.mutatingwebhookconfigurations[0].webhooks[0] | .clientConfig.service.name = "istiod-1-20"]}]
+      | .mutatingwebhookconfigurations[0].webhooks[1].clientConfig.caBundle = ""
+      | .validatingwebhookconfigurations[0].webhooks[0].failurePolicy = "Ignore"'
+    write_check_config ""
+    check 1 --config "$workdir/check.yaml" --output json
+    json '[.hygiene[] | .code] == ["webhook_ca_bundle_missing", "webhook_stale_revision", "webhook_validation_not_enforced"]'
+    json 'has("hygiene_error") | not'
+    json '[.hygiene_notes[] | select(.check == "injection_label_unmatched")] | length == 1 and
+          (.[0].message | test("could not run") and test("forbidden \\(403\\)") and test("cannot list resource \"namespaces\""))
+          and (.[0].rbac | index("verb \"list\" on \"namespaces\" (cluster-wide)") != null)'
+    check 1 --config "$workdir/check.yaml" --color never
+    grep -q 'check injection_label_unmatched could not run' "$workdir/out" || fail "table lacks the note"
+    ;;
+  hygiene_with_a_kind_not_served_runs_on_the_other)
+    # No ValidatingWebhookConfiguration kind (404): the caBundle check runs on
+    # the mutating ones, the validation check is a note; nothing passes silently.
+    write_state '.absent_kinds = ["validatingwebhookconfigurations"]
+      | .mutatingwebhookconfigurations[0].webhooks[1].clientConfig.caBundle = ""'
+    write_check_config ""
+    check 1 --config "$workdir/check.yaml" --output json
+    json '[.hygiene[] | .code] == ["webhook_ca_bundle_missing"]'
+    json '[.hygiene_notes[] | .check] | index("webhook_validation_not_enforced") != null and index("webhook_ca_bundle_missing") != null'
+    json '[.hygiene_notes[] | select(.check == "webhook_validation_not_enforced") | .message][0]
+          | test("not found \\(404\\): the server could not find the requested resource")'
+    ;;
   hygiene_lists_are_paged)
     # Pages hold 500 objects: 1,201 validating configurations take three.
     write_state '.validatingwebhookconfigurations += [range(0; 1200) | {metadata: {name: "other-\(.)"}, webhooks: []}]'
@@ -409,6 +440,16 @@ YAML
     curl -sf "$URL/metrics" >"$workdir/metrics.txt"
     grep -q '^meshprobe_hygiene_findings{code="webhook_ca_mismatch"} 2$' "$workdir/metrics.txt" \
       || fail "metrics: $(grep hygiene "$workdir/metrics.txt")"
+    [ "$(grep -c '^meshprobe_hygiene_check_success{check="[a-z_]*"} 1$' "$workdir/metrics.txt")" = 5 ] \
+      || fail "not every check ran: $(grep hygiene_check "$workdir/metrics.txt")"
+    # Namespaces forbidden: that check says 0, the others still 1.
+    write_state '.forbidden = [{verb: "list", resource: "namespaces"}]'
+    check_off() { curl -sf "$URL/metrics" | grep -q '^meshprobe_hygiene_check_success{check="injection_label_unmatched"} 0$'; }
+    eventually 10 check_off || fail "metrics: $(curl -sf "$URL/metrics" | grep hygiene_check)"
+    curl -sf "$URL/metrics" | grep -q '^meshprobe_hygiene_check_success{check="webhook_ca_bundle_missing"} 1$' \
+      || fail "the caBundle check stopped with the namespaces"
+    status | jq -e '.kubernetes.hygiene_notes[0].check == "injection_label_unmatched"' >/dev/null \
+      || fail "status: $(status | jq .kubernetes)"
     grep -q '^meshprobe_endpoint_ready{target="istiod-webhook-pods",.*address="127.0.0.1"} 1$' "$workdir/metrics.txt" \
       || fail "metrics: $(grep endpoint_ready "$workdir/metrics.txt")"
     grep -q 'vantage="apiserver"' "$workdir/metrics.txt" || fail "no apiserver vantage series"

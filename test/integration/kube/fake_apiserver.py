@@ -26,6 +26,8 @@ test swaps a caBundle between two reads by rewriting it:
 
   {"token": "T", "user": "system:serviceaccount:meshprobe:meshprobe",
    "forbidden": [{"verb": "get", "resource": "configmaps", "namespace": "istio-system"}],
+   "absent_kinds": ["validatingwebhookconfigurations"],  # not served: 404, as for a
+                             # kind the cluster's API version lacks
    "mutatingwebhookconfigurations": [...], "validatingwebhookconfigurations": [...],
    "namespaces": [...], "services": [...], "endpointslices": [...],
    "configmaps": [...], "pods": [...],
@@ -360,6 +362,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(*status(fault["status"], fault.get("reason", "InternalError"),
                                       fault.get("message", "injected fault")))
         segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")]
+        if any(kind in segments for kind in state.get("absent_kinds", [])):
+            return self.reply(*status(404, "NotFound", "the server could not find the requested resource", {}))
         # /apis/admissionregistration.k8s.io/v1/KIND[/NAME]
         if segments[:3] == ["apis", "admissionregistration.k8s.io", "v1"] and len(segments) in (4, 5) \
                 and segments[3] in ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"):

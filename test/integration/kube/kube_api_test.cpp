@@ -228,11 +228,32 @@ TEST_F(KubeApiTest, AConfigMapKeyIsACaSource) {
 TEST_F(KubeApiTest, TheClusterViewForHygieneIsReadInFull) {
   ApiClient client(credentials(), fast());
   KubeApi api(client);
-  auto view = read_cluster_view(api, "istio-system");
-  ASSERT_TRUE(view) << view.error().message;
-  EXPECT_EQ(view->mutating.size(), 1u);
-  EXPECT_EQ(view->namespaces.size(), 5u);
-  EXPECT_EQ(view->services, (std::set<std::string>{"istiod"}));
+  const ClusterView view = read_cluster_view(api, "istio-system");
+  EXPECT_TRUE(view.unread.empty());
+  EXPECT_EQ(view.mutating.size(), 1u);
+  EXPECT_EQ(view.namespaces.size(), 5u);
+  EXPECT_EQ(view.services, (std::set<std::string>{"istiod"}));
+}
+
+TEST_F(KubeApiTest, AForbiddenNamespaceListLeavesTheOtherReadsOfTheClusterView) {
+  server_->set_state(state(R"(,"forbidden":[{"verb":"list","resource":"namespaces"}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  const ClusterView view = read_cluster_view(api, "istio-system");
+  ASSERT_EQ(view.unread.size(), 1u);
+  EXPECT_THAT(view.unread.at(ViewRead::namespaces), HasSubstr("forbidden (403)"));
+  EXPECT_EQ(view.mutating.size(), 1u);
+  EXPECT_EQ(view.services, (std::set<std::string>{"istiod"}));
+}
+
+TEST_F(KubeApiTest, AKindTheServerDoesNotServeIsAnUnreadListWithTheServersWords) {
+  server_->set_state(state(R"(,"absent_kinds":["validatingwebhookconfigurations"])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  const ClusterView view = read_cluster_view(api, "istio-system");
+  ASSERT_EQ(view.unread.size(), 1u);
+  EXPECT_THAT(view.unread.at(ViewRead::validating),
+              HasSubstr("not found (404): the server could not find the requested resource"));
 }
 
 TEST_F(KubeApiTest, AnApiServerWithAnotherCaIsRefused) {

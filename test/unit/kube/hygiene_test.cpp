@@ -5,6 +5,7 @@
 #include "kube/hygiene.h"
 
 #include <gmock/gmock.h>
+#include <set>
 #include <gtest/gtest.h>
 
 #include "test_files.h"
@@ -171,6 +172,81 @@ TEST(CaChecks, AMismatchIsReportedForEveryWebhookSharingTheBundle) {
 
 TEST(Hygiene, EveryCodeHasARemedy) {
   for (std::string_view code : kHygieneCodes) EXPECT_FALSE(hygiene_remedy(code).empty()) << code;
+}
+
+// ---- Each check on what it can read -----------------------------------------
+
+ClusterView view_without(ViewRead read, std::string why) {
+  ClusterView view = fixture_view();
+  switch (read) {
+    case ViewRead::mutating: view.mutating.clear(); break;
+    case ViewRead::validating: view.validating.clear(); break;
+    case ViewRead::namespaces: view.namespaces.clear(); break;
+    case ViewRead::services: view.services.clear(); break;
+  }
+  view.unread.emplace(read, std::move(why));
+  return view;
+}
+
+std::set<std::string> codes(const std::vector<Finding>& findings) {
+  std::set<std::string> out;
+  for (const Finding& f : findings) out.insert(f.code);
+  return out;
+}
+
+TEST(HygieneChecks, ForbiddenNamespacesCostOnlyTheInjectionLabelCheck) {
+  const ClusterView view = view_without(ViewRead::namespaces, "forbidden (403): ...");
+  EXPECT_EQ(codes(check_webhooks(view)),
+            (std::set<std::string>{std::string(kCaBundleMissing), std::string(kStaleRevision),
+                                   std::string(kValidationNotEnforced)}));
+  EXPECT_FALSE(check_runs(view, kInjectionLabelUnmatched));
+  EXPECT_TRUE(check_complete(view, kCaBundleMissing));
+  EXPECT_FALSE(ca_checks(view).empty());
+}
+
+TEST(HygieneChecks, ANoteNamesTheCheckTheFailedReadAndTheRbacTheCheckNeeds) {
+  const ClusterView view = view_without(ViewRead::namespaces, "forbidden (403): said so");
+  const auto notes = incomplete_check_notes(view);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0].check, kInjectionLabelUnmatched);
+  EXPECT_THAT(notes[0].message, HasSubstr("could not run: listing Namespaces failed: forbidden "
+                                          "(403): said so"));
+  EXPECT_THAT(notes[0].rbac, testing::Contains("verb \"list\" on \"namespaces\" (cluster-wide)"));
+  EXPECT_THAT(notes[0].rbac, testing::Contains("verb \"list\" on \"mutatingwebhookconfigurations\""
+                                               " in API group \"admissionregistration.k8s.io\" "
+                                               "(cluster-wide)"));
+}
+
+TEST(HygieneChecks, UnreadServicesStopTheStaleRevisionCheckButNotTheCaBundleCheck) {
+  const ClusterView view = view_without(ViewRead::services, "forbidden (403)");
+  const auto found = check_webhooks(view);
+  EXPECT_EQ(codes(found).count(std::string(kStaleRevision)), 0u);
+  EXPECT_EQ(codes(found).count(std::string(kCaBundleMissing)), 1u);
+  EXPECT_FALSE(check_runs(view, kCaMismatch));
+  EXPECT_TRUE(ca_checks(view).empty());
+}
+
+TEST(HygieneChecks, AKindTheServerDoesNotServeLeavesTheCaBundleCheckRunningOnTheOther) {
+  const ClusterView view =
+      view_without(ViewRead::validating, "not found (404): the server could not find the "
+                                         "requested resource");
+  EXPECT_TRUE(check_runs(view, kCaBundleMissing));
+  EXPECT_FALSE(check_complete(view, kCaBundleMissing));
+  EXPECT_FALSE(check_runs(view, kValidationNotEnforced));
+  EXPECT_EQ(codes(check_webhooks(view)).count(std::string(kCaBundleMissing)), 1u);
+  const auto notes = incomplete_check_notes(view);
+  ASSERT_FALSE(notes.empty());
+  EXPECT_THAT(notes[0].message, HasSubstr("ran on part of what it reads"));
+}
+
+TEST(HygieneChecks, NoReadAtAllRunsNoCheck) {
+  ClusterView view;
+  for (ViewRead read : {ViewRead::mutating, ViewRead::validating, ViewRead::namespaces,
+                        ViewRead::services}) {
+    view.unread.emplace(read, "unauthorized (401)");
+  }
+  for (const HygieneCheck& check : hygiene_checks()) EXPECT_FALSE(check_runs(view, check.name));
+  EXPECT_EQ(incomplete_check_notes(view).size(), kHygieneCodes.size());
 }
 
 }  // namespace

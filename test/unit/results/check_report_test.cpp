@@ -191,6 +191,12 @@ TEST(RenderJson, FailureCarriesDiagnosisMessageAndRemedy) {
   EXPECT_EQ(result.at("remedy"), json::string(remedy(Diagnosis::tls_unknown_authority)));
 }
 
+TEST(RenderJson, EveryResultLinksToItsDiagnosisSection) {
+  EXPECT_EQ(first_result(webhook_untrusted()).at("doc"),
+            "docs/diagnoses.md#tls_unknown_authority");
+  EXPECT_EQ(first_result(webhook_ok()).at("doc"), "docs/diagnoses.md#ok");
+}
+
 TEST(RenderJson, PhasesAreInSeconds) {
   const json::object phases = first_result(webhook_ok()).at("phases").as_object();
   EXPECT_DOUBLE_EQ(phases.at("resolve").as_double(), 0.001);
@@ -298,6 +304,11 @@ TEST(RenderTable, ShowsTheMessageOfAFailure) {
 TEST(RenderTable, ShowsTheRemedyOfAFailure) {
   const std::string table = render_table({webhook_untrusted()}, "bastion", false);
   EXPECT_THAT(table, HasSubstr("remedy   re-patch the webhook caBundle"));
+}
+
+TEST(RenderTable, ShowsTheDiagnosisSectionOfAFailure) {
+  const std::string table = render_table({webhook_untrusted()}, "bastion", false);
+  EXPECT_THAT(table, HasSubstr("doc      docs/diagnoses.md#tls_unknown_authority"));
 }
 
 TEST(RenderTable, ShowsNoRemedyForSuccess) {

@@ -24,7 +24,8 @@ HygieneReport report_with_mismatch() {
                              "rev.namespace.sidecar-injector.istio.io",
                              "its caBundle does not verify the certificate istiod serves",
                              std::string(kube::hygiene_remedy(kube::kCaMismatch))});
-  report.notes.push_back("caBundle of X not checked: no endpoints");
+  report.notes.push_back(
+      {"webhook_ca_mismatch", "caBundle of X not checked: Service istiod has no endpoints", {}});
   return report;
 }
 
@@ -52,8 +53,38 @@ TEST(CheckJson, CarriesTheHygieneArrayInTheSpecsShape) {
   EXPECT_EQ(finding.at("webhook"), "rev.namespace.sidecar-injector.istio.io");
   EXPECT_TRUE(finding.contains("message"));
   EXPECT_TRUE(finding.contains("remedy"));
+  EXPECT_EQ(finding.at("doc"), "docs/diagnoses.md#webhook_ca_mismatch");
   EXPECT_EQ(out.at("hygiene_notes").as_array().size(), 1u);
   EXPECT_FALSE(out.contains("hygiene_error"));
+}
+
+HygieneReport report_without_namespaces() {
+  HygieneReport report = report_with_mismatch();
+  report.notes = {{"injection_label_unmatched",
+                   "check injection_label_unmatched could not run: listing Namespaces failed: "
+                   "forbidden (403)",
+                   {"verb \"list\" on \"namespaces\" (cluster-wide)"}}};
+  report.incomplete_checks = {"injection_label_unmatched"};
+  report.skipped_checks = {"injection_label_unmatched"};
+  return report;
+}
+
+TEST(CheckJson, ACheckThatCouldNotRunIsANoteWithItsNameWhyAndRbac) {
+  const HygieneReport report = report_without_namespaces();
+  const json::object out = json::parse(render_json({}, "bastion", &report)).as_object();
+  EXPECT_EQ(out.at("hygiene").as_array().size(), 1u);  // the other checks' findings stay
+  const json::object& note = out.at("hygiene_notes").as_array().at(0).as_object();
+  EXPECT_EQ(note.at("check"), "injection_label_unmatched");
+  EXPECT_THAT(std::string(note.at("message").as_string()), HasSubstr("forbidden (403)"));
+  EXPECT_EQ(note.at("rbac").as_array().at(0), "verb \"list\" on \"namespaces\" (cluster-wide)");
+  EXPECT_FALSE(out.contains("hygiene_error"));
+}
+
+TEST(CheckTable, ShowsACheckThatCouldNotRunAndTheRbacItNeeds) {
+  const HygieneReport report = report_without_namespaces();
+  const std::string table = render_table({}, "bastion", false, &report);
+  EXPECT_THAT(table, HasSubstr("check injection_label_unmatched could not run"));
+  EXPECT_THAT(table, HasSubstr("needs    RBAC verb \"list\" on \"namespaces\""));
 }
 
 TEST(CheckJson, HasNoHygieneWithoutKubernetes) {
@@ -135,6 +166,21 @@ TEST(Status, ShowsATargetsOwnVantageAndTheEndpointsPod) {
   EXPECT_THAT(html, HasSubstr("via apiserver"));
 }
 
+TEST(StatusPage, ShowsACheckThatCouldNotRunWithItsRbacAndLinksEachFinding) {
+  ResultsStore store;
+  KubeStatus kube;
+  kube.hygiene = report_without_namespaces();
+  const std::string html = render_status_html(store, {"node", "n1", "0.1.0", "c.yaml"}, &kube);
+  EXPECT_THAT(html, HasSubstr("check injection_label_unmatched could not run"));
+  EXPECT_THAT(html, HasSubstr("needs RBAC: verb &quot;list&quot; on &quot;namespaces&quot;"));
+  EXPECT_THAT(html, HasSubstr(R"(<a href="docs/diagnoses.md#webhook_ca_mismatch">)"));
+  const json::object status =
+      json::parse(render_status_json(store, {"node", "n1", "0.1.0", "c.yaml"}, &kube)).as_object();
+  EXPECT_EQ(status.at("kubernetes").at("hygiene_notes").at(0).at("check"),
+            "injection_label_unmatched");
+  EXPECT_EQ(status.at("hygiene").at(0).at("doc"), "docs/diagnoses.md#webhook_ca_mismatch");
+}
+
 TEST(StatusPage, ListsHygieneFindingsEscaped) {
   ResultsStore store;
   KubeStatus kube;
@@ -153,7 +199,10 @@ TEST(KubeMetricsText, CountsFindingsByCodeAndListsEachOne) {
   KubeMetrics metrics;
   metrics.set_hygiene(report_with_mismatch());
   const std::string text = metrics.serialize();
-  EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_check_success 1\n"));
+  for (std::string_view check : kube::kHygieneCodes) {
+    EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_check_success{check=\"" + std::string(check) +
+                                "\"} 1\n"));
+  }
   EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_findings{code=\"webhook_ca_mismatch\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_findings{code=\"webhook_stale_revision\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_finding{code=\"webhook_ca_mismatch\",object="
@@ -168,8 +217,19 @@ TEST(KubeMetricsText, AFailedCheckHasNoCounts) {
   report.error = "forbidden";
   metrics.set_hygiene(report);
   const std::string text = metrics.serialize();
-  EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_check_success 0\n"));
+  EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_check_success{check=\"webhook_ca_mismatch\"} 0\n"));
   EXPECT_THAT(text, Not(HasSubstr("meshprobe_hygiene_findings{")));
+}
+
+TEST(KubeMetricsText, SaysWhichCheckRanAndCountsOnlyThoseThatDid) {
+  KubeMetrics metrics;
+  metrics.set_hygiene(report_without_namespaces());
+  const std::string text = metrics.serialize();
+  EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_check_success{check=\"injection_label_unmatched\"} "
+                              "0\n"));
+  EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_check_success{check=\"webhook_ca_mismatch\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_findings{code=\"webhook_ca_mismatch\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("meshprobe_hygiene_findings{code=\"injection_label_unmatched\"}")));
 }
 
 TEST(KubeMetricsText, CountsRefreshesByResult) {

@@ -253,8 +253,15 @@ TEST_F(StatusRenderTest, HtmlIsSelfContained) {
   const std::string html = render_status_html(store_, kIdentity);
   EXPECT_THAT(html, Not(HasSubstr("<script")));
   EXPECT_THAT(html, Not(HasSubstr("src=")));
-  EXPECT_THAT(html, Not(HasSubstr("href=")));
+  EXPECT_THAT(html, Not(HasSubstr("<link")));  // no stylesheet or anything else to load
   EXPECT_THAT(html, HasSubstr("<!DOCTYPE html>"));
+}
+
+TEST_F(StatusRenderTest, EachDiagnosisLinksToItsSectionOfTheDiagnosesPage) {
+  record_rounds();
+  const std::string html = render_status_html(store_, kIdentity);
+  EXPECT_THAT(html, HasSubstr(R"(<a href="docs/diagnoses.md#tcp_refused">tcp_refused</a>)"));
+  EXPECT_EQ(first_address(status(), 1).at("doc"), "docs/diagnoses.md#tcp_refused");
 }
 
 }  // namespace
