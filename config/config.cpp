@@ -171,6 +171,17 @@ std::string Parser::node_name(const Section& top) const {
 }
 
 void Parser::read_defaults(const Entry& entry, Config& config) const {
+  // Refused by name rather than as an unknown key: a default expectation
+  // would silently turn every target into a negative test.
+  if (entry.value.IsMap()) {
+    for (const Entry& key : entries(entry.value, "in \"defaults\"", "key")) {
+      if (key.key == "expect") {
+        fail(key.line,
+             "\"expect\" belongs on each target that must stay blocked, not in "
+             "\"defaults\": a default would make every target a negative test");
+      }
+    }
+  }
   const Section defaults = section(map_value(entry), "in \"defaults\"", kDefaultsKeys);
   const Entry* interval = defaults.find("interval");
   const Entry* timeout = defaults.find("timeout");

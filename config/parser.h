@@ -105,6 +105,7 @@ class Parser {
   void read_target_kubernetes_keys(const Section& keys, const Target& target,
                                    TargetConfig& result) const;
   std::map<std::string, std::string> read_labels(const Entry& entry) const;
+  DiagnosisSet read_expect(const Entry& entry) const;
 
   std::string source_;
 };

@@ -29,7 +29,8 @@ constexpr std::string_view kTargetKeys[] = {"name",
                                             "discover",
                                             "via",
                                             "grpc_method",
-                                            "grpc_expect_serving"};
+                                            "grpc_expect_serving",
+                                            "expect"};
 
 struct DiscoveryName {
   std::string_view name;
@@ -176,6 +177,7 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
   target.expiry_warning_days =
       days ? int_value(*days, kExpiryDaysRange) : config.expiry_warning_days;
   if (const Entry* labels = keys.find("labels")) target.labels = read_labels(*labels);
+  if (const Entry* expect = keys.find("expect")) target.expect = read_expect(*expect);
   result.target = std::make_shared<const Target>(std::move(target));
   return result;
 }
@@ -244,6 +246,59 @@ void Parser::read_target_kubernetes_keys(const Section& keys, const Target& targ
                             "rules (probe it directly to check a CA bundle)");
     }
   }
+}
+
+DiagnosisSet Parser::read_expect(const Entry& entry) const {
+  static constexpr std::string_view kForms =
+      "\"expect\" must be blocked or {diagnosis: [CODE, ...]}";
+  if (entry.value.IsScalar()) {
+    const std::string form = string_value(entry);
+    if (form != "blocked")
+      fail(entry.value_line(), std::string(kForms) + ", got " + in_quotes(form));
+    return kBlocked;
+  }
+  if (!entry.value.IsMap())
+    fail(entry.value_line(), std::string(kForms) + ", got " + describe(entry.value));
+  static constexpr std::string_view kExpectKeys[] = {"diagnosis"};
+  const Section keys = section(entry.value, "in \"expect\"", kExpectKeys);
+  const Entry* codes = keys.find("diagnosis");
+  if (!codes) fail(entry.line, std::string(kForms) + ": the map has no \"diagnosis\"");
+  if (!codes->value.IsSequence() || codes->value.size() == 0) {
+    fail(codes->value_line(),
+         "\"expect.diagnosis\" must be a non-empty list of diagnosis codes, got " +
+             describe(codes->value));
+  }
+  DiagnosisSet expect;
+  for (const YAML::Node& item : codes->value) {
+    const int line = line_of(item);
+    if (!item.IsScalar()) {
+      fail(line, "\"expect.diagnosis\": each item must be a diagnosis code, got " + describe(item));
+    }
+    const std::string& text = item.Scalar();
+    Diagnosis d = Diagnosis::ok;
+    if (!parse_diagnosis(text, d)) {
+      std::string known;
+      for (Diagnosis c : kAllDiagnoses) {
+        if (c == Diagnosis::ok || c == Diagnosis::unexpectedly_reachable) continue;
+        known += known.empty() ? "" : ", ";
+        known += code(c);
+      }
+      fail(line, "\"expect.diagnosis\": unknown diagnosis code " + in_quotes(text) +
+                     " (the catalogue's failures: " + known + ")");
+    }
+    if (d == Diagnosis::ok) {
+      fail(line,
+           "\"expect.diagnosis\": ok is what a target without \"expect\" must end in; "
+           "list the failures the path must end in");
+    }
+    if (d == Diagnosis::unexpectedly_reachable) {
+      fail(line,
+           "\"expect.diagnosis\": unexpectedly_reachable is the verdict on an "
+           "expectation, never what a probe observes");
+    }
+    expect.insert(d);
+  }
+  return expect;
 }
 
 std::map<std::string, std::string> Parser::read_labels(const Entry& entry) const {

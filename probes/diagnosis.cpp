@@ -113,6 +113,13 @@ constexpr Entry kCatalogue[] = {
      "does not exist, or the API server unreachable",
      "read the message: grant the RBAC verb it names (deploy/rbac.yaml), fix "
      "the kubeconfig or service account, or the object's name in the config"},
+    {"unexpectedly_reachable",
+     "the path the firewall must keep closed is open: the target is a negative "
+     "test (expect: blocked, or the diagnoses it must end in) and its "
+     "connection opened (the message says how far it got)",
+     "restore the firewall rule, NetworkPolicy or security group that closes "
+     "the path (or, if the path is meant to be open now, drop the target's "
+     "expect)"},
 };
 
 static_assert(std::size(kCatalogue) == std::size(kAllDiagnoses));
@@ -137,6 +144,16 @@ bool parse_diagnosis(std::string_view text, Diagnosis& out) {
     }
   }
   return false;
+}
+
+std::string codes_text(const DiagnosisSet& set, std::string_view separator) {
+  std::string out;
+  for (Diagnosis d : kAllDiagnoses) {
+    if (!set.contains(d)) continue;
+    if (!out.empty()) out += separator;
+    out += code(d);
+  }
+  return out;
 }
 
 }  // namespace meshprobe

@@ -2,6 +2,9 @@
 // Codes are stable: they are metric label values, JSON values and exit reasons.
 #pragma once
 
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -31,6 +34,7 @@ enum class Diagnosis {
   grpc_not_serving,
   local_resource,
   kubernetes_api_error,
+  unexpectedly_reachable,
 };
 
 inline constexpr Diagnosis kAllDiagnoses[] = {
@@ -57,6 +61,7 @@ inline constexpr Diagnosis kAllDiagnoses[] = {
     Diagnosis::grpc_not_serving,
     Diagnosis::local_resource,
     Diagnosis::kubernetes_api_error,
+    Diagnosis::unexpectedly_reachable,
 };
 
 // The stable code, e.g. "tcp_timeout".
@@ -78,5 +83,34 @@ std::string doc_link(std::string_view code);
 
 // Parses a code; false when `text` is not one.
 bool parse_diagnosis(std::string_view text, Diagnosis& out);
+
+// A set of codes, one bit each: what a target expects its probe to end in
+// (`expect:`), small enough to ride on every result.
+class DiagnosisSet {
+ public:
+  constexpr DiagnosisSet() = default;
+  constexpr DiagnosisSet(std::initializer_list<Diagnosis> codes) {
+    for (Diagnosis d : codes) insert(d);
+  }
+  constexpr void insert(Diagnosis d) { bits_ |= bit(d); }
+  constexpr bool contains(Diagnosis d) const { return (bits_ & bit(d)) != 0; }
+  constexpr bool empty() const { return bits_ == 0; }
+  constexpr bool operator==(const DiagnosisSet&) const = default;
+
+ private:
+  static constexpr std::uint32_t bit(Diagnosis d) {
+    return std::uint32_t{1} << static_cast<unsigned>(d);
+  }
+  std::uint32_t bits_ = 0;
+};
+static_assert(std::size(kAllDiagnoses) <= 32, "a DiagnosisSet holds every code");
+
+// `expect: blocked`: the connection does not open, however the firewall
+// refuses it (drops, resets, ICMP unreachable or prohibited).
+inline constexpr DiagnosisSet kBlocked{Diagnosis::tcp_timeout, Diagnosis::tcp_refused,
+                                       Diagnosis::tcp_unreachable};
+
+// The codes of `set`, in catalogue order, joined with `separator`.
+std::string codes_text(const DiagnosisSet& set, std::string_view separator = ", ");
 
 }  // namespace meshprobe

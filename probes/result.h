@@ -95,10 +95,26 @@ struct ProbeResult {
   // grpc only, once the server's SETTINGS came and the call was sent.
   std::optional<GrpcInfo> grpc;
   std::vector<Warning> warnings;
+
+  // Target::expect, and -- once apply_expectation has judged the result --
+  // the diagnosis the probe itself ended in (`success` and `diagnosis` then
+  // say whether that was what the target expects).
+  DiagnosisSet expect;
+  std::optional<Diagnosis> observed;
 };
 
 // A result headed with what it is a result of (name, URL, kind, vantage),
 // started now; the probe fills in the rest.
 ProbeResult result_for(const Target& target);
+
+// Judges a finished result against its expectation (ProbeResult::expect),
+// once; nothing to do without one, or for a cancelled probe.
+// - It ended in an expected code: success, diagnosis ok, `observed` that code.
+// - The connection opened (every layer passed, or -- when only codes of a
+//   connection that never opens are expected -- a later layer failed):
+//   unexpectedly_reachable, its message saying how far it got.
+// - Another failure (dns_not_found where blocked is expected): it stays that
+//   failure, its message naming what was expected.
+void apply_expectation(ProbeResult& result);
 
 }  // namespace meshprobe

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/expected.h"
+#include "probes/diagnosis.h"
 
 namespace meshprobe {
 
@@ -73,6 +74,11 @@ struct Target {
   std::string vantage;
 
   std::map<std::string, std::string> labels;
+
+  // `expect:` -- a negative test: the probe passes when it ends in one of
+  // these codes (kBlocked for `expect: blocked`) and fails with
+  // unexpectedly_reachable when the path opens. Empty: every layer must pass.
+  DiagnosisSet expect;
 };
 
 // Parses `tcp://HOST:PORT`, `tls://HOST:PORT`, `https://HOST[:PORT]/PATH`,

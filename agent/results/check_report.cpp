@@ -165,12 +165,18 @@ Row header_row() {
 
 Row result_row(const ProbeResult& result) {
   const std::string_view failure_color = result.success ? "" : kRed;
+  // A negative test that held shows what it observed: the raw diagnosis.
+  const std::string expected = expected_outcome(result);
   return {
       Cell{printable(result.target), ""},
       Cell{result.address.empty() ? "-" : printable(result.address), ""},
-      Cell{result.success ? "ok" : "FAIL", result.success ? kGreen : kRed},
+      Cell{!expected.empty() ? expected
+           : result.success  ? "ok"
+                             : "FAIL",
+           result.success ? kGreen : kRed},
       Cell{result.failed_phase ? std::string(phase_name(*result.failed_phase)) : "-", ""},
-      Cell{std::string(code(result.diagnosis)), failure_color},
+      Cell{std::string(code(expected.empty() ? result.diagnosis : *result.observed)),
+           failure_color},
       Cell{format_latency(result.duration), ""},
   };
 }
@@ -334,6 +340,14 @@ json::object result_json(const ProbeResult& result, std::string_view vantage) {
   }
   if (result.tls) out["tls"] = tls_json(*result.tls);
   out["warnings"] = warnings_json(result.warnings);
+  if (!result.expect.empty()) {
+    json::array expect;
+    for (Diagnosis d : kAllDiagnoses) {
+      if (result.expect.contains(d)) expect.emplace_back(code(d));
+    }
+    out["expect"] = std::move(expect);
+    out["observed"] = result.observed ? json::value(code(*result.observed)) : json::value(nullptr);
+  }
   if (!result.address_labels.empty()) {
     json::object labels;
     for (const auto& [key, value] : result.address_labels) labels[key] = value;

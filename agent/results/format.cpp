@@ -40,4 +40,9 @@ std::string rfc3339(WallClock::time_point time) {
                      time_of_day.seconds().count());
 }
 
+std::string expected_outcome(const ProbeResult& result) {
+  if (!result.success || !result.observed || *result.observed == Diagnosis::ok) return {};
+  return kBlocked.contains(*result.observed) ? "blocked (expected)" : "failed (expected)";
+}
+
 }  // namespace meshprobe

@@ -20,6 +20,11 @@ std::string format_latency(Duration duration);
 // with the serving status or, before any status, the HTTP answer.
 std::string grpc_summary(const GrpcInfo& grpc);
 
+// What a result that met its expectation (ProbeResult::observed) shows in
+// place of "ok": "blocked (expected)" when the connection did not open,
+// "failed (expected)" for any other expected failure; empty otherwise.
+std::string expected_outcome(const ProbeResult& result);
+
 // A time as RFC 3339 in UTC, to the whole second: "2025-11-24T21:43:09Z".
 std::string rfc3339(WallClock::time_point time);
 

@@ -128,6 +128,8 @@ struct AddressRow {
   ProbeKind kind = ProbeKind::tcp;
   bool success = false;
   Diagnosis diagnosis = Diagnosis::ok;
+  // A target with `expect`: what the probe itself ended in.
+  std::optional<Diagnosis> observed;
   int http_status = 0;
   // grpc: the grpc-status of the last call; -1 when none came. Codes outside
   // the 17 canonical ones show as the label value "".
@@ -214,6 +216,12 @@ constexpr AddressFamily kAddressFamilies[] = {
      "The current diagnosis of the address (1 on its diagnosis label).",
      [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
        append_sample(out, name, labels, 1, "diagnosis", code(a.diagnosis));
+     }},
+    {"meshprobe_observed_diagnosis", "gauge",
+     "For a target with expect (a negative test): the diagnosis the probe itself ended in, "
+     "before the expectation judged it (1 on its diagnosis label).",
+     [](std::string& out, const char* name, const AddressRow& a, std::string_view labels) {
+       if (a.observed) append_sample(out, name, labels, 1, "diagnosis", code(*a.observed));
      }},
     {"meshprobe_cert_remaining_seconds", "gauge",
      "Seconds from the last probe until the earliest certificate the address served expires "
@@ -463,6 +471,7 @@ MetricsScrape Metrics::scrape(const ResultsStore& store) const {
       row.kind = t.target->kind;
       row.success = last.success;
       row.diagnosis = last.diagnosis;
+      row.observed = last.observed;
       row.http_status = last.http_status;
       if (last.grpc && last.grpc->status) row.grpc_status = *last.grpc->status;
       row.duration = last.duration;

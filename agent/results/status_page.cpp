@@ -207,7 +207,12 @@ std::string address_row(const Target* target, const std::string& address, const 
     address_text += " <small>via " + html_escape(last.vantage) + "</small>";
   row += cell(address_text);
   row += cell(fmt::format(R"(<span class="badge {}">{}</span>)", status.css_class, status.text));
-  row += cell(diagnosis_link(code(last.diagnosis)), "code");
+  std::string diagnosis_text = diagnosis_link(code(last.diagnosis));
+  if (const std::string expected = expected_outcome(last); !expected.empty()) {
+    diagnosis_text +=
+        " <small>" + html_escape(expected) + ": " + diagnosis_link(code(*last.observed)) + "</small>";
+  }
+  row += cell(diagnosis_text, "code");
   std::string message = html_escape(message_text(last));
   if (last.grpc) {
     message += (message.empty() ? "" : "<br>") + std::string("<small>gRPC ") +

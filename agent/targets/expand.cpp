@@ -16,6 +16,9 @@ ProbeResult verdict_for(const Target& target, const KubeSnapshot& snapshot, Diag
   result.failed_phase = Phase::resolve;
   result.message = std::move(message);
   result.started_at = snapshot.read_at;
+  // A negative test's Service without endpoints is as blocked as a dropped
+  // SYN: judged as the prober judges a probe.
+  apply_expectation(result);
   return result;
 }
 

@@ -67,6 +67,24 @@ check() {
   cat "$workdir/out.json"
 }
 
+# Runs `check` on a config whose one target, tcp://192.0.2.2:15017, must stay
+# blocked; leaves its JSON in $out and its exit code in $rc.
+check_expect_blocked() {
+  cat >"$workdir/expect.yaml" <<'YAML'
+targets:
+  - name: must-stay-closed
+    url: tcp://192.0.2.2:15017
+    expect: blocked
+YAML
+  rc=0
+  ip netns exec "$CLIENT" "$MESHPROBE" check --output json --vantage test \
+    --config "$workdir/expect.yaml" "$@" >"$workdir/out.json" 2>"$workdir/err.txt" || rc=$?
+  if [ "$rc" -gt 1 ]; then
+    echo "meshprobe check failed with exit $rc"; cat "$workdir/err.txt"; exit 1
+  fi
+  out=$(cat "$workdir/out.json")
+}
+
 # expect JSON FIELD VALUE: the first result's FIELD equals VALUE.
 expect() {
   local got
@@ -160,6 +178,36 @@ case "$CASE" in
     [ "$(jq '.results | length' <<<"$out")" = 2 ] || fail "expected 2 results: $out"
     [ "$(jq -r '[.results[] | .address + "=" + .diagnosis] | sort | join(",")' <<<"$out")" = \
       "192.0.2.2=ok,192.0.2.3=tcp_refused" ] || fail "unexpected per-address results: $out"
+    ;;
+  expect_blocked_passes_when_the_firewall_drops)
+    serve serve --listen 192.0.2.2:15017 --mode tcp_silent
+    server_rules 'table inet t { chain inbound { type filter hook input priority 0; tcp dport 15017 drop; }; }'
+    check_expect_blocked --timeout 1s
+    expect "$out" success true
+    expect "$out" diagnosis ok
+    expect "$out" observed tcp_timeout
+    [ "$rc" = 0 ] || fail "exit $rc for a path blocked as expected"
+    ;;
+  expect_blocked_passes_when_the_firewall_rejects)
+    serve serve --listen 192.0.2.2:15017 --mode tcp_silent
+    server_rules 'table inet t { chain inbound { type filter hook input priority 0; tcp dport 15017 reject with icmpx type admin-prohibited; }; }'
+    check_expect_blocked --timeout 2s
+    expect "$out" success true
+    expect "$out" observed tcp_unreachable
+    [ "$rc" = 0 ] || fail "exit $rc for a path blocked as expected"
+    ;;
+  expect_blocked_fails_unexpectedly_reachable_once_the_rule_is_removed)
+    serve serve --listen 192.0.2.2:15017 --mode tcp_silent
+    server_rules 'table inet t { chain inbound { type filter hook input priority 0; tcp dport 15017 drop; }; }'
+    check_expect_blocked --timeout 1s
+    expect "$out" success true
+    server_rules 'delete table inet t'
+    check_expect_blocked --timeout 1s
+    expect "$out" success false
+    expect "$out" diagnosis unexpectedly_reachable
+    expect "$out" observed ok
+    expect_message "$out" "the path the firewall must keep closed is open"
+    [ "$rc" = 1 ] || fail "exit $rc for a path that opened, expected 1"
     ;;
   *)
     echo "unknown case: $CASE"; exit 2 ;;

@@ -68,7 +68,27 @@ TEST(Diagnosis, CatalogueIsTheSpecCodesPlusTheEngineAdditions) {
   // The grpc probe's call: HTTP/2 that is not gRPC, a call that broke or
   // stalled, a health service that is not SERVING.
   expected.insert({"grpc_not_grpc", "grpc_protocol_error", "grpc_timeout", "grpc_not_serving"});
+  // A negative test (`expect:`) whose path opened.
+  expected.insert("unexpectedly_reachable");
   EXPECT_EQ(all_codes(), expected);
+}
+
+TEST(DiagnosisSet, HoldsExactlyTheCodesInserted) {
+  DiagnosisSet set;
+  EXPECT_TRUE(set.empty());
+  set.insert(Diagnosis::tcp_timeout);
+  set.insert(Diagnosis::unexpectedly_reachable);
+  EXPECT_FALSE(set.empty());
+  EXPECT_TRUE(set.contains(Diagnosis::tcp_timeout));
+  EXPECT_TRUE(set.contains(Diagnosis::unexpectedly_reachable));
+  EXPECT_FALSE(set.contains(Diagnosis::ok));
+  EXPECT_FALSE(set.contains(Diagnosis::tcp_refused));
+}
+
+TEST(DiagnosisSet, CodesTextListsThemInCatalogueOrder) {
+  const DiagnosisSet set{Diagnosis::tcp_unreachable, Diagnosis::tcp_timeout};
+  EXPECT_EQ(codes_text(set), "tcp_timeout, tcp_unreachable");
+  EXPECT_EQ(codes_text(kBlocked, " or "), "tcp_timeout or tcp_refused or tcp_unreachable");
 }
 
 }  // namespace

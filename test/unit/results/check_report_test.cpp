@@ -383,5 +383,47 @@ TEST(RenderTable, NeutralisesControlCharactersFromTheServer) {
   EXPECT_THAT(render_table({result}, "bastion", false), HasSubstr("garbage ?[2J from the peer"));
 }
 
+// ---- negative tests (expect:) -----------------------------------------------
+
+// xds_timeout() from a target that must stay blocked, as the prober judges it.
+ProbeResult xds_blocked_as_expected() {
+  ProbeResult result = xds_timeout();
+  result.expect = kBlocked;
+  apply_expectation(result);
+  return result;
+}
+
+TEST(RenderJson, ExpectedBlockCarriesTheExpectationAndWhatWasObserved) {
+  const json::object result = first_result(xds_blocked_as_expected());
+  EXPECT_EQ(result.at("success"), true);
+  EXPECT_EQ(result.at("diagnosis"), "ok");
+  EXPECT_EQ(result.at("observed"), "tcp_timeout");
+  EXPECT_EQ(result.at("expect"), (json::array{"tcp_timeout", "tcp_refused", "tcp_unreachable"}));
+}
+
+TEST(RenderJson, ResultWithoutExpectationHasNeitherExpectNorObserved) {
+  const json::object result = first_result(xds_timeout());
+  EXPECT_FALSE(result.contains("expect"));
+  EXPECT_FALSE(result.contains("observed"));
+}
+
+TEST(RenderTable, ExpectedBlockReadsBlockedExpectedWithTheRawDiagnosis) {
+  const std::string table = render_table({xds_blocked_as_expected()}, "bastion", false);
+  EXPECT_THAT(table, HasSubstr("blocked (expected)"));
+  EXPECT_THAT(table, HasSubstr("tcp_timeout"));
+  EXPECT_THAT(table, Not(HasSubstr("FAIL")));
+  EXPECT_THAT(table, HasSubstr("0 failed"));
+}
+
+TEST(RenderTable, PathThatOpenedFailsWithUnexpectedlyReachableAndItsRemedy) {
+  ProbeResult result = webhook_ok();
+  result.expect = kBlocked;
+  apply_expectation(result);
+  const std::string table = render_table({result}, "bastion", false);
+  EXPECT_THAT(table, HasSubstr("FAIL"));
+  EXPECT_THAT(table, HasSubstr("unexpectedly_reachable"));
+  EXPECT_THAT(table, HasSubstr("remedy   restore the firewall rule"));
+}
+
 }  // namespace
 }  // namespace meshprobe

@@ -263,6 +263,30 @@ TEST_F(MetricsTest, FailingRoundFlipsSuccessAndMovesDiagnosis) {
   EXPECT_EQ(value_of(text, "meshprobe_transitions_total", address), 1);
 }
 
+TEST_F(MetricsTest, NegativeTestSucceedsOnItsBlockAndShowsTheObservedDiagnosis) {
+  Target blocked = *xds_;
+  blocked.expect = kBlocked;
+  ProbeResult result = failed_result(blocked, "10.0.0.1", Diagnosis::tcp_timeout, Phase::connect);
+  result.expect = kBlocked;
+  apply_expectation(result);
+  round(std::make_shared<const Target>(blocked), {result});
+
+  const std::string text = exposition();
+  const Labels address = {{"target", "istiod-xds"}, {"address", "10.0.0.1"}};
+  EXPECT_EQ(value_of(text, "probe_success", address), 1);
+  const std::vector<Sample> diagnoses = find(text, "meshprobe_diagnosis", address);
+  ASSERT_EQ(diagnoses.size(), 1u) << text;
+  EXPECT_EQ(diagnoses.front().labels.at("diagnosis"), "ok");
+  const std::vector<Sample> observed = find(text, "meshprobe_observed_diagnosis", address);
+  ASSERT_EQ(observed.size(), 1u) << text;
+  EXPECT_EQ(observed.front().labels.at("diagnosis"), "tcp_timeout");
+}
+
+TEST_F(MetricsTest, TargetWithoutExpectationHasNoObservedDiagnosis) {
+  round(xds_, {failed_result(*xds_, "10.0.0.1", Diagnosis::tcp_timeout, Phase::connect)});
+  EXPECT_TRUE(find(exposition(), "meshprobe_observed_diagnosis", {}).empty());
+}
+
 TEST_F(MetricsTest, PhasesThatDidNotRunLoseTheirSeries) {
   round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
   round(webhook_, {failed_result(*webhook_, "10.0.0.1", Diagnosis::tcp_refused, Phase::connect)});
