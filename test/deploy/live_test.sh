@@ -50,6 +50,11 @@ targets:
     url: https://$5:15017/ready
     ca: istio-root
     server_name: istiod.istio-system.svc
+  # A negative test (nothing listens on 127.0.0.3:15017), so the series of
+  # expected-blocked targets are exported too.
+  - name: closed-path
+    url: tcp://127.0.0.3:15017
+    expect: blocked
 YAML
   "$MESHPROBE" agent --config "$workdir/$1.yaml" >"$workdir/$1.log" 2>&1 &
   track_pid $!
