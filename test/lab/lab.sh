@@ -121,18 +121,21 @@ BUNDLE_CABUNDLE=$STATE/bundles/webhook-ca-bundle.pem
 BUNDLE_ROOT=$STATE/bundles/root-cert.pem
 
 # --- the targets each vantage probes ----------------------------------------
-# vantage|label|url|bundle (caBundle or root)|server name (empty: the URL's host)|what it stands for
+# vantage|label|url|bundle (caBundle, root, or empty for tcp://)|server name (empty: the URL's
+# host)|expect (empty: the path must work; `blocked`: a negative test, the path must stay
+# closed)|what it stands for
 # @DISCOVERY@ is the sidecars' discovery address (meshConfig
 # defaultConfig.discoveryAddress), which a scenario can change.
 TARGETS=(
-  "node|webhook-rev-svc|https://$SVC_REV:443/ready|caBundle||the revision's webhook through its Service, trusting the webhook caBundle"
-  "node|webhook-svc|https://$SVC:443/ready|root||the webhook through the Service istiod (VIP 443 -> 15017)"
-  "node|webhook-pod|https://$POD_IP:$WEBHOOK_PORT/ready|root|$SVC|the webhook on the pod IP"
-  "node|xds-discovery|grpc://@DISCOVERY@|root||xDS at the sidecars' discovery address"
-  "node|xds-svc|grpc://$SVC:$XDS_PORT|root||xDS through the Service istiod"
-  "node|xds-pod|grpc://$POD_IP:$XDS_PORT|root|$SVC|xDS on the pod IP"
-  "cp|webhook-pod|https://$POD_IP:$WEBHOOK_PORT/ready|caBundle|$SVC_REV|the API server's webhook call on a private cluster: pod IP, 15017, caBundle"
-  "cp|webhook-pod-root|https://$POD_IP:$WEBHOOK_PORT/ready|root|$SVC|the same call trusting the mesh root"
+  "node|webhook-rev-svc|https://$SVC_REV:443/ready|caBundle|||the revision's webhook through its Service, trusting the webhook caBundle"
+  "node|webhook-svc|https://$SVC:443/ready|root|||the webhook through the Service istiod (VIP 443 -> 15017)"
+  "node|webhook-pod|https://$POD_IP:$WEBHOOK_PORT/ready|root|$SVC||the webhook on the pod IP"
+  "node|xds-discovery|grpc://@DISCOVERY@|root|||xDS at the sidecars' discovery address"
+  "node|xds-svc|grpc://$SVC:$XDS_PORT|root|||xDS through the Service istiod"
+  "node|xds-pod|grpc://$POD_IP:$XDS_PORT|root|$SVC||xDS on the pod IP"
+  "cp|webhook-pod|https://$POD_IP:$WEBHOOK_PORT/ready|caBundle|$SVC_REV||the API server's webhook call on a private cluster: pod IP, 15017, caBundle"
+  "cp|webhook-pod-root|https://$POD_IP:$WEBHOOK_PORT/ready|root|$SVC||the same call trusting the mesh root"
+  "cp|xds-pod-closed|tcp://$POD_IP:$XDS_PORT|||blocked|a path the firewall must keep closed: the control plane has no business on xDS (only 443, 10250 and 15017 are open)"
 )
 DISCOVERY_CURRENT=$SVC_REV:$XDS_PORT
 DISCOVERY_OLD=$SVC_OLD_REV:$XDS_PORT
@@ -158,6 +161,7 @@ SCENARIOS=(
   "xds-unreachable|sidecars get no config: gRPC config stream closed (upstream connect timeout)|a NetworkPolicy on istiod's node admits the webhook port only: 15012 is dropped"
   "webhook-hung|Client.Timeout exceeded while awaiting headers|istiod's webhook handler reads requests and never answers"
   "cert-expired|x509: certificate has expired or is not yet valid (not in the guide's table)|istiod serves an expired certificate (same CA, same names) on both ports"
+  "firewall-wide-open|- (nothing fails: a path that must stay closed opens)|a firewall rule lets the control plane reach every port of the nodes"
   "discovery-on-webhook-port|code = Unimplemented desc = Not Found: HTTP status code 404; transport: received the unexpected content-type \"text/plain; charset=utf-8\"|the sidecars' discovery address names the revision's Service on 443, which leads to the webhook port 15017 (Go net/http with HTTP/2), not xDS"
 )
 
@@ -203,10 +207,14 @@ expectations() {
       # HTTP/2 and SETTINGS, then Go's 404: not gRPC, never ok.
       echo "node xds-discovery grpc_not_grpc HTTP status 404" ;;
     cert-expired)
-      local vantage label
-      while IFS='|' read -r vantage label _; do
-        echo "$vantage $label tls_expired"
+      # Every TLS target; a negative test stays blocked whatever istiod serves.
+      local vantage label url bundle server expect
+      while IFS='|' read -r vantage label url bundle server expect _; do
+        [ -z "$expect" ] && echo "$vantage $label tls_expired"
       done < <(lab_targets) ;;
+    firewall-wide-open)
+      # The regression the other way round: the path meant to stay closed opens.
+      echo "cp xds-pod-closed unexpectedly_reachable" ;;
     *) die "unknown scenario: $1 (lab.sh scenarios lists them)" ;;
   esac
   # Test hook: extra (possibly deliberately wrong) expectation lines, used to
@@ -215,7 +223,7 @@ expectations() {
 }
 
 # The lab's moving parts and the state each scenario puts them in.
-#   firewall:   webhook-open | private-default      (router between the networks)
+#   firewall:   webhook-open | private-default | allow-all   (router between the networks)
 #   kubeproxy:  endpoints | no-endpoints | no-istiod-service   (on the node)
 #   dns:        all | istiod-missing                 (cluster DNS)
 #   istiod:     serving | stopped | hung | expired   (istiod's two ports)
@@ -228,6 +236,7 @@ scenario_state() {
   case "$1" in
     healthy) ;;
     firewall) firewall=private-default ;;
+    firewall-wide-open) firewall=allow-all ;;
     no-endpoints) istiod=stopped kubeproxy=no-endpoints ;;
     service-missing) dns=istiod-missing kubeproxy=no-istiod-service ;;
     stale-ca-bundle) cabundle=stale ;;
@@ -447,6 +456,8 @@ set_firewall() {
     webhook-open)
       webhook_rule="tcp dport $WEBHOOK_PORT accept comment \"allow-istiod-webhook: the rule the guide asks for\"" ;;
     private-default) ;;
+    allow-all)
+      webhook_rule="accept comment \"allow-all: a rule far wider than the guide asks for\"" ;;
     *) die "firewall: unknown state $1" ;;
   esac
   nft_in "$NS_FW" <<NFT
@@ -667,15 +678,23 @@ run_checks() {
   label_name=$(vantage_label "$key")
   dir=$STATE/checks/$key
   rm -rf "$dir"; mkdir -p "$dir"
-  local vantage label url bundle server what pids=()
-  while IFS='|' read -r vantage label url bundle server what; do
+  local vantage label url bundle server expect what pids=()
+  while IFS='|' read -r vantage label url bundle server expect what; do
     [ "$vantage" = "$key" ] || continue
     printf '%s|%s|%s|%s\n' "$url" "$bundle" "${server:-}" "$what" >"$dir/$label.meta"
-    local args=(check --output json --vantage "$label_name" --timeout "$CHECK_TIMEOUT"
-                --ca-file "$(bundle_file "$bundle")")
+    local args=(check --output json --vantage "$label_name" --timeout "$CHECK_TIMEOUT")
+    [ -n "$bundle" ] && args+=(--ca-file "$(bundle_file "$bundle")")
     [ -n "$server" ] && args+=(--server-name "$server")
+    if [ -n "$expect" ]; then
+      # An expectation is a target key: the target comes from a config file.
+      printf 'targets:\n  - {name: %s, url: "%s", expect: %s}\n' "$label" "$url" "$expect" \
+        >"$dir/$label.yaml"
+      args+=(--config "$dir/$label.yaml")
+    else
+      args+=("$url")
+    fi
     ( rc=0
-      in_ns "$ns" "$MESHPROBE" "${args[@]}" "$url" >"$dir/$label.json" 2>"$dir/$label.err" || rc=$?
+      in_ns "$ns" "$MESHPROBE" "${args[@]}" >"$dir/$label.json" 2>"$dir/$label.err" || rc=$?
       echo "$rc" >"$dir/$label.rc" ) &
     pids+=($!)
   done < <(lab_targets)
@@ -723,7 +742,7 @@ verify_scenario() {
   wait "$node_pid"
 
   printf '%-14s %-17s %-22s %-22s %-5s %s\n' vantage target expected got "" message
-  local file got message rc count want frag verdict
+  local file got message rc count want frag verdict observed
   for key in node cp; do
     for file in "$STATE/checks/$key"/*.meta; do
       label=$(basename "$file" .meta)
@@ -733,6 +752,8 @@ verify_scenario() {
       count=$(jq '.results | length' "$STATE/checks/$key/$label.json" 2>/dev/null || echo 0)
       got=$(jq -r '.results[0].diagnosis // "none"' "$STATE/checks/$key/$label.json" 2>/dev/null || echo none)
       message=$(jq -r '.results[0].message // ""' "$STATE/checks/$key/$label.json" 2>/dev/null || true)
+      # A negative test that held: show what the firewall did to the path.
+      observed=$(jq -r '.results[0].observed // empty' "$STATE/checks/$key/$label.json" 2>/dev/null || true)
       verdict=PASS
       if [ "$rc" -gt 1 ] || [ "$count" != 1 ] || [ "$got" != "$want" ] \
          || { [ -n "$frag" ] && [[ "$message" != *"$frag"* ]]; }; then
@@ -741,7 +762,8 @@ verify_scenario() {
       fi
       [ "$rc" -gt 1 ] && message="meshprobe check exit $rc: $(cat "$STATE/checks/$key/$label.err")"
       printf '%-14s %-17s %-22s %-22s %-5s %s\n' "$(vantage_label "$key")" "$label" \
-        "$want${frag:+ ~\"$frag\"}" "$got" "$verdict" "$([ "$got" = ok ] && [ "$verdict" = PASS ] || echo "$message")"
+        "$want${frag:+ ~\"$frag\"}" "$got${observed:+ ($observed)}" "$verdict" \
+        "$([ "$got" = ok ] && [ "$verdict" = PASS ] || echo "$message")"
     done
   done
   # Every expectation must have been checked.
@@ -785,7 +807,7 @@ lab_apply() {
 
 # --- the agent -----------------------------------------------------------------
 write_agent_config() {
-  local key=$1 file=$2 vantage label url bundle server what
+  local key=$1 file=$2 vantage label url bundle server expect what
   {
     echo "# written by test/lab/lab.sh for the $(vantage_label "$key") vantage"
     echo "listen: 127.0.0.1:9717"
@@ -796,13 +818,14 @@ write_agent_config() {
     echo "  caBundle: {file: $BUNDLE_CABUNDLE}   # the webhook configurations' caBundle"
     echo "  root: {file: $BUNDLE_ROOT}           # ConfigMap istio-ca-root-cert"
     echo "targets:"
-    while IFS='|' read -r vantage label url bundle server what; do
+    while IFS='|' read -r vantage label url bundle server expect what; do
       [ "$vantage" = "$key" ] || continue
       echo "  # $what"
       echo "  - name: $label"
       echo "    url: $url"
-      echo "    ca: $bundle"
+      if [ -n "$bundle" ]; then echo "    ca: $bundle"; fi
       if [ -n "$server" ]; then echo "    server_name: $server"; fi
+      if [ -n "$expect" ]; then echo "    expect: $expect"; fi
     done < <(lab_targets)
   } >"$file.new"
   # One rename, and only for a change: the agent reloads when the file
