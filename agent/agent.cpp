@@ -30,6 +30,12 @@
 namespace meshprobe {
 namespace {
 
+// An exec credential plugin's stderr (its own diagnostics, never the
+// credential, which is on its stdout) becomes a log event of the agent's.
+std::function<void(std::string_view)> plugin_stderr_to(Logger& log) {
+  return [&log](std::string_view text) { log.warn("exec_plugin_stderr", {{"stderr", text}}); };
+}
+
 namespace asio = boost::asio;
 
 // Reads a config the way a long-running agent should. yaml-cpp's tree of a
@@ -228,7 +234,8 @@ class Agent {
   void prepare_kubernetes(const Config& next) {
     if (!next.kubernetes.enabled) return;
     if (!kube_) {
-      auto connection = KubeConnection::open(next.kubernetes, options_.kubeconfig);
+      auto connection =
+          KubeConnection::open(next.kubernetes, options_.kubeconfig, plugin_stderr_to(log_));
       if (!connection) {
         throw ConfigError(next.source, next.kubernetes.line,
                           "kubernetes: " + connection.error().message);
@@ -385,7 +392,8 @@ int run_agent(const AgentOptions& options, std::ostream& log_stream) {
   // mode cannot do what the config asks.
   std::unique_ptr<KubeConnection> kube;
   if (config.kubernetes.enabled) {
-    auto connection = KubeConnection::open(config.kubernetes, options.kubeconfig);
+    auto connection =
+        KubeConnection::open(config.kubernetes, options.kubeconfig, plugin_stderr_to(log));
     if (!connection) {
       log.error("kubernetes_unavailable", {{"error", connection.error().message}});
       return 2;

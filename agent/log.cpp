@@ -107,7 +107,9 @@ std::string format_log_line(LogFormat format, std::string_view timestamp, LogLev
 Logger::Logger(LogFormat format, std::ostream& out) : format_(format), out_(out) {}
 
 void Logger::log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
-  out_ << format_log_line(format_, now_rfc3339(), level, event, fields) << '\n' << std::flush;
+  const std::string timestamp = now_rfc3339();
+  std::lock_guard lock(mutex_);
+  out_ << format_log_line(format_, timestamp, level, event, fields) << '\n' << std::flush;
 }
 
 }  // namespace meshprobe

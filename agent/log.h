@@ -4,6 +4,7 @@
 
 #include <initializer_list>
 #include <iosfwd>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,7 +21,10 @@ class Logger {
  public:
   explicit Logger(LogFormat format, std::ostream& out);
 
-  void set_format(LogFormat format) { format_ = format; }
+  void set_format(LogFormat format) {
+    std::lock_guard lock(mutex_);
+    format_ = format;
+  }
   void log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
 
   void info(std::string_view event, std::initializer_list<LogField> fields = {}) {
@@ -34,6 +38,9 @@ class Logger {
   }
 
  private:
+  // Workers log too (an exec credential plugin's stderr): one whole line at
+  // a time.
+  std::mutex mutex_;
   LogFormat format_;
   std::ostream& out_;
 };

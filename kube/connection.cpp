@@ -44,13 +44,15 @@ KubeConnection::KubeConnection(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 KubeConnection::~KubeConnection() { cancel_all(); }
 
 Expected<std::unique_ptr<KubeConnection>> KubeConnection::open(
-    const KubernetesConfig& config, const std::string& kubeconfig_override) {
+    const KubernetesConfig& config, const std::string& kubeconfig_override,
+    std::function<void(std::string_view)> plugin_stderr) {
   const std::string& kubeconfig =
       kubeconfig_override.empty() ? config.kubeconfig : kubeconfig_override;
   auto credentials = kubeconfig.empty()
                          ? kube::in_cluster_credentials(kube::InClusterEnvironment::from_process())
                          : kube::load_kubeconfig(kubeconfig, config.context);
   if (!credentials) return credentials.error();
+  if (credentials->exec && plugin_stderr) credentials->exec->on_stderr = std::move(plugin_stderr);
   kube::ApiClientOptions options;
   options.request_timeout = config.request_timeout;
   options.user_agent = std::string("meshprobe/") + MESHPROBE_VERSION;

@@ -26,9 +26,12 @@ class KubeConnection {
  public:
   // Loads credentials: `kubeconfig_override` (--kubeconfig), else the
   // config's kubernetes.kubeconfig, else the pod's service account. Reads
-  // local files only.
-  static Expected<std::unique_ptr<KubeConnection>> open(const KubernetesConfig& config,
-                                                        const std::string& kubeconfig_override);
+  // local files only. `plugin_stderr`, when set, receives what an exec
+  // credential plugin writes on its stderr (bounded; on a worker thread);
+  // unset, it goes to meshprobe's stderr as `exec plugin CMD: LINE`.
+  static Expected<std::unique_ptr<KubeConnection>> open(
+      const KubernetesConfig& config, const std::string& kubeconfig_override,
+      std::function<void(std::string_view)> plugin_stderr = {});
   ~KubeConnection();  // abandons requests in flight and joins the workers
   KubeConnection(const KubeConnection&) = delete;
   KubeConnection& operator=(const KubeConnection&) = delete;

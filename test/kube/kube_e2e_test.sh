@@ -353,7 +353,7 @@ YAML
     check 0 --config "$workdir/check.yaml" --output json
     grep -q '"auth": "certificate"' "$workdir/requests.log" || fail "not authenticated by certificate"
     ;;
-  kubeconfig_exec_plugin_user_authenticates|exec_plugin_failure_names_the_user_and_its_stderr)
+  kubeconfig_exec_plugin_user_authenticates|exec_plugin_failure_names_the_user_and_its_stderr|agent_logs_the_exec_plugins_stderr)
     # The user as gke-gcloud-auth-plugin's kubeconfig has it, with a plugin
     # next to the kubeconfig (a relative command) that prints the token.
     write_kubeconfig "$workdir/kubeconfig.yaml"
@@ -367,7 +367,7 @@ YAML
       installHint: not used
       provideClusterInfo: true
 YAML
-    if [ "$CASE" = kubeconfig_exec_plugin_user_authenticates ]; then
+    if [ "$CASE" != exec_plugin_failure_names_the_user_and_its_stderr ]; then
       cat >"$workdir/plugin.sh" <<'SH'
 #!/bin/sh
 echo "plugin $*" >&2
@@ -383,7 +383,30 @@ SH
     fi
     chmod +x "$workdir/plugin.sh"
     write_check_config ""
-    if [ "$CASE" = kubeconfig_exec_plugin_user_authenticates ]; then
+    if [ "$CASE" = agent_logs_the_exec_plugins_stderr ]; then
+      # The agent logs in JSON: the plugin's stderr must arrive as one of its
+      # events, not as a raw line that breaks the log's format.
+      AGENT_PORT=$(free_port)
+      cat >"$workdir/agent.yaml" <<YAML
+listen: 127.0.0.1:$AGENT_PORT
+vantage: test
+node_name: node-1
+log: {format: json}
+defaults: {interval: 500ms, timeout: 400ms}
+kubernetes: {kubeconfig: kubeconfig.yaml, refresh: 1s}
+targets:
+  - name: webhook-from-apiserver
+    url: https://istiod.istio-system.svc:443/ready
+    via: apiserver
+YAML
+      "$MESHPROBE" agent --config "$workdir/agent.yaml" >"$workdir/agent.log" 2>&1 &
+      agent_pid=$!
+      logged() { grep -q '"event":"exec_plugin_stderr","stderr":"plugin --cluster test' "$workdir/agent.log"; }
+      eventually 10 logged || fail "agent log: $(cat "$workdir/agent.log")"
+      kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+      if grep -v '^{' "$workdir/agent.log" | grep -q .; then fail "a line that is not JSON: $(grep -v '^{' "$workdir/agent.log")"; fi
+      if grep -q "$TOKEN" "$workdir/agent.log"; then fail "the credential was logged"; fi
+    elif [ "$CASE" = kubeconfig_exec_plugin_user_authenticates ]; then
       check 0 --config "$workdir/check.yaml" --output json
       grep -q '"auth": "token"' "$workdir/requests.log" || fail "not authenticated by the plugin's token"
       grep -q 'exec plugin ./plugin.sh: plugin --cluster test' "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
