@@ -66,6 +66,26 @@ enum class Via {
   apiserver,  // the Kubernetes API server, through its proxy subresources
 };
 
+// `admission:` -- a server-side dry-run create through the Kubernetes API
+// server, which runs its admission chain (istiod's webhooks) as for a real
+// object and persists nothing.
+enum class Admission {
+  none,
+  inject,    // a Pod: the injector must add istio-proxy
+  validate,  // an invalid Gateway: istiod's validation must refuse it
+};
+
+// The Prober delegates that run admission targets (Target::via), and the
+// namespace they create in unless the target names one.
+inline constexpr std::string_view kAdmissionInjectVia = "admission:inject";
+inline constexpr std::string_view kAdmissionValidateVia = "admission:validate";
+inline constexpr std::string_view kDefaultCanaryNamespace = "meshprobe-canary";
+// An admission target's interval and timeout unless it sets them: one
+// request a minute, and time for the API server to wait out a webhook's
+// timeoutSeconds (at most 30 s) and answer.
+inline constexpr std::chrono::milliseconds kAdmissionInterval{60000};
+inline constexpr std::chrono::milliseconds kAdmissionTimeout{35000};
+
 struct TargetConfig {
   // Fully built: kind, host, port and path from the URL; name, server_name,
   // ca, timeout, expected_status, expiry_warning_days and labels from the
@@ -79,12 +99,14 @@ struct TargetConfig {
   bool explicit_server_name = false;  // server_name was written, not defaulted
   Discovery discover = Discovery::none;
   Via via = Via::direct;
+  Admission admission = Admission::none;
   std::chrono::milliseconds interval{10000};
   int line = 0;  // where the target's entry starts
 
   // Whether probing it needs anything read from the Kubernetes API first.
   bool needs_kubernetes() const {
-    return ca_from_kubernetes || discover != Discovery::none || via != Via::direct;
+    return ca_from_kubernetes || discover != Discovery::none || via != Via::direct ||
+           admission != Admission::none;
   }
 };
 

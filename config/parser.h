@@ -101,6 +101,7 @@ class Parser {
   // Targets (targets.cpp).
   void read_targets(const Section& top, int top_line, Config& config) const;
   TargetConfig read_target(const YAML::Node& item, const Config& config) const;
+  TargetConfig read_admission_target(const Section& keys, int line) const;
   void read_target_grpc_keys(const Section& keys, Target& target) const;
   void read_target_kubernetes_keys(const Section& keys, const Target& target,
                                    TargetConfig& result) const;

@@ -30,7 +30,24 @@ constexpr std::string_view kTargetKeys[] = {"name",
                                             "via",
                                             "grpc_method",
                                             "grpc_expect_serving",
-                                            "expect"};
+                                            "expect",
+                                            "admission",
+                                            "namespace"};
+
+// The keys of an admission target; the others describe a connection the
+// API server makes by its own rules.
+constexpr std::string_view kAdmissionKeys[] = {"name",     "admission", "namespace",
+                                               "interval", "timeout",   "labels"};
+
+struct AdmissionName {
+  std::string_view name;
+  Admission admission;
+  std::string_view via;
+};
+constexpr AdmissionName kAdmissions[] = {
+    {"inject", Admission::inject, kAdmissionInjectVia},
+    {"validate", Admission::validate, kAdmissionValidateVia},
+};
 
 struct DiscoveryName {
   std::string_view name;
@@ -118,6 +135,11 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
          "each item of \"targets\" must be a map with at least \"url\", got " + describe(item));
   }
   const Section keys = section(item, "in target", kTargetKeys);
+  if (keys.find("admission")) return read_admission_target(keys, line);
+  if (const Entry* ns = keys.find("namespace")) {
+    fail(ns->line,
+         "\"namespace\" applies only to admission targets (\"admission: inject|validate\")");
+  }
 
   const Entry* url = keys.find("url");
   if (!url) fail(line, "target has no \"url\"");
@@ -178,6 +200,57 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
       days ? int_value(*days, kExpiryDaysRange) : config.expiry_warning_days;
   if (const Entry* labels = keys.find("labels")) target.labels = read_labels(*labels);
   if (const Entry* expect = keys.find("expect")) target.expect = read_expect(*expect);
+  result.target = std::make_shared<const Target>(std::move(target));
+  return result;
+}
+
+// The request is the API server's own: the target is a mode and a
+// namespace, and its URL (the `url` label) says so: admission://MODE/NS.
+TargetConfig Parser::read_admission_target(const Section& keys, int line) const {
+  for (std::string_view key : kTargetKeys) {
+    const Entry* entry = keys.find(key);
+    if (entry && std::ranges::find(kAdmissionKeys, key) == std::end(kAdmissionKeys)) {
+      fail(entry->line, in_quotes(key) +
+                            " does not apply to an admission target: the API server makes "
+                            "the webhook call by its own configuration (its keys: name, "
+                            "admission, namespace, interval, timeout, labels)");
+    }
+  }
+  const Entry& mode = *keys.find("admission");
+  const std::string mode_name = string_value(mode);
+  const auto known = std::ranges::find(kAdmissions, mode_name, &AdmissionName::name);
+  if (known == std::end(kAdmissions)) {
+    fail(mode.value_line(),
+         "\"admission\" must be inject or validate, got " + in_quotes(mode_name));
+  }
+  const Entry* ns_entry = keys.find("namespace");
+  const std::string ns = ns_entry ? kubernetes_name(*ns_entry, 63, false, "namespace")
+                                  : std::string(kDefaultCanaryNamespace);
+
+  TargetConfig result;
+  result.line = line;
+  result.admission = known->admission;
+  Target target;
+  target.url = "admission://" + mode_name + "/" + ns;
+  target.name = target.url;
+  if (const Entry* name = keys.find("name")) target.name = name_value(*name, kTargetNameRule);
+  target.kind = ProbeKind::https;  // a POST to the API server
+  target.host = ns;
+  target.via = std::string(known->via);
+  target.vantage = "apiserver";
+
+  const Entry* interval = keys.find("interval");
+  const Entry* timeout = keys.find("timeout");
+  result.interval = interval ? duration_value(*interval) : kAdmissionInterval;
+  target.timeout =
+      timeout ? duration_value(*timeout) : std::min(kAdmissionTimeout, result.interval);
+  if (target.timeout > result.interval) {
+    fail((timeout ? timeout : interval)->value_line(),
+         "target " + in_quotes(target.name) + ": timeout " + format_duration(target.timeout) +
+             " is longer than its interval " + format_duration(result.interval) +
+             "; a probe must finish before the next one is due");
+  }
+  if (const Entry* labels = keys.find("labels")) target.labels = read_labels(*labels);
   result.target = std::make_shared<const Target>(std::move(target));
   return result;
 }

@@ -31,7 +31,8 @@ std::vector<Target> istiod_targets(const std::string& revision,
 }
 
 std::string kubernetes_builtin_config(const std::string& revision,
-                                      const std::string& istio_namespace) {
+                                      const std::string& istio_namespace,
+                                      const std::string& canary_namespace) {
   const std::string suffix = revision.empty() ? "" : "-" + revision;
   const std::string host = "istiod" + suffix + "." + istio_namespace + ".svc";
   return "kubernetes: {istio_namespace: " + istio_namespace +
@@ -60,7 +61,17 @@ std::string kubernetes_builtin_config(const std::string& revision,
          "    url: https://" +
          host +
          ":443/ready\n"
-         "    via: apiserver\n";
+         "    via: apiserver\n" +
+         (canary_namespace.empty() ? std::string()
+                                   : "  - name: injection-dry-run\n"
+                                     "    admission: inject\n"
+                                     "    namespace: " +
+                                         canary_namespace +
+                                         "\n"
+                                         "  - name: validation-dry-run\n"
+                                         "    admission: validate\n"
+                                         "    namespace: " +
+                                         canary_namespace + "\n");
 }
 
 }  // namespace meshprobe

@@ -16,8 +16,11 @@ std::vector<Target> istiod_targets(const std::string& revision,
 
 // The YAML `check --kubeconfig` probes when given no targets: istiod's
 // webhook pods verified with the injector's caBundle, its xDS pods with the
-// mesh root ConfigMap, and the webhook through the API server.
+// mesh root ConfigMap, the webhook through the API server, and -- given a
+// canary namespace -- the admission targets that dry-run a pod and an
+// invalid Gateway there (the API server's own webhook calls).
 std::string kubernetes_builtin_config(const std::string& revision,
-                                      const std::string& istio_namespace = "istio-system");
+                                      const std::string& istio_namespace = "istio-system",
+                                      const std::string& canary_namespace = "");
 
 }  // namespace meshprobe

@@ -161,8 +161,9 @@ struct ApiClient::Impl {
     std::uint64_t exec_generation = 0;  // the exec plugin's credential sent, 0: none
   };
 
+  // GET, or POST of `post_body` (JSON) when it is not null.
   Outcome perform(std::string_view path, const RequestOptions& request, bool reread_token,
-                  std::uint64_t rejected_exec = 0) {
+                  std::uint64_t rejected_exec, const std::string* post_body) {
     Outcome outcome;
     HttpResponse& response = outcome.response;
     // The exec plugin runs here, on the request's (worker) thread.
@@ -199,7 +200,14 @@ struct ApiClient::Impl {
     if (!bearer.empty()) headers.add("Authorization: Bearer " + bearer);
 
     curl.easy_setopt(handle, CURLOPT_URL, url.c_str());
-    curl.easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+    if (post_body != nullptr) {
+      headers.add("Content-Type: application/json");
+      curl.easy_setopt(handle, CURLOPT_POSTFIELDS, post_body->data());
+      curl.easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(post_body->size()));
+    } else {
+      curl.easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+    }
     curl.easy_setopt(handle, CURLOPT_HTTPHEADER, headers.list);
     curl.easy_setopt(handle, CURLOPT_USERAGENT, options.user_agent.c_str());
     curl.easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "https,http");
@@ -272,6 +280,34 @@ struct ApiClient::Impl {
     return outcome;
   }
 
+  HttpResponse send(std::string_view path_and_query, const RequestOptions& request,
+                    const std::string* post_body) {
+    const int attempts = request.retry ? std::max(1, options.max_attempts) : 1;
+    bool reread_token = false;
+    Outcome outcome;
+    for (int attempt = 1;; ++attempt) {
+      outcome = perform(path_and_query, request, reread_token, 0, post_body);
+      // A rotated token can be rejected in the moment before its file changes
+      // on disk: read it again and retry once, whatever `retry` says. An exec
+      // plugin's credential rejected so is renewed (the plugin runs again).
+      // A 401 was refused before any admission ran, so a POST is safe to
+      // send again.
+      const bool renewable = !credentials.token_file.empty() || exec;
+      if (outcome.response.status == 401 && renewable && !reread_token) {
+        reread_token = true;
+        outcome = perform(path_and_query, request, true, outcome.exec_generation, post_body);
+      }
+      outcome.response.attempts = attempt;
+      if (attempt >= attempts || !transient(outcome.response)) break;
+      if (!sleep_unless_cancelled(backoff_for(attempt, outcome.retry_after_seconds),
+                                  request.cancel)) {
+        outcome.response.cancelled = true;
+        break;
+      }
+    }
+    return std::move(outcome.response);
+  }
+
   milliseconds backoff_for(int attempt, long retry_after_seconds) {
     if (retry_after_seconds >= 0) {
       return std::min<milliseconds>(std::chrono::seconds(retry_after_seconds), options.max_backoff);
@@ -315,28 +351,12 @@ ApiClient::ApiClient(Credentials credentials, ApiClientOptions options) {
 ApiClient::~ApiClient() = default;
 
 HttpResponse ApiClient::get(std::string_view path_and_query, const RequestOptions& request) {
-  const int attempts = request.retry ? std::max(1, impl_->options.max_attempts) : 1;
-  bool reread_token = false;
-  Impl::Outcome outcome;
-  for (int attempt = 1;; ++attempt) {
-    outcome = impl_->perform(path_and_query, request, reread_token);
-    // A rotated token can be rejected in the moment before its file changes
-    // on disk: read it again and retry once, whatever `retry` says. An exec
-    // plugin's credential rejected so is renewed (the plugin runs again).
-    const bool renewable = !impl_->credentials.token_file.empty() || impl_->exec;
-    if (outcome.response.status == 401 && renewable && !reread_token) {
-      reread_token = true;
-      outcome = impl_->perform(path_and_query, request, true, outcome.exec_generation);
-    }
-    outcome.response.attempts = attempt;
-    if (attempt >= attempts || !transient(outcome.response)) break;
-    if (!Impl::sleep_unless_cancelled(impl_->backoff_for(attempt, outcome.retry_after_seconds),
-                                      request.cancel)) {
-      outcome.response.cancelled = true;
-      break;
-    }
-  }
-  return std::move(outcome.response);
+  return impl_->send(path_and_query, request, nullptr);
+}
+
+HttpResponse ApiClient::post(std::string_view path_and_query, const std::string& json_body,
+                             const RequestOptions& request) {
+  return impl_->send(path_and_query, request, &json_body);
 }
 
 const Credentials& ApiClient::credentials() const { return impl_->credentials; }

@@ -61,6 +61,10 @@ class ApiClient {
 
   // GET server + `path_and_query` (which must start with '/').
   HttpResponse get(std::string_view path_and_query, const RequestOptions& request = {});
+  // POST of a JSON body (the dry-run creates of the admission probes). Pass
+  // `retry = false` where a 5xx is the answer being measured.
+  HttpResponse post(std::string_view path_and_query, const std::string& json_body,
+                    const RequestOptions& request = {});
 
   const Credentials& credentials() const;
   const ApiClientOptions& options() const;

@@ -111,6 +111,24 @@ struct Namespace {
   Labels labels;
 };
 
+// A container of a Pod, as far as meshprobe looks at it.
+struct Container {
+  std::string name;
+  std::string restart_policy;  // init containers: "Always" makes a native sidecar
+};
+
+struct Pod {
+  std::string ns;
+  std::string name;
+  Labels labels;
+  std::map<std::string, std::string> annotations;
+  std::string creation_timestamp;  // RFC 3339, as the API wrote it
+  std::vector<Container> containers;
+  std::vector<Container> init_containers;
+  bool host_network = false;
+  std::string phase;  // status.phase: Pending, Running, ...
+};
+
 struct ConfigMap {
   std::string ns;
   std::string name;
@@ -134,6 +152,7 @@ Expected<ListPage<Service>> parse_service_list(std::string_view json);
 Expected<ListPage<EndpointSlice>> parse_endpoint_slice_list(std::string_view json);
 Expected<ListPage<Namespace>> parse_namespace_list(std::string_view json);
 Expected<ConfigMap> parse_config_map(std::string_view json);
+Expected<Pod> parse_pod(std::string_view json);
 
 // A metav1.Status document (what the API server sends with 4xx/5xx).
 struct Status {

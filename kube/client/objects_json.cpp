@@ -245,6 +245,36 @@ Namespace namespace_of(const json::object& object) {
   return {string_field(meta, "name"), string_map(object_field(meta, "labels"), "a label")};
 }
 
+std::vector<Container> containers_of(const json::object& spec, std::string_view key) {
+  std::vector<Container> out;
+  if (const json::array* list = array_field(spec, key)) {
+    for (const json::value& item : *list) {
+      const json::object& entry = as_object(item, "a container");
+      out.push_back({string_field(entry, "name"), string_field(entry, "restartPolicy")});
+    }
+  }
+  return out;
+}
+
+Pod pod_of(const json::object& object) {
+  const json::object& meta = metadata(object);
+  Pod pod;
+  pod.ns = string_field(meta, "namespace");
+  pod.name = string_field(meta, "name");
+  pod.labels = string_map(object_field(meta, "labels"), "a label");
+  pod.annotations = string_map(object_field(meta, "annotations"), "an annotation");
+  pod.creation_timestamp = string_field(meta, "creationTimestamp");
+  if (const json::object* spec = object_field(object, "spec")) {
+    pod.containers = containers_of(*spec, "containers");
+    pod.init_containers = containers_of(*spec, "initContainers");
+    pod.host_network = bool_field(*spec, "hostNetwork").value_or(false);
+  }
+  if (const json::object* status = object_field(object, "status")) {
+    pod.phase = string_field(*status, "phase");
+  }
+  return pod;
+}
+
 template <class T, class ItemParser>
 ListPage<T> list_page(std::string_view text, std::string_view list_kind, ItemParser parse_item) {
   const json::value document = parse_document(text);
@@ -363,6 +393,15 @@ Expected<ConfigMap> parse_config_map(std::string_view text) {
     map.ns = string_field(meta, "namespace");
     map.data = string_map(object_field(object, "data"), "a data");
     return map;
+  });
+}
+
+Expected<Pod> parse_pod(std::string_view text) {
+  return guarded("Pod", [&] {
+    const json::value document = parse_document(text);
+    const json::object& object = as_object(document, "the document");
+    expect_kind(object, "Pod");
+    return pod_of(object);
   });
 }
 

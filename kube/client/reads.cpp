@@ -1,5 +1,7 @@
 #include "kube/client/reads.h"
 
+#include <boost/json.hpp>
+
 #include <array>
 
 #include "common/text.h"
@@ -37,6 +39,11 @@ std::string server_words(const HttpResponse& response) {
 }  // namespace
 
 std::span<const ApiAccess> all_api_access() { return kAllAccess; }
+
+std::span<const ApiAccess> admission_api_access() {
+  static constexpr ApiAccess kAdmissionAccess[] = {access::kCreatePods, access::kCreateGateways};
+  return kAdmissionAccess;
+}
 
 std::string describe_access(const ApiAccess& access, std::string_view ns) {
   std::string out = "verb " + in_quotes(access.verb) + " on " + in_quotes(access.resource);
@@ -170,6 +177,33 @@ Expected<std::vector<Namespace>> KubeApi::list_namespaces() {
   return list<Namespace>("/api/v1/namespaces", kListNamespaces, "", parse_namespace_list);
 }
 
+Expected<std::optional<Namespace>> KubeApi::find_namespace(const std::string& name) {
+  auto found =
+      list<Namespace>("/api/v1/namespaces?fieldSelector=" + url_encode("metadata.name=" + name),
+                      kListNamespaces, "", parse_namespace_list);
+  if (!found) return found.error();
+  for (Namespace& ns : *found) {
+    if (ns.name == name) return std::optional<Namespace>(std::move(ns));
+  }
+  return std::optional<Namespace>();
+}
+
+Expected<Namespace> KubeApi::create_namespace(const std::string& name, const Labels& labels) {
+  boost::json::object metadata{{"name", name}};
+  boost::json::object label_object;
+  for (const auto& [key, value] : labels) label_object[key] = value;
+  metadata["labels"] = std::move(label_object);
+  const std::string body = boost::json::serialize(
+      boost::json::object{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", metadata}});
+  RequestOptions once = request();
+  once.retry = false;  // a create is not repeated blindly
+  const HttpResponse response = client_.post("/api/v1/namespaces", body, once);
+  if (response.status != 201 && response.status != 200) {
+    return Error{describe_failure(response, kCreateNamespaces, "", client_.credentials().server)};
+  }
+  return Namespace{name, labels};
+}
+
 Expected<std::optional<Service>> KubeApi::get_service(const std::string& ns,
                                                       const std::string& name) {
   return get_one<Service>("/api/v1/namespaces/" + url_encode(ns) + "/services/" + url_encode(name),
@@ -200,6 +234,14 @@ HttpResponse KubeApi::proxy_get(const std::string& path, const RequestOptions& r
   RequestOptions once = request;
   once.retry = false;
   return client_.get(path, once);
+}
+
+HttpResponse KubeApi::dry_run_create(const std::string& collection_path,
+                                     const std::string& object_json,
+                                     const RequestOptions& request) {
+  RequestOptions once = request;
+  once.retry = false;
+  return client_.post(collection_path + "?dryRun=All&fieldManager=meshprobe", object_json, once);
 }
 
 }  // namespace meshprobe::kube

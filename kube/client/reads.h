@@ -40,10 +40,18 @@ inline constexpr ApiAccess kListEndpointSlices{"list", "discovery.k8s.io", "endp
 inline constexpr ApiAccess kGetConfigMap{"get", "", "configmaps", true};
 inline constexpr ApiAccess kGetServiceProxy{"get", "", "services/proxy", true};
 inline constexpr ApiAccess kGetPodProxy{"get", "", "pods/proxy", true};
+// `check --create-canary`, with the user's own credentials only.
+inline constexpr ApiAccess kCreateNamespaces{"create", "", "namespaces", false};
+// The dry-run creates of admission targets, in the canary namespace only.
+inline constexpr ApiAccess kCreatePods{"create", "", "pods", true};
+inline constexpr ApiAccess kCreateGateways{"create", "networking.istio.io", "gateways", true};
 }  // namespace access
 
-// Every kind of request KubeApi makes: deploy/rbac.yaml grants exactly these.
+// Every kind of read KubeApi makes: deploy/rbac.yaml grants exactly these.
 std::span<const ApiAccess> all_api_access();
+// The dry-run creates of admission targets: the apiserver-vantage
+// component's Role grants exactly these, in the canary namespace.
+std::span<const ApiAccess> admission_api_access();
 
 // "verb \"get\" on \"configmaps\" in namespace \"istio-system\"".
 std::string describe_access(const ApiAccess& access, std::string_view ns);
@@ -69,6 +77,12 @@ class KubeApi {
                                                                           const std::string& name);
   Expected<std::vector<WebhookConfiguration>> list_webhook_configurations(WebhookKind kind);
   Expected<std::vector<Namespace>> list_namespaces();
+  // One namespace, by a list with a field selector (the `list namespaces`
+  // that hygiene needs, not another verb); nullopt when it does not exist.
+  Expected<std::optional<Namespace>> find_namespace(const std::string& name);
+  // A real create (not a dry run): `check --create-canary` only, with the
+  // user's credentials, never the agent's.
+  Expected<Namespace> create_namespace(const std::string& name, const Labels& labels);
   Expected<std::optional<Service>> get_service(const std::string& ns, const std::string& name);
   Expected<std::vector<Service>> list_services(const std::string& ns);
   // The slices labelled kubernetes.io/service-name=SERVICE.
@@ -79,6 +93,13 @@ class KubeApi {
   // A GET through a proxy subresource, answered as is: its 502/503/504 are
   // what the proxy probe measures, so nothing is retried.
   HttpResponse proxy_get(const std::string& path, const RequestOptions& request);
+
+  // A server-side dry run of creating `object_json` at `collection_path`
+  // (e.g. /api/v1/namespaces/NS/pods): the API server runs its admission
+  // chain and persists nothing. dryRun=All is added here, so no caller can
+  // create for real. Not retried: a 500 is the webhook failure measured.
+  HttpResponse dry_run_create(const std::string& collection_path, const std::string& object_json,
+                              const RequestOptions& request);
 
   ApiClient& client() { return client_; }
 

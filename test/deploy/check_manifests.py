@@ -516,7 +516,8 @@ def case_vantages(rendered, workspace, args):
         return rendered.get(variant, [])
 
     def namespace_level(objects):
-        ns = [o for o in objects if o["kind"] == "Namespace"]
+        # The agents' namespace: not the admission targets' canary namespace.
+        ns = [o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == "meshprobe"]
         return ns[0]["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") if ns else None
 
     for variant, objects in rendered.items():
@@ -673,6 +674,45 @@ def case_rbac(rendered, workspace, args):
             check(set(rule.get("verbs", [])) <= {"get", "list", "watch"},
                   f"{where}: verbs {rule.get('verbs')} go beyond get/list/watch")
             check("secrets" not in rule.get("resources", []), f"{where}: reads Secrets")
+
+
+def case_admission(rendered, workspace, args):
+    """The apiserver-vantage component's admission targets: their canary
+    namespace is shipped labelled for injection, and their RBAC is `create`
+    of pods and Gateways in it, nothing more."""
+    full = next((objects for variant, objects in rendered.items()
+                 if "every component but host-network" in variant), None)
+    if not check(full is not None, "admission: no variant with the apiserver-vantage component"):
+        return
+    deployment = [o for o in full if o["kind"] == "Deployment"]
+    config = agent_config(full, deployment[0]) if deployment else None
+    targets = [t for t in (config or {}).get("targets", []) if "admission" in t]
+    check(sorted(t["admission"] for t in targets) == ["inject", "validate"],
+          "components/apiserver-vantage: expected an inject and a validate admission target")
+    namespaces = {o["metadata"]["name"]: o for o in full if o["kind"] == "Namespace"}
+    for target in targets:
+        ns = target.get("namespace", "meshprobe-canary")
+        if not check(ns in namespaces, f"admission target {target.get('name')}: its namespace "
+                                       f"{ns} is not shipped"):
+            continue
+        labels = namespaces[ns]["metadata"].get("labels", {})
+        check(labels.get("istio-injection") == "enabled" or "istio.io/rev" in labels,
+              f"Namespace {ns}: not labelled for injection (istio-injection or istio.io/rev)")
+    roles = [o for o in full if o["kind"] == "Role" and o["metadata"]["name"] == "meshprobe-dry-run"]
+    check(len(roles) == 1, "components/apiserver-vantage: expected the Role meshprobe-dry-run")
+    for role in roles:
+        check(role["metadata"].get("namespace") == "meshprobe-canary",
+              "Role meshprobe-dry-run: not in the canary namespace")
+        for rule in role.get("rules", []):
+            check(rule.get("verbs") == ["create"], f"Role meshprobe-dry-run: verbs {rule.get('verbs')}")
+            check(set(rule.get("resources", [])) <= {"pods", "gateways"},
+                  f"Role meshprobe-dry-run: resources {rule.get('resources')}")
+    bindings = [o for o in full if o["kind"] == "RoleBinding"
+                and o["roleRef"]["name"] == "meshprobe-dry-run"]
+    check(any({"kind": "ServiceAccount", "name": "meshprobe", "namespace": "meshprobe"}
+              in [{k: s.get(k) for k in ("kind", "name", "namespace")} for s in b.get("subjects", [])]
+              for b in bindings),
+          "RoleBinding meshprobe-dry-run: does not bind ServiceAccount meshprobe/meshprobe")
 
 
 def case_configs(rendered, workspace, args):

@@ -74,7 +74,7 @@ targets:
                 "unknown key \"intervall\" in target; known keys: name, url, ca, "
                 "server_name, interval, timeout, expected_status, "
                 "expiry_warning_days, labels, discover, via, grpc_method, "
-                "grpc_expect_serving, expect");
+                "grpc_expect_serving, expect, admission, namespace");
 }
 
 TEST_F(ConfigTest, RefusesAnUnknownKeyInDefaults) {

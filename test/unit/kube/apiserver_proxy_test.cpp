@@ -5,30 +5,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "api_responses.h"
+
 namespace meshprobe::kube {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::HasSubstr;
 
-std::string status_body(long code, std::string_view reason, std::string_view message) {
-  std::string escaped;
-  for (char c : message) {
-    if (c == '"') escaped += '\\';
-    escaped += c;
-  }
-  return R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":")" +
-         escaped + R"(","reason":")" + std::string(reason) + R"(","code":)" + std::to_string(code) +
-         "}";
-}
-
-HttpResponse answered(long status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = std::move(body);
-  response.request_sent = true;
-  return response;
-}
+using meshprobe::test::answered;
+using meshprobe::test::status_body;
 
 constexpr std::string_view kPath =
     "/api/v1/namespaces/istio-system/services/https:istiod:443/proxy/ready";

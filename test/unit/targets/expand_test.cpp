@@ -213,6 +213,27 @@ TEST(KubernetesBuiltins, AreAValidConfigForTheRevision) {
   EXPECT_EQ(config.ca_bundles[1].kind, CaSourceKind::configmap);
 }
 
+TEST(KubernetesBuiltins, WithACanaryNamespaceDryRunAPodAndAGatewayThere) {
+  const Config config =
+      parse_config(kubernetes_builtin_config("", "istio-system", "mesh-canary"), "builtin");
+  ASSERT_EQ(config.targets.size(), 5u);
+  EXPECT_EQ(config.targets[3].admission, Admission::inject);
+  EXPECT_EQ(config.targets[3].target->host, "mesh-canary");
+  EXPECT_EQ(config.targets[4].admission, Admission::validate);
+  EXPECT_EQ(config.targets[4].target->name, "validation-dry-run");
+}
+
+TEST_F(KubeTargetsTest, AnAdmissionTargetIsProbedThroughItsDelegateAsConfigured) {
+  const Config configured =
+      parse_config("targets: [{name: dry, admission: inject, namespace: c}]\n", "t");
+  const auto all = expand_targets(configured, &snapshot_);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_FALSE(all[0].verdict);
+  EXPECT_EQ(all[0].spec.target->via, kAdmissionInjectVia);
+  EXPECT_EQ(all[0].spec.target->vantage, "apiserver");
+  EXPECT_EQ(all[0].spec.interval, kAdmissionInterval);
+}
+
 TEST(CaCheckTargets, VerifyTheEndpointsForTheServiceName) {
   kube::CaCheck check;
   check.service = {"istiod", "istio-system"};

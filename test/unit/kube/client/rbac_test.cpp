@@ -17,9 +17,9 @@ struct Rule {
   std::set<std::string> groups, resources, verbs, names;
 };
 
-std::vector<Rule> rules() {
+std::vector<Rule> rules(const std::string& file = "deploy/rbac.yaml") {
   std::vector<Rule> out;
-  for (const YAML::Node& doc : YAML::LoadAll(test::source_file("deploy/rbac.yaml"))) {
+  for (const YAML::Node& doc : YAML::LoadAll(test::source_file(file))) {
     const std::string kind = doc["kind"].as<std::string>();
     if (kind != "ClusterRole" && kind != "Role") continue;
     const std::string scope = kind == "Role" ? doc["metadata"]["namespace"].as<std::string>() : "";
@@ -89,6 +89,33 @@ TEST(Rbac, ConfigMapsAreLimitedToTheMeshRoot) {
     if (rule.resources.count("configmaps")) {
       EXPECT_EQ(rule.names, (std::set<std::string>{"istio-ca-root-cert"}));
     }
+  }
+}
+
+constexpr char kAdmissionRbac[] =
+    "deploy/kubernetes/components/apiserver-vantage/admission-rbac.yaml";
+
+TEST(Rbac, TheAdmissionRoleGrantsEveryDryRunCreate) {
+  const std::vector<Rule> all = rules(kAdmissionRbac);
+  for (const ApiAccess& access : admission_api_access()) {
+    const bool granted = std::any_of(all.begin(), all.end(), [&](const Rule& r) {
+      return r.groups.count(std::string(access.group)) &&
+             r.resources.count(std::string(access.resource)) &&
+             r.verbs.count(std::string(access.verb));
+    });
+    EXPECT_TRUE(granted) << describe_access(access, "meshprobe-canary");
+  }
+}
+
+TEST(Rbac, TheAdmissionRoleGrantsOnlyCreateInTheCanaryNamespace) {
+  std::set<std::string> created;
+  for (const ApiAccess& access : admission_api_access())
+    created.insert(std::string(access.resource));
+  for (const Rule& rule : rules(kAdmissionRbac)) {
+    EXPECT_EQ(rule.scope, "meshprobe-canary");
+    EXPECT_EQ(rule.verbs, (std::set<std::string>{"create"}));
+    for (const std::string& resource : rule.resources)
+      EXPECT_TRUE(created.count(resource)) << resource;
   }
 }
 
