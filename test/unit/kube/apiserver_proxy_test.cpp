@@ -131,6 +131,20 @@ TEST(ProxyErrors, HeadersThatNeverCameAreHttpTimeout) {
   EXPECT_EQ(verdict.failed_phase, Phase::app);
 }
 
+TEST(ProxyErrors, NoConnectionYetWhenTheClientTimedOutIsTcpTimeout) {
+  const ProxyVerdict verdict = classify_proxy_error(
+      "net/http: request canceled while waiting for connection (Client.Timeout exceeded while "
+      "awaiting headers)");
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::tcp_timeout);
+  EXPECT_EQ(verdict.failed_phase, Phase::connect);
+}
+
+TEST(ProxyErrors, AServiceThatDoesNotExistIsDnsNotFound) {
+  const ProxyVerdict verdict = classify_proxy_error("service \"istiod-1-19\" not found");
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::dns_not_found);
+  EXPECT_EQ(verdict.failed_phase, Phase::resolve);
+}
+
 TEST(ProxyErrors, AnUnrecognisedErrorIsAKubernetesApiError) {
   const ProxyVerdict verdict =
       judge(answered(503, status_body(503, "ServiceUnavailable",
