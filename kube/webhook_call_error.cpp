@@ -55,7 +55,8 @@ constexpr std::array<std::string_view, 11> kHttpStatusErrors = {
     "the server has received too many requests",                        // 429
     "the server was unable to return a response in the time allotted",  // 504
 };
-// ... or a 200 whose AdmissionReview it refused (wrong uid, kind, patch).
+// ... or a 200 whose AdmissionReview it refused (wrong uid, kind, patch):
+// the dispatcher's own prefixes of the reason.
 constexpr std::array<std::string_view, 3> kRefusedResponses = {
     "received invalid webhook response",
     "received undecodable patch in webhook response",
@@ -65,6 +66,13 @@ constexpr std::array<std::string_view, 3> kRefusedResponses = {
 bool any_of(std::string_view text, std::span<const std::string_view> needles) {
   for (std::string_view needle : needles) {
     if (has(text, needle)) return true;
+  }
+  return false;
+}
+
+bool starts_with_any(std::string_view text, std::span<const std::string_view> prefixes) {
+  for (std::string_view prefix : prefixes) {
+    if (text.starts_with(prefix)) return true;
   }
   return false;
 }
@@ -83,7 +91,7 @@ bool is_bare_deadline(std::string_view error) {
 }
 
 void classify(WebhookCallError& call, std::string_view reason) {
-  if (any_of(reason, kRefusedResponses) || any_of(call.error, kHttpStatusErrors)) {
+  if (starts_with_any(reason, kRefusedResponses) || any_of(call.error, kHttpStatusErrors)) {
     call.diagnosis = Diagnosis::http_unexpected_status;
     call.failed_phase = Phase::app;
     return;
