@@ -146,6 +146,13 @@ ProxyVerdict classify_proxy_error(std::string_view text) {
     verdict.diagnosis = Diagnosis::dns_not_found;
     verdict.failed_phase = Phase::resolve;
   }
+  // A dial that failed in the name's lookup (a `url:` webhook): `dial tcp:
+  // lookup NAME on 10.96.0.10:53: read udp ...: i/o timeout` is the resolver's
+  // failure, not a dropped connect; `no such host` is left to its rule.
+  if (has(lower, "dial tcp: lookup ") && !has(lower, "no such host")) {
+    verdict.diagnosis = Diagnosis::dns_failure;
+    verdict.failed_phase = Phase::resolve;
+  }
   for (const Rule& rule : kRules) {
     if (verdict.failed_phase) break;
     if (rule.needs_dial && !dial) continue;

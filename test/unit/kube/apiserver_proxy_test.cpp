@@ -145,6 +145,21 @@ TEST(ProxyErrors, AServiceThatDoesNotExistIsDnsNotFound) {
   EXPECT_EQ(verdict.failed_phase, Phase::resolve);
 }
 
+TEST(ProxyErrors, ALookupThatTimedOutIsDnsFailureNotTcpTimeout) {
+  const ProxyVerdict verdict = classify_proxy_error(
+      "dial tcp: lookup istiod.istio-system.svc on 10.96.0.10:53: read udp "
+      "10.244.0.12:41234->10.96.0.10:53: i/o timeout");
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::dns_failure);
+  EXPECT_EQ(verdict.failed_phase, Phase::resolve);
+}
+
+TEST(ProxyErrors, ALookupOfANameThatDoesNotExistIsDnsNotFound) {
+  const ProxyVerdict verdict = classify_proxy_error(
+      "dial tcp: lookup istiod-canary.istio-system.svc on 10.96.0.10:53: no such host");
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::dns_not_found);
+  EXPECT_EQ(verdict.failed_phase, Phase::resolve);
+}
+
 TEST(ProxyErrors, AnUnrecognisedErrorIsAKubernetesApiError) {
   const ProxyVerdict verdict =
       judge(answered(503, status_body(503, "ServiceUnavailable",

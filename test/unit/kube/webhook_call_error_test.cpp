@@ -148,6 +148,15 @@ TEST(WebhookCallError, AServiceThatDoesNotExistIsDnsNotFound) {
   EXPECT_EQ(call.failed_phase, Phase::resolve);
 }
 
+TEST(WebhookCallError, AUrlWebhooksLookupThatTimedOutIsDnsFailure) {
+  const WebhookCallError call = parsed(internal_error(
+      "mutate.kyverno.svc", "https://kyverno-svc.kyverno.svc.cluster.local:443/mutate?timeout=10s",
+      "dial tcp: lookup kyverno-svc.kyverno.svc.cluster.local on 169.254.20.10:53: read udp "
+      "10.128.0.4:53411->169.254.20.10:53: i/o timeout"));
+  EXPECT_EQ(call.diagnosis, Diagnosis::dns_failure);
+  EXPECT_EQ(call.failed_phase, Phase::resolve);
+}
+
 TEST(WebhookCallError, AnUnknownAuthorityIsTlsUnknownAuthority) {
   const WebhookCallError call = parsed(internal_error(
       kInjector, kInjectUrl,
