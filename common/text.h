@@ -15,6 +15,11 @@ inline std::string in_quotes(std::string_view text) {
   return out;
 }
 
+// Whether `needle` occurs in `text` (C++23's string_view::contains).
+inline bool has(std::string_view text, std::string_view needle) {
+  return text.find(needle) != std::string_view::npos;
+}
+
 // "a, b, c".
 inline std::string joined(std::span<const std::string_view> words) {
   std::string out;

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "common/text.h"
 #include "kube/client/objects.h"
 #include "kube/client/reads.h"
 #include "kube/endpoint_discovery.h"
@@ -19,10 +20,6 @@ std::string lowercase(std::string_view text) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
-}
-
-bool has(std::string_view text, std::string_view needle) {
-  return text.find(needle) != std::string_view::npos;
 }
 
 std::string seconds_text(std::chrono::milliseconds d) {
@@ -87,6 +84,9 @@ constexpr Rule kRules[] = {
      false,
      Diagnosis::tls_protocol_error,
      Phase::tls},
+    // Go's net/http while it still had no connection (dial or handshake):
+    // `request canceled while waiting for connection (Client.Timeout ...)`.
+    {{"while waiting for connection"}, false, Diagnosis::tcp_timeout, Phase::connect},
     {{"timeout awaiting response headers", "awaiting headers", "context deadline exceeded",
       "i/o timeout"},
      false,
@@ -139,7 +139,22 @@ ProxyVerdict classify_proxy_error(std::string_view text) {
   const bool dial = has(lower, "dial tcp");
   ProxyVerdict verdict;
   verdict.dialled = dialled_address(text);
+  // A webhook's Service that does not exist: `service "istiod" not found`
+  // (the guide's `Service "istiod" not found`), the API server's lookup of
+  // the Service, before any DNS.
+  if ((has(lower, "service \"") || has(lower, "services \"")) && has(lower, "\" not found")) {
+    verdict.diagnosis = Diagnosis::dns_not_found;
+    verdict.failed_phase = Phase::resolve;
+  }
+  // A dial that failed in the name's lookup (a `url:` webhook): `dial tcp:
+  // lookup NAME on 10.96.0.10:53: read udp ...: i/o timeout` is the resolver's
+  // failure, not a dropped connect; `no such host` is left to its rule.
+  if (has(lower, "dial tcp: lookup ") && !has(lower, "no such host")) {
+    verdict.diagnosis = Diagnosis::dns_failure;
+    verdict.failed_phase = Phase::resolve;
+  }
   for (const Rule& rule : kRules) {
+    if (verdict.failed_phase) break;
     if (rule.needs_dial && !dial) continue;
     const bool applies = std::any_of(rule.any.begin(), rule.any.end(), [&](std::string_view n) {
       return !n.empty() && has(lower, n);

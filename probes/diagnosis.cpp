@@ -120,6 +120,27 @@ constexpr Entry kCatalogue[] = {
      "restore the firewall rule, NetworkPolicy or security group that closes "
      "the path (or, if the path is meant to be open now, drop the target's "
      "expect)"},
+    {"injection_skipped",
+     "the API server admitted the pod without a sidecar: no injector webhook "
+     "selected the namespace, or the webhook failed and its failurePolicy is "
+     "Ignore",
+     "label the namespace (istio-injection=enabled or istio.io/rev=REV), check "
+     "the MutatingWebhookConfiguration's namespaceSelector and failurePolicy, "
+     "then whether the API server reaches the webhook"},
+    {"webhook_timeout",
+     "the API server's call to the webhook ran out of time with a bare "
+     "`context deadline exceeded`: it cannot say whether the dial or the "
+     "handler was slow",
+     "check the firewall from the control plane to the nodes on 15017, "
+     "istiod's load and logs, and the webhook's timeoutSeconds"},
+    {"webhook_validation_not_enforced",
+     "a dry-run create of an invalid Istio resource was admitted: istiod's "
+     "validating webhook is not called or does not fail closed "
+     "(failurePolicy Ignore, the webhook configuration missing, or its "
+     "selector not matching)",
+     "make the API server reach istiod on 15017 and restart istiod (it sets "
+     "failurePolicy Fail once the webhook works), or reinstall the "
+     "ValidatingWebhookConfiguration"},
 };
 
 static_assert(std::size(kCatalogue) == std::size(kAllDiagnoses));

@@ -35,6 +35,11 @@ enum class Diagnosis {
   local_resource,
   kubernetes_api_error,
   unexpectedly_reachable,
+  // Admission: what the API server did with a dry-run create that goes
+  // through istiod's webhooks.
+  injection_skipped,
+  webhook_timeout,
+  webhook_validation_not_enforced,
 };
 
 inline constexpr Diagnosis kAllDiagnoses[] = {
@@ -62,6 +67,9 @@ inline constexpr Diagnosis kAllDiagnoses[] = {
     Diagnosis::local_resource,
     Diagnosis::kubernetes_api_error,
     Diagnosis::unexpectedly_reachable,
+    Diagnosis::injection_skipped,
+    Diagnosis::webhook_timeout,
+    Diagnosis::webhook_validation_not_enforced,
 };
 
 // The stable code, e.g. "tcp_timeout".

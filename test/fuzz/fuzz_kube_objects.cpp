@@ -3,7 +3,9 @@
 // lists, Namespace lists, ConfigMaps and Status error bodies. Every decoder
 // may refuse a document (an Error), never crash, hang or throw; what it
 // accepts then goes through the code that consumes it (endpoint discovery,
-// the hygiene checks, the failure messages), as in Kubernetes mode.
+// the hygiene checks, the failure messages), as in Kubernetes mode. A Status
+// message (and the raw text, as an event's message) is also read as a
+// webhook call that failed or denied (kube/webhook_call_error.h).
 //
 // An input is one document, or two separated by a NUL byte (JSON text has
 // none): a Service and its EndpointSlices, or webhooks and the namespaces
@@ -19,6 +21,7 @@
 #include "kube/client/reads.h"
 #include "kube/endpoint_discovery.h"
 #include "kube/hygiene.h"
+#include "kube/webhook_call_error.h"
 
 namespace {
 
@@ -43,6 +46,18 @@ void add_configuration(Decoded& out, WebhookConfiguration config) {
 void add_service(Decoded& out, Service service) {
   out.view.services.insert(service.name);
   out.services.push_back(std::move(service));
+}
+
+// The parts it returns are pieces of the message, kept verbatim.
+void read_webhook_words(std::string_view message) {
+  if (auto call = parse_webhook_call_error(message)) {
+    check(call->message == message && !call->webhook.empty());
+    check(call->webhook.size() + call->url.size() + call->error.size() <= message.size());
+  }
+  if (auto denial = parse_webhook_denial(message)) {
+    check(denial->message == message && !denial->webhook.empty());
+    check(denial->webhook.size() + denial->reason.size() <= message.size());
+  }
 }
 
 void decode(std::string_view text, Decoded& out) {
@@ -73,6 +88,7 @@ void decode(std::string_view text, Decoded& out) {
 
   // A Status body in every failure message KubeApi writes.
   const std::optional<Status> status = parse_status(text);
+  read_webhook_words(status ? std::string_view(status->message) : text);
   HttpResponse response;
   response.body = std::string(text);
   for (const long code : {401L, 403L, 404L, 410L, 500L}) {

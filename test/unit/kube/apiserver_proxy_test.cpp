@@ -117,6 +117,35 @@ TEST(ProxyErrors, HeadersThatNeverCameAreHttpTimeout) {
   EXPECT_EQ(verdict.failed_phase, Phase::app);
 }
 
+TEST(ProxyErrors, NoConnectionYetWhenTheClientTimedOutIsTcpTimeout) {
+  const ProxyVerdict verdict = classify_proxy_error(
+      "net/http: request canceled while waiting for connection (Client.Timeout exceeded while "
+      "awaiting headers)");
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::tcp_timeout);
+  EXPECT_EQ(verdict.failed_phase, Phase::connect);
+}
+
+TEST(ProxyErrors, AServiceThatDoesNotExistIsDnsNotFound) {
+  const ProxyVerdict verdict = classify_proxy_error("service \"istiod-1-19\" not found");
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::dns_not_found);
+  EXPECT_EQ(verdict.failed_phase, Phase::resolve);
+}
+
+TEST(ProxyErrors, ALookupThatTimedOutIsDnsFailureNotTcpTimeout) {
+  const ProxyVerdict verdict = classify_proxy_error(
+      "dial tcp: lookup istiod.istio-system.svc on 10.96.0.10:53: read udp "
+      "10.244.0.12:41234->10.96.0.10:53: i/o timeout");
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::dns_failure);
+  EXPECT_EQ(verdict.failed_phase, Phase::resolve);
+}
+
+TEST(ProxyErrors, ALookupOfANameThatDoesNotExistIsDnsNotFound) {
+  const ProxyVerdict verdict = classify_proxy_error(
+      "dial tcp: lookup istiod-canary.istio-system.svc on 10.96.0.10:53: no such host");
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::dns_not_found);
+  EXPECT_EQ(verdict.failed_phase, Phase::resolve);
+}
+
 TEST(ProxyErrors, AnUnrecognisedErrorIsAKubernetesApiError) {
   const ProxyVerdict verdict =
       judge(answered(503, status_body(503, "ServiceUnavailable",
