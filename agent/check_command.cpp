@@ -109,7 +109,7 @@ int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err)
   HygieneReport hygiene;
   {
     Prober prober(io);
-    if (kube) prober.set_delegate("apiserver", kube->apiserver_delegate(io));
+    if (kube) kube->register_delegates(prober, io);
     for (std::size_t i = 0; i < targets.size(); ++i) {
       if (targets[i].verdict) {
         per_target[i] = {*targets[i].verdict};

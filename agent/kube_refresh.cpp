@@ -46,7 +46,7 @@ KubeRefresh::KubeRefresh(boost::asio::io_context& io, Prober& prober, Logger& lo
       on_snapshot_(std::move(on_snapshot)),
       timer_(std::make_unique<Timer>(io)) {
   status_.connection = connection_->description();
-  prober_.set_delegate(std::string(kube::kApiserverVantage), connection_->apiserver_delegate(io));
+  connection_->register_delegates(prober_, io);
 }
 
 KubeRefresh::~KubeRefresh() {

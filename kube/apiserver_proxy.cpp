@@ -39,16 +39,6 @@ std::string dialled_address(std::string_view text) {
   return std::string(text.substr(start, end - start));
 }
 
-// Control characters from a body must not reach logs or terminals.
-std::string printable(std::string_view text, std::size_t limit = 300) {
-  std::string out;
-  for (char c : text.substr(0, limit)) {
-    out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
-  }
-  if (text.size() > limit) out += "...";
-  return out;
-}
-
 struct Rule {
   std::array<std::string_view, 4> any;  // the rule applies when one of these occurs
   bool needs_dial;                      // ... inside a `dial tcp` error
@@ -175,7 +165,7 @@ ProxyVerdict classify_proxy_error(std::string_view text) {
         has(lower, "is before") ? Diagnosis::tls_not_yet_valid : Diagnosis::tls_expired;
     verdict.failed_phase = Phase::tls;
   }
-  verdict.message = printable(text);
+  verdict.message = bounded_text(text);
   return verdict;
 }
 
@@ -230,7 +220,7 @@ ProxyVerdict judge_proxy_response(const HttpResponse& response, int expected_sta
       const bool service = has(*error, "services \"");
       return {service ? Diagnosis::dns_not_found : Diagnosis::kubernetes_api_error,
               Phase::resolve,
-              printable(*error) + (service ? "" : "; the next endpoint refresh drops it") + via,
+              bounded_text(*error) + (service ? "" : "; the next endpoint refresh drops it") + via,
               0,
               {}};
     }

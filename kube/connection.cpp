@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "kube/admission_probe.h"
 #include "kube/apiserver_proxy.h"
 #include "kube/client/api_client.h"
 #include "kube/client/credentials.h"
@@ -70,6 +71,21 @@ const std::string& KubeConnection::description() const {
 
 void KubeConnection::cancel_all() { impl_->stopping = true; }
 
+Expected<std::optional<std::map<std::string, std::string>>> KubeConnection::namespace_labels(
+    const std::string& name) {
+  auto found = impl_->api.find_namespace(name);
+  if (!found) return found.error();
+  if (!*found) return std::optional<std::map<std::string, std::string>>();
+  return std::optional<std::map<std::string, std::string>>(std::move((*found)->labels));
+}
+
+Expected<std::map<std::string, std::string>> KubeConnection::create_namespace(
+    const std::string& name, const std::map<std::string, std::string>& labels) {
+  auto created = impl_->api.create_namespace(name, labels);
+  if (!created) return created.error();
+  return std::move(created->labels);
+}
+
 KubeSnapshot KubeConnection::read(const Config& config) {
   kube::KubeApi api(impl_->client, &impl_->stopping);
   api.give_up_when_unreachable();
@@ -90,11 +106,21 @@ void KubeConnection::read_async(Config config, asio::io_context& io,
   });
 }
 
-ProbeDelegate KubeConnection::apiserver_delegate(asio::io_context& io) {
-  Impl* impl = impl_.get();
-  return [impl, &io](std::shared_ptr<const Target> target, ProbeCompletion done) {
-    // One run of one target: a proxy GET per address, all on the workers,
-    // one completion on the io_context once every GET has answered.
+namespace {
+
+// One probe of one address (empty: the target as a whole), blocking, on a
+// worker thread.
+using BlockingProbe = std::function<ProbeResult(
+    kube::KubeApi&, const Target&, const std::string& address, const std::atomic<bool>* cancel)>;
+
+// A Prober delegate that runs `probe` on `pool`: once per pinned address
+// when `per_address`, else once per target; one completion on `io` once
+// every run has answered.
+ProbeDelegate worker_delegate(kube::KubeApi& api, kube::WorkerPool& pool, asio::io_context& io,
+                              BlockingProbe probe, bool per_address) {
+  auto shared = std::make_shared<const BlockingProbe>(std::move(probe));
+  return [&api, &pool, &io, shared, per_address](std::shared_ptr<const Target> target,
+                                                 ProbeCompletion done) {
     struct Run {
       Run(std::shared_ptr<const Target> t, ProbeCompletion d, asio::io_context& io_context)
           : target(std::move(t)), done(std::move(d)), work(asio::make_work_guard(io_context)) {}
@@ -107,15 +133,15 @@ ProbeDelegate KubeConnection::apiserver_delegate(asio::io_context& io) {
       std::vector<ProbeResult> results;
       std::size_t pending = 0;
     };
-    std::vector<std::string> addresses = target->addresses;
-    if (addresses.empty()) addresses.emplace_back();  // the service proxy
+    std::vector<std::string> addresses;
+    if (per_address) addresses = target->addresses;
+    if (addresses.empty()) addresses.emplace_back();  // the target as a whole
     auto run = std::make_shared<Run>(std::move(target), std::move(done), io);
     run->results.resize(addresses.size());
     run->pending = addresses.size();
     for (std::size_t i = 0; i < addresses.size(); ++i) {
-      impl->proxies.post([impl, run, i, address = addresses[i], &io] {
-        ProbeResult result =
-            kube::probe_via_apiserver(impl->api, *run->target, address, &run->cancelled);
+      pool.post([&api, &io, shared, run, i, address = addresses[i]] {
+        ProbeResult result = (*shared)(api, *run->target, address, &run->cancelled);
         bool last = false;
         {
           std::lock_guard lock(run->mutex);
@@ -134,6 +160,29 @@ ProbeDelegate KubeConnection::apiserver_delegate(asio::io_context& io) {
       if (auto running = weak.lock()) running->cancelled = true;
     }));
   };
+}
+
+}  // namespace
+
+ProbeDelegate KubeConnection::apiserver_delegate(asio::io_context& io) {
+  return worker_delegate(impl_->api, impl_->proxies, io, kube::probe_via_apiserver, true);
+}
+
+ProbeDelegate KubeConnection::admission_delegate(asio::io_context& io, Admission mode) {
+  return worker_delegate(
+      impl_->api, impl_->proxies, io,
+      [mode](kube::KubeApi& api, const Target& target, const std::string&,
+             const std::atomic<bool>* cancel) {
+        return kube::probe_admission(api, target, mode, cancel);
+      },
+      false);
+}
+
+void KubeConnection::register_delegates(Prober& prober, asio::io_context& io) {
+  prober.set_delegate(std::string(kube::kApiserverVantage), apiserver_delegate(io));
+  prober.set_delegate(std::string(kAdmissionInjectVia), admission_delegate(io, Admission::inject));
+  prober.set_delegate(std::string(kAdmissionValidateVia),
+                      admission_delegate(io, Admission::validate));
 }
 
 }  // namespace meshprobe

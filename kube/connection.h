@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/expected.h"
@@ -50,6 +52,21 @@ class KubeConnection {
   // the API server's proxy per address (pod proxy) or per target (service
   // proxy), on worker threads; the completion runs on `io`.
   ProbeDelegate apiserver_delegate(boost::asio::io_context& io);
+
+  // The Prober delegate for admission targets of `mode`: one dry-run create
+  // through the API server per probe, on the same workers.
+  ProbeDelegate admission_delegate(boost::asio::io_context& io, Admission mode);
+
+  // Registers every delegate above under its Target::via name.
+  void register_delegates(Prober& prober, boost::asio::io_context& io);
+
+  // `check`'s canary namespace for the admission targets: its labels, or
+  // nullopt when it does not exist; and --create-canary's create (a real
+  // one, with the user's credentials). On the calling thread.
+  Expected<std::optional<std::map<std::string, std::string>>> namespace_labels(
+      const std::string& name);
+  Expected<std::map<std::string, std::string>> create_namespace(
+      const std::string& name, const std::map<std::string, std::string>& labels);
 
   // Abandons every request in flight and refuses new ones (shutdown).
   void cancel_all();
