@@ -33,12 +33,19 @@ struct CheckCommand {
   std::string timeout;
   std::string output = "table";
   std::string color = "auto";
+  std::string watch;
+  bool until_ok = false;
+  std::string max_wait;
   CLI::Option* timeout_option = nullptr;
   CLI::Option* vantage_option = nullptr;
+  CLI::Option* watch_option = nullptr;
+  CLI::Option* max_wait_option = nullptr;
 
   explicit CheckCommand(CLI::App& app) {
     command = app.add_subcommand(
-        "check", "Probe every target once and report (exit 0 all ok, 1 some failed, 2 bad usage)");
+        "check",
+        "Probe every target once (or --watch: again and again) and report (exit 0 all ok, 1 some "
+        "failed, 2 bad usage)");
     command->add_option("--config,-c", options.config_path,
                         "Probe the targets of this YAML config (as the agent would), once");
     command->add_option(
@@ -52,6 +59,14 @@ struct CheckCommand {
     command->add_option("targets", options.target_urls, "Target URLs, as for --target");
     command->add_option("--revision", options.revision,
                         "Istio revision for the built-in targets (istiod-REV.istio-system.svc)");
+    command
+        ->add_option("--canary-namespace", options.canary_namespace,
+                     "With --kubeconfig alone: where the admission probes dry-run a pod and an "
+                     "invalid Gateway (it must exist, labelled for injection)")
+        ->capture_default_str();
+    command->add_flag("--create-canary", options.create_canary,
+                      "Create the canary namespace, labelled for injection (istio.io/rev=REV with "
+                      "--revision), when it does not exist");
     command->add_option("--ca-file", options.ca_file,
                         "PEM CA bundle to verify TLS targets against (default: the system store)");
     command->add_option("--server-name", options.server_name,
@@ -69,6 +84,52 @@ struct CheckCommand {
     command->add_option("--color", color, "auto, always or never")
         ->check(CLI::IsMember({"auto", "always", "never"}))
         ->capture_default_str();
+    // A flag, not an option with an optional value: `--watch tcp://...`
+    // must not take the URL for the interval, so a value is only --watch=1s.
+    watch_option = command->add_flag(
+        "--watch{" + meshprobe::format_duration(meshprobe::kDefaultWatchInterval) + "}", watch,
+        "Probe again every interval until Ctrl-C (--watch=500ms, --watch=1m; default " +
+            meshprobe::format_duration(meshprobe::kDefaultWatchInterval) +
+            "): the table redrawn on a terminal, a line per change");
+    command->add_flag("--until-ok", until_ok,
+                      "Watch until every target passes, then exit 0 (implies --watch)");
+    max_wait_option = command->add_option(
+        "--max-wait", max_wait, "With --until-ok: exit 1 if not every target passes by then");
+  }
+
+  // --watch, --until-ok and --max-wait as WatchOptions; false after a usage
+  // error on stderr.
+  bool parse_watch() {
+    if (watch_option->count() == 0 && !until_ok && max_wait_option->count() == 0) return true;
+    meshprobe::WatchOptions parsed;
+    if (watch_option->count() > 0) {
+      auto interval = meshprobe::parse_duration(watch);
+      if (!interval) {
+        std::cerr << "meshprobe check: --watch: " << interval.error().message << "\n";
+        return false;
+      }
+      parsed.interval = *interval;
+      // `--watch 1s` left "1s" among the targets.
+      for (const std::string& url : options.target_urls) {
+        if (meshprobe::parse_duration(url)) {
+          std::cerr << "meshprobe check: \"" << url
+                    << "\" is not a target; an interval is written --watch=" << url << "\n";
+          return false;
+        }
+      }
+    }
+    parsed.until_ok = until_ok;
+    if (max_wait_option->count() > 0) {
+      auto bound = meshprobe::parse_duration(max_wait);
+      if (!bound) {
+        std::cerr << "meshprobe check: --max-wait: " << bound.error().message << "\n";
+        return false;
+      }
+      parsed.max_wait = *bound;
+    }
+    parsed.terminal = isatty(STDOUT_FILENO) == 1;
+    options.watch = parsed;
+    return true;
   }
 
   int run() {
@@ -80,6 +141,7 @@ struct CheckCommand {
       }
       options.timeout = *parsed;
     }
+    if (!parse_watch()) return kExitUsage;
     options.vantage_given = vantage_option->count() > 0;
     options.output =
         output == "json" ? meshprobe::OutputFormat::json : meshprobe::OutputFormat::table;

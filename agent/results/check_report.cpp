@@ -378,7 +378,7 @@ json::array hygiene_notes_json(const HygieneReport& hygiene) {
   return out;
 }
 
-std::string render_json(const std::vector<ProbeResult>& results, std::string_view vantage,
+json::object check_json(const std::vector<ProbeResult>& results, std::string_view vantage,
                         const HygieneReport* hygiene) {
   json::array rendered;
   for (const ProbeResult& result : results) {
@@ -393,7 +393,12 @@ std::string render_json(const std::vector<ProbeResult>& results, std::string_vie
     if (!hygiene->error.empty()) report["hygiene_error"] = hygiene->error;
     if (!hygiene->notes.empty()) report["hygiene_notes"] = hygiene_notes_json(*hygiene);
   }
-  return json::serialize(report) + '\n';
+  return report;
+}
+
+std::string render_json(const std::vector<ProbeResult>& results, std::string_view vantage,
+                        const HygieneReport* hygiene) {
+  return json::serialize(check_json(results, vantage, hygiene)) + '\n';
 }
 
 std::string render_table(const std::vector<ProbeResult>& results, std::string_view vantage,

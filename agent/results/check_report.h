@@ -24,6 +24,11 @@ namespace meshprobe {
 std::string render_json(const std::vector<ProbeResult>& results, std::string_view vantage,
                         const HygieneReport* hygiene = nullptr);
 
+// The object render_json prints, for outputs that add to it (--watch's
+// NDJSON rounds).
+boost::json::object check_json(const std::vector<ProbeResult>& results, std::string_view vantage,
+                               const HygieneReport* hygiene = nullptr);
+
 // The "hygiene" array of render_json, for /status too.
 boost::json::array hygiene_json(const HygieneReport& hygiene);
 

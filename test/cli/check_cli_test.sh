@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `meshprobe check` and `meshprobe version` as a user runs them: exit codes,
-# the JSON shape of the README's "meshprobe check" section, the table, usage errors. Real servers on loopback.
+# the JSON shape of the README's "meshprobe check" section, the table, usage errors, and
+# --watch (on a pseudo-terminal and through a pipe). Real servers on loopback.
 #
 #   check_cli_test.sh MESHPROBE TESTPEER CASE
 set -euo pipefail
@@ -21,6 +22,81 @@ run() {  # run EXPECTED_EXIT ARGS...: runs meshprobe, checks the exit code
   "$MESHPROBE" "$@" >"$workdir/out" 2>"$workdir/err" || rc=$?
   [ "$rc" = "$expected" ] || fail "exit $rc, expected $expected for: meshprobe $* (stderr: $(cat "$workdir/err"))"
 }
+
+# --watch's helpers: the watch runs in the background, its pid in watch_pid.
+
+# watch_piped OUT ARGS...: `meshprobe check ARGS` with stdout to OUT, not a terminal.
+watch_piped() {
+  local out=$1
+  shift
+  "$MESHPROBE" check "$@" >"$out" 2>"$workdir/err" &
+  watch_pid=$!
+  waited_pid=$watch_pid
+  track_pid "$watch_pid"
+}
+
+# watch_on_terminal OUT ARGS...: the same under a pseudo-terminal (script),
+# so that stdout is a terminal; OUT gets what the terminal shows. waited_pid
+# is script's pid: it exits with meshprobe's status.
+watch_on_terminal() {
+  local out=$1 command
+  shift
+  command=$(printf '%q ' "$MESHPROBE" check "$@")
+  script -qfec "echo \$\$ >'$workdir/watch.pid'; exec $command" /dev/null </dev/null >"$out" 2>&1 &
+  waited_pid=$!
+  track_pid "$waited_pid"
+  eventually 5 test -s "$workdir/watch.pid" || fail "the watch did not start under script"
+  watch_pid=$(cat "$workdir/watch.pid")
+  track_pid "$watch_pid"
+}
+
+# exited PID: the process is gone or a zombie (a child not yet waited for).
+exited() {
+  local state
+  state=$(ps -o stat= -p "$1") || return 0
+  [[ $state == Z* ]]
+}
+
+# wait_watch SECONDS: waits at most SECONDS for the watch to end; sets
+# watch_rc and took_ms (since the call).
+wait_watch() {
+  local start
+  start=$(date +%s%N)
+  eventually "$1" exited "$waited_pid" || fail "the watch was still running after $1 s: $(cat -v "$watch_out")"
+  took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  watch_rc=0
+  wait "$waited_pid" || watch_rc=$?
+}
+
+# has_lines COUNT FILE: FILE has at least COUNT whole lines.
+has_lines() { [ "$(wc -l <"$2")" -ge "$1" ]; }
+
+# readable FILE: what a terminal's output reads as, without its escape
+# sequences and carriage returns.
+readable() { sed $'s/\e\\[[0-9;]*[A-Za-z]//g; s/\r//g' "$1"; }
+
+# open_port PORT: something starts listening on PORT (and accepts).
+open_port() {
+  start_ready "$workdir/peer-$1.out" "$TESTPEER" serve --listen "127.0.0.1:$1" --mode tcp_silent
+}
+
+# signal_ends_watch SIGNAL EXPECTED_EXIT [ARGS...]: a watch whose round is in
+# flight (a TLS handshake nobody answers, a long timeout) ends within a
+# second of SIGNAL, with EXPECTED_EXIT.
+signal_ends_watch() {
+  local signal=$1 expected=$2 port
+  shift 2
+  port=$(serve --mode tcp_silent)
+  watch_out="$workdir/out"
+  watch_piped "$watch_out" --watch=300ms --timeout 20s "$@" "tls://127.0.0.1:$port"
+  sleep 0.5
+  kill "-$signal" "$watch_pid"
+  wait_watch 5
+  [ "$watch_rc" = "$expected" ] || fail "exit $watch_rc after SIG$signal, expected $expected"
+  [ "$took_ms" -lt 1000 ] || fail "SIG$signal took ${took_ms} ms to end the watch"
+}
+
+rfc3339='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 
 "$TESTPEER" pki "$workdir/pki" --san istiod.istio-system.svc --san istiod-asm-1122-0.istio-system.svc >/dev/null
 
@@ -147,6 +223,115 @@ YAML
     run 2 check --config "$workdir/config.yaml"
     grep -q "config.yaml:3: \"discover\" must be endpoints or revisions" "$workdir/err" \
       || fail "stderr: $(cat "$workdir/err")"
+    ;;
+  watch_on_terminal_redraws_in_place_and_logs_the_port_opening)
+    need_tools script
+    port=$(free_port)
+    watch_out="$workdir/out"
+    watch_on_terminal "$watch_out" --watch=300ms --color never "tcp://127.0.0.1:$port"
+    eventually 10 grep -q "round 2 " "$watch_out" || fail "no second round: $(cat -v "$watch_out")"
+    open_port "$port"
+    eventually 10 grep -q "tcp_refused -> ok" "$watch_out" || fail "no change line: $(cat -v "$watch_out")"
+    kill -INT "$watch_pid"
+    wait_watch 5
+    [ "$watch_rc" = 0 ] || fail "exit $watch_rc after SIGINT"
+    readable "$watch_out" | grep -Eq "^$rfc3339 tcp://127\.0\.0\.1:$port tcp_refused -> ok\$" \
+      || fail "change line: $(cat -v "$watch_out")"
+    grep -q $'\r\e\[[0-9]*A\e\[J' "$watch_out" || fail "no redraw in place: $(cat -v "$watch_out")"
+    grep -Eq "every 300ms · round [0-9]+ · [0-9]{2}:[0-9]{2}:[0-9]{2}" "$watch_out" \
+      || fail "no frame header: $(cat -v "$watch_out")"
+    ;;
+  watch_piped_prints_one_table_then_change_lines)
+    port=$(free_port)
+    watch_out="$workdir/out"
+    watch_piped "$watch_out" --watch=300ms --color never "tcp://127.0.0.1:$port"
+    sleep 1
+    open_port "$port"
+    eventually 10 grep -q "tcp_refused -> ok" "$watch_out" || fail "no change line: $(cat "$watch_out")"
+    kill -INT "$watch_pid"
+    wait_watch 5
+    [ "$watch_rc" = 0 ] || fail "exit $watch_rc after SIGINT"
+    if grep -q $'\e' "$watch_out"; then fail "escape sequences in a pipe: $(cat -v "$watch_out")"; fi
+    [ "$(grep -c '^TARGET ' "$watch_out")" = 1 ] || fail "not one table: $(cat "$watch_out")"
+    grep -Eq "^$rfc3339 tcp://127\.0\.0\.1:$port tcp_refused -> ok\$" "$watch_out" \
+      || fail "change line: $(cat "$watch_out")"
+    ;;
+  watch_json_is_one_object_per_round)
+    port=$(free_port)
+    watch_out="$workdir/out"
+    watch_piped "$watch_out" --watch=200ms --output json "tcp://127.0.0.1:$port"
+    eventually 10 has_lines 3 "$watch_out" || fail "fewer than 3 rounds: $(cat "$watch_out")"
+    kill -INT "$watch_pid"
+    wait_watch 5
+    [ "$watch_rc" = 0 ] || fail "exit $watch_rc after SIGINT"
+    jq -e -s --arg time "^$rfc3339\$" '
+      ([.[].round] == [range(1; length + 1)]) and
+      all(.[]; (.time | test($time)) and .summary == {"total": 1, "failed": 1}
+               and .results[0].diagnosis == "tcp_refused")' \
+      "$watch_out" >/dev/null || fail "NDJSON: $(cat "$watch_out")"
+    ;;
+  watch_rounds_start_an_interval_apart)
+    # Rounds of 700 ms (a handshake nobody answers) every 1 s, timed from the
+    # first round's end (t = 0.7 s): start to start, the third ends at
+    # 2.7 s; an interval after each end would put it at 4.1 s.
+    port=$(serve --mode tcp_silent)
+    watch_out="$workdir/out"
+    watch_piped "$watch_out" --watch=1s --timeout 700ms --output json "tls://127.0.0.1:$port"
+    eventually 10 has_lines 1 "$watch_out" || fail "no first round"
+    sleep 2.3
+    kill -INT "$watch_pid"
+    wait_watch 5
+    [ "$(wc -l <"$watch_out")" = 3 ] || fail "not 3 rounds by 3 s: $(jq -c '[.round, .time]' "$watch_out")"
+    ;;
+  until_ok_exits_zero_soon_after_the_port_opens)
+    port=$(free_port)
+    watch_out="$workdir/out"
+    watch_piped "$watch_out" --until-ok --watch=300ms --color never "tcp://127.0.0.1:$port"
+    sleep 1
+    exited "$watch_pid" && fail "ended before the port opened: $(cat "$watch_out")"
+    open_port "$port"
+    wait_watch 5
+    [ "$watch_rc" = 0 ] || fail "exit $watch_rc once the port opened: $(cat "$watch_out")"
+    [ "$took_ms" -lt 2000 ] || fail "${took_ms} ms from the port opening to the exit"
+    grep -q "tcp_refused -> ok" "$watch_out" || fail "no change line: $(cat "$watch_out")"
+    tail -n 1 "$watch_out" | grep -Eq "^$rfc3339 every target passes\$" \
+      || fail "last line: $(tail -n 1 "$watch_out")"
+    ;;
+  max_wait_exits_one_within_its_bound)
+    port=$(free_port)
+    watch_out="$workdir/out"
+    watch_piped "$watch_out" --until-ok --max-wait 1500ms --watch=300ms --color never \
+      "tcp://127.0.0.1:$port"
+    wait_watch 10
+    [ "$watch_rc" = 1 ] || fail "exit $watch_rc with the port never open"
+    [ "$took_ms" -ge 1400 ] && [ "$took_ms" -lt 3000 ] || fail "took ${took_ms} ms for --max-wait 1500ms"
+    # The last state (reprinted, unless the first table is the only round)
+    # ends just above the line saying how the wait ended.
+    tail -n 2 "$watch_out" | head -n 1 | grep -q '^1 target, 1 failed' \
+      || fail "the last state is not shown: $(cat "$watch_out")"
+    tail -n 1 "$watch_out" | grep -Eq "^$rfc3339 max-wait passed, not every target passes\$" \
+      || fail "last line: $(tail -n 1 "$watch_out")"
+    ;;
+  sigint_ends_a_watch_promptly_with_exit_zero)
+    signal_ends_watch INT 0
+    ;;
+  sigterm_ends_a_watch_promptly_with_exit_zero)
+    signal_ends_watch TERM 0
+    ;;
+  interrupted_until_ok_exits_one)
+    signal_ends_watch INT 1 --until-ok
+    ;;
+  max_wait_without_until_ok_is_usage_error)
+    run 2 check --watch --max-wait 5s tcp://127.0.0.1:1
+    grep -q -- '--max-wait needs --until-ok' "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
+    ;;
+  zero_watch_interval_is_usage_error)
+    run 2 check --watch=0s tcp://127.0.0.1:1
+    grep -q -- '--watch: the interval must be positive' "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
+    ;;
+  watch_interval_apart_from_the_flag_is_usage_error)
+    run 2 check --watch 1s tcp://127.0.0.1:1
+    grep -q -- 'an interval is written --watch=1s' "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
     ;;
   *)
     echo "unknown case: $CASE"; exit 2 ;;

@@ -420,6 +420,24 @@ YAML
     check 2 --kubeconfig "$workdir/nope.yaml"
     grep -q "nope.yaml: cannot read" "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
     ;;
+  watch_reads_the_cluster_again_each_round)
+    # The caBundle swapped under a running watch: the next round reads it,
+    # and both the probe and the hygiene check change state.
+    write_check_config ""
+    "$MESHPROBE" check --config "$workdir/check.yaml" --watch=500ms --color never \
+      >"$workdir/out" 2>"$workdir/err" &
+    watch_pid=$!
+    track_pid "$watch_pid"
+    eventually 10 grep -q '^1 target, 0 failed' "$workdir/out" || fail "no first table"
+    write_state '.mutatingwebhookconfigurations[0].webhooks[].clientConfig.caBundle = "'"$OTHER_CA_B64"'"'
+    changed() { grep -Eq "Z $1 $2 -> $3\$" "$workdir/out"; }
+    eventually 10 changed istiod-webhook-pods ok tls_unknown_authority || fail "no change line for the probe"
+    eventually 10 changed '\[hygiene\]' ok webhook_ca_mismatch || fail "no change line for the hygiene"
+    kill -INT "$watch_pid"
+    rc=0
+    wait "$watch_pid" || rc=$?
+    [ "$rc" = 0 ] || fail "exit $rc after SIGINT"
+    ;;
   validate_needs_no_cluster)
     write_check_config ""
     kill "$apiserver_pid"; wait "$apiserver_pid" 2>/dev/null || true
