@@ -113,6 +113,8 @@ struct Cluster {
   std::string failure_policy = "Fail";
   int timeout_seconds = 2;
   bool validating = false;
+  std::string validated_versions =
+      R"("*")";       // the validator rule's apiVersions, as JSON list items
   std::string extra;  // more top-level state keys, each with a leading comma
 
   std::string json() const {
@@ -132,7 +134,8 @@ struct Cluster {
     if (validating) {
       state += R"({"metadata":{"name":"istio-validator-istio-system"},"webhooks":[{"name":")" +
                std::string(kValidator) + R"(",)" + webhook_common + R"(,
-        "rules":[{"operations":["CREATE","UPDATE"],"apiGroups":["networking.istio.io"],"apiVersions":["*"],"resources":["*"]}]}]})";
+        "rules":[{"operations":["CREATE","UPDATE"],"apiGroups":["networking.istio.io"],"apiVersions":[)" +
+               validated_versions + R"(],"resources":["*"]}]}]})";
     }
     state += R"(],
       "namespaces":[{"metadata":{"name":"app","labels":{"istio-injection":"enabled"}}},
@@ -392,6 +395,21 @@ TEST_F(AdmissionChainTest, ValidatingWebhookDenialIsTheWebhooksStatus) {
             "admission webhook \"" + std::string(kValidator) +
                 "\" denied the request: configuration is invalid: gateway must have at least "
                 "one server");
+}
+
+TEST_F(AdmissionChainTest, GatewayOfAnotherServedVersionIsValidatedAsEquivalent) {
+  const auto validator = webhook("deny", istiod_cert());
+  Cluster c = cluster(validator->address());
+  c.validating = true;
+  c.validated_versions = R"("v1alpha3")";
+  start(c);
+  const Answer answer = post(
+      "/apis/networking.istio.io/v1beta1/namespaces/app/gateways?dryRun=All",
+      R"({"apiVersion":"networking.istio.io/v1beta1","kind":"Gateway","metadata":{"name":"gw"},"spec":{}})");
+  EXPECT_EQ(answer.code, 400);
+  EXPECT_THAT(message(answer),
+              testing::StartsWith("admission webhook \"" + std::string(kValidator) +
+                                  "\" denied the request: "));
 }
 
 TEST_F(AdmissionChainTest, CreateWithoutDryRunAllIsRefused) {

@@ -71,31 +71,46 @@ def _listed(value, items):
 
 
 def rule_matches(rule, target, equivalent_versions):
-    """One RuleWithOperations against a namespaced CREATE of target.
+    """One RuleWithOperations against a namespaced CREATE of target: the
+    version the webhook sees it in, or None.
 
     With matchPolicy Equivalent (the default), a rule naming another version
-    of the same resource matches too, as the API server converts the object.
+    of the same resource matches too: the API server converts the object to
+    that version (here the served versions share one schema).
     """
     if not _listed("CREATE", rule.get("operations") or []):
-        return False
+        return None
     if rule.get("scope", "*") not in ("*", "Namespaced"):
-        return False
+        return None
     if not _listed(target["group"], rule.get("apiGroups") or []):
-        return False
-    versions = rule.get("apiVersions") or []
-    if not _listed(target["version"], versions) and not any(v in versions for v in equivalent_versions):
-        return False
+        return None
     resources = rule.get("resources") or []
-    return target["resource"] in resources or "*" in resources or "*/*" in resources
+    if not (target["resource"] in resources or "*" in resources or "*/*" in resources):
+        return None
+    versions = rule.get("apiVersions") or []
+    if _listed(target["version"], versions):
+        return target["version"]
+    for version in equivalent_versions:
+        if version in versions:
+            return version
+    return None
 
 
-def webhook_selected(webhook, target, namespace_labels, obj, equivalent_versions):
-    versions = equivalent_versions if webhook.get("matchPolicy", "Equivalent") == "Equivalent" else []
-    if not any(rule_matches(rule, target, versions) for rule in webhook.get("rules") or []):
-        return False
+def webhook_version(webhook, target, namespace_labels, obj, equivalent_versions):
+    """The version the webhook is called with, or None when it is not selected."""
+    versions = equivalent_versions if webhook.get("matchPolicy", "Equivalent") == "Equivalent" else ()
+    matched = None
+    for rule in webhook.get("rules") or []:
+        matched = rule_matches(rule, target, versions)
+        if matched:
+            break
+    if matched is None:
+        return None
     if not selector_matches(webhook.get("namespaceSelector"), namespace_labels):
-        return False
-    return selector_matches(webhook.get("objectSelector"), obj.get("metadata", {}).get("labels"))
+        return None
+    if not selector_matches(webhook.get("objectSelector"), obj.get("metadata", {}).get("labels")):
+        return None
+    return matched
 
 
 def _pointer_tokens(path):
@@ -302,15 +317,22 @@ class AdmissionChain:
                              % (uid, got))
         return response
 
-    def review(self, webhook, target, namespace, obj, user, options):
+    def review(self, webhook, target, version, namespace, obj, user, options):
+        """The AdmissionReview of the create, the object in `version`."""
         versions = webhook.get("admissionReviewVersions") or ["v1"]
         api_version = "admission.k8s.io/v1" if "v1" in versions else "admission.k8s.io/v1beta1"
-        group_version_kind = {"group": target["group"], "version": target["version"], "kind": target["kind"]}
-        group_version_resource = {"group": target["group"], "version": target["version"],
-                                  "resource": target["resource"]}
+
+        def kind_and_resource(v):
+            return ({"group": target["group"], "version": v, "kind": target["kind"]},
+                    {"group": target["group"], "version": v, "resource": target["resource"]})
+
+        group_version_kind, group_version_resource = kind_and_resource(version)
+        request_kind, request_resource = kind_and_resource(target["version"])
+        if version != target["version"]:
+            obj = dict(obj, apiVersion=target["group"] + "/" + version)
         request = {
             "uid": str(uuid.uuid4()), "kind": group_version_kind, "resource": group_version_resource,
-            "requestKind": group_version_kind, "requestResource": group_version_resource,
+            "requestKind": request_kind, "requestResource": request_resource,
             "namespace": namespace, "operation": "CREATE",
             "userInfo": {"username": user, "groups": ["system:authenticated"]},
             "object": obj, "oldObject": None, "dryRun": True, "options": options,
@@ -320,13 +342,13 @@ class AdmissionChain:
             request["name"] = name
         return {"kind": "AdmissionReview", "apiVersion": api_version, "request": request}
 
-    def run_webhook(self, state, webhook, target, namespace, obj, user, options, mutating):
+    def run_webhook(self, state, webhook, target, version, namespace, obj, user, options, mutating):
         """One webhook: the (possibly patched) object, or raises."""
         if webhook.get("sideEffects") not in ("None", "NoneOnDryRun"):
             raise Rejected(dict(self.status(400, "BadRequest", 'admission webhook "%s" does not support dry run'
                                             % webhook["name"])[1]))
         timeout = int(webhook.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS)
-        response = self.call(state, webhook, self.review(webhook, target, namespace, obj, user, options), timeout)
+        response = self.call(state, webhook, self.review(webhook, target, version, namespace, obj, user, options), timeout)
         if not response.get("allowed"):
             raise Rejected(rejection_status(webhook["name"], response.get("status") or response.get("result")))
         if not response.get("patch"):
@@ -356,10 +378,12 @@ class AdmissionChain:
                                     key=lambda c: c.get("metadata", {}).get("name", ""))
             for configuration in configurations:
                 for webhook in configuration.get("webhooks") or []:
-                    if not webhook_selected(webhook, target, namespace_labels, obj, equivalent_versions):
+                    version = webhook_version(webhook, target, namespace_labels, obj, equivalent_versions)
+                    if version is None:
                         continue
                     try:
-                        obj = self.run_webhook(state, webhook, target, namespace, obj, user, options, mutating)
+                        obj = self.run_webhook(state, webhook, target, version, namespace, obj, user, options,
+                                               mutating)
                     except CallFailed as failure:
                         if webhook.get("failurePolicy", "Fail") == "Ignore":
                             continue
