@@ -12,6 +12,8 @@ discovery.k8s.io/v1, metav1.Status) over HTTPS on 127.0.0.1:
   GET /api/v1/namespaces/NS/configmaps/NAME
   GET /api/v1/namespaces/NS/services/SCHEME:NAME:PORT/proxy/PATH
   GET /api/v1/namespaces/NS/pods/SCHEME:NAME:PORT/proxy/PATH
+  POST /api/v1/namespaces/NS/pods?dryRun=All[&fieldManager=...]
+  POST /apis/networking.istio.io/{v1,v1beta1,v1alpha3}/namespaces/NS/gateways?dryRun=All
 
 with bearer-token (or client-certificate) authentication (401 otherwise),
 403 for resources the state forbids, 404 NotFound, pagination with
@@ -20,6 +22,19 @@ endpoint (TLS, without verification, as the API server's proxy does) and
 pass its answer through, or answer the API server's own error shapes
 (503 "error trying to reach service: dial tcp IP:PORT: i/o timeout" /
 "...: connect: connection refused", "no endpoints available for service").
+
+The POSTs are dry-run creates through kube-apiserver's admission chain
+(fake_admission.py): the mutating, then the validating webhooks whose rules,
+namespaceSelector and objectSelector match are called over HTTPS by
+`meshprobe-gopeer webhook-client` (--gopeer; Go's net/http, trust = the
+caBundle, server name SERVICE.NAMESPACE.svc, the dial going to a ready
+endpoint of the Service), JSONPatches applied; the answer is the object
+(201, with uid and creationTimestamp, never stored), a webhook's denial, or
+the 500 "Internal error occurred: failed calling webhook ..." (failurePolicy
+Fail). 403 uses the `forbidden` entries with verb "create"; a namespace
+that is not in the state is 404; a POST without dryRun=All is refused
+(400, and a line on stderr): nothing is ever persisted. The request log
+holds one {"method","path","query","auth","status"} object per request.
 
 The cluster lives in a JSON state file, read again whenever it changes, so a
 test swaps a caBundle between two reads by rewriting it:
@@ -31,12 +46,13 @@ test swaps a caBundle between two reads by rewriting it:
    "mutatingwebhookconfigurations": [...], "validatingwebhookconfigurations": [...],
    "namespaces": [...], "services": [...], "endpointslices": [...],
    "configmaps": [...], "pods": [...],
-   "drop": ["IP:PORT"],      # the proxy's dial to it times out
-   "dial_timeout": 2.0,      # seconds; the real API server waits about 30
+   "drop": ["IP:PORT"],      # the proxy's dial to it times out; a webhook's dial to
+                             # it gets no answer until the webhook's timeoutSeconds
+   "dial_timeout": 2.0,      # seconds, the proxy's; the real API server waits about 30
    "faults": [{"path": "/api/v1/namespaces", "status": 503, "times": 2}]}
 
 Usage: fake_apiserver.py --state FILE --cert PEM --key PEM --port-file FILE
-                         [--client-ca PEM] [--log FILE]
+                         [--client-ca PEM] [--log FILE] [--gopeer meshprobe-gopeer]
 """
 
 import argparse
@@ -51,6 +67,8 @@ import threading
 import time
 import urllib.parse
 
+import fake_admission
+
 LIST_KINDS = {
     "mutatingwebhookconfigurations": ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
     "validatingwebhookconfigurations": ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
@@ -64,7 +82,11 @@ GROUPS = {
     "mutatingwebhookconfigurations": "admissionregistration.k8s.io",
     "validatingwebhookconfigurations": "admissionregistration.k8s.io",
     "endpointslices": "discovery.k8s.io",
+    "gateways": "networking.istio.io",
 }
+# The served versions of networking.istio.io's Gateway: one resource, so a
+# webhook rule naming one version matches the others (matchPolicy Equivalent).
+GATEWAY_VERSIONS = ("v1", "v1beta1", "v1alpha3")
 
 
 class State:
@@ -343,16 +365,73 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return None
 
     def do_GET(self):
+        self.serve("GET", self.route)
+
+    def do_POST(self):
+        self.serve("POST", self.route_create)
+
+    def serve(self, method, route):
         state = self.server.state.get()
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         how = self.authenticated(state)
-        code = self.route(state, url.path, query, how)
-        entry = {"path": url.path, "query": query, "auth": how, "status": code}
+        code = route(state, url.path, query, how)
+        entry = {"method": method, "path": url.path, "query": query, "auth": how, "status": code}
         with self.server.log_lock:
             if self.server.log:
                 self.server.log.write(json.dumps(entry) + "\n")
                 self.server.log.flush()
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def route_create(self, state, path, query, how):
+        """POST: dry-run creates of pods and Istio gateways, through the admission chain."""
+        body = self.read_body()
+        if how is None:
+            return self.reply(*status(401, "Unauthorized", "Unauthorized"))
+        segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")]
+        target = None
+        if segments[:3] == ["api", "v1", "namespaces"] and len(segments) == 5 and segments[4] == "pods":
+            target = {"group": "", "version": "v1", "resource": "pods", "kind": "Pod"}
+            namespace = segments[3]
+        elif len(segments) == 6 and segments[:2] == ["apis", "networking.istio.io"] \
+                and segments[2] in GATEWAY_VERSIONS and segments[3] == "namespaces" and segments[5] == "gateways":
+            target = {"group": "networking.istio.io", "version": segments[2], "resource": "gateways",
+                      "kind": "Gateway"}
+            namespace = segments[4]
+        if target is None:
+            return self.reply(*status(405, "MethodNotAllowed",
+                                      "the server does not allow this method on the requested resource", {}))
+        if is_forbidden(state, "create", target["resource"], namespace):
+            return self.reply(*forbidden(state, "create", target["resource"], namespace, None))
+        if query.get("dryRun") != "All":
+            # Nothing is ever persisted here: a create that is not a dry run is refused.
+            sys.stderr.write("fake_apiserver: refused a POST %s without dryRun=All\n" % path)
+            return self.reply(*status(400, "BadRequest",
+                                      "the emulated API server only serves dry-run creates (dryRun=All)"))
+        if find(state, "namespaces", None, namespace) is None:
+            return self.reply(*not_found("namespaces", namespace))
+        try:
+            obj = json.loads(body)
+            if not isinstance(obj, dict):
+                raise ValueError("not an object")
+        except ValueError as e:
+            return self.reply(*status(400, "BadRequest", "the object provided is unrecognized: %s" % e))
+        object_namespace = obj.get("metadata", {}).get("namespace")
+        if object_namespace and object_namespace != namespace:
+            return self.reply(*status(400, "BadRequest",
+                                      "the namespace of the provided object does not match the namespace sent on the request"))
+        if self.server.admission is None:
+            return self.reply(*status(500, "InternalError",
+                                      "Internal error occurred: the emulator was started without --gopeer"))
+        options = {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1", "dryRun": ["All"]}
+        if query.get("fieldManager"):
+            options["fieldManager"] = query["fieldManager"]
+        user = state.get("user", "system:serviceaccount:meshprobe:meshprobe")
+        equivalent = GATEWAY_VERSIONS if target["resource"] == "gateways" else ()
+        return self.reply(*self.server.admission.create(state, target, namespace, obj, user, options, equivalent))
 
     def route(self, state, path, query, how):
         if how is None:
@@ -432,11 +511,13 @@ def main():
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--listen", default="127.0.0.1")
     parser.add_argument("--log")
+    parser.add_argument("--gopeer", help="meshprobe-gopeer, the admission chain's webhook client")
     args = parser.parse_args()
 
     server = Server((args.listen, 0), Handler)
     server.state = State(args.state)
     server.state.get()
+    server.admission = fake_admission.AdmissionChain(args.gopeer, objects, status) if args.gopeer else None
     server.log = open(args.log, "a") if args.log else None
     server.log_lock = threading.Lock()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

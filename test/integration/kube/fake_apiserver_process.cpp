@@ -23,6 +23,10 @@ std::string script() { return MESHPROBE_FAKE_APISERVER; }
 bool FakeApiServer::available() { return ::system("command -v python3 >/dev/null 2>&1") == 0; }
 
 FakeApiServer::FakeApiServer(const std::string& state_json, bool verify_client_certs)
+    : FakeApiServer(state_json, FakeApiServerOptions{.verify_client_certs = verify_client_certs,
+                                                     .gopeer = {}}) {}
+
+FakeApiServer::FakeApiServer(const std::string& state_json, const FakeApiServerOptions& options)
     : ca_(TestCa::create("fake kube-apiserver CA")) {
   const TestCert leaf =
       ca_.issue(LeafSpec{.common_name = "kube-apiserver", .sans = {"127.0.0.1"}, .validity = {}});
@@ -35,7 +39,11 @@ FakeApiServer::FakeApiServer(const std::string& state_json, bool verify_client_c
                                    "--key",       files.key.string(),
                                    "--port-file", port_file,
                                    "--log",       (dir() / "requests.log").string()};
-  if (verify_client_certs) {
+  if (!options.gopeer.empty()) {
+    args.push_back("--gopeer");
+    args.push_back(options.gopeer);
+  }
+  if (options.verify_client_certs) {
     args.push_back("--client-ca");
     args.push_back((dir() / "apiserver-ca.pem").string());
     write_file(dir() / "apiserver-ca.pem", ca_.cert_pem);

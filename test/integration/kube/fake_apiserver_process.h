@@ -13,12 +13,21 @@
 
 namespace meshprobe::test {
 
+struct FakeApiServerOptions {
+  // Client certificates that ca() issued authenticate too (--client-ca).
+  bool verify_client_certs = false;
+  // meshprobe-gopeer, which the admission chain calls webhooks with
+  // (--gopeer); empty: dry-run creates answer 500.
+  std::string gopeer;
+};
+
 class FakeApiServer {
  public:
   // Starts the emulator with `state_json`; throws when it does not come up.
   // With `verify_client_certs`, client certificates that ca() issued
   // authenticate too (--client-ca).
   explicit FakeApiServer(const std::string& state_json, bool verify_client_certs = false);
+  FakeApiServer(const std::string& state_json, const FakeApiServerOptions& options);
   ~FakeApiServer();
   FakeApiServer(const FakeApiServer&) = delete;
   FakeApiServer& operator=(const FakeApiServer&) = delete;
@@ -33,7 +42,7 @@ class FakeApiServer {
   const std::string& ca_pem() const { return ca_.cert_pem; }  // trust for server()
   const TestCa& ca() const { return ca_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
-  // One JSON object per request served: {"path","query","auth","status"}.
+  // One JSON object per request served: {"method","path","query","auth","status"}.
   std::vector<std::string> requests() const;
 
  private:

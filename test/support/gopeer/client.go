@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -38,28 +39,79 @@ func rootPool(pemData []byte) (*x509.CertPool, error) {
 }
 
 type webhookResult struct {
-	OK     bool   `json:"ok"`
-	Status int    `json:"status"`
-	Error  string `json:"error"`
+	OK          bool   `json:"ok"`
+	Status      int    `json:"status"` // 0 when no answer came
+	Body        string `json:"body"`
+	ContentType string `json:"content_type"`
+	Error       string `json:"error"` // as net/http formats it: Post "URL": ...
 	// inner is the error under net/http's `Post "URL": ` wrapper.
 	inner string
+	// verifyFailed: inner is crypto/x509's verdict on the served chain.
+	verifyFailed bool
+}
+
+// currentGoText is the result as the Go release kube-apiserver is built
+// with prints it: since Go 1.20 crypto/tls wraps a verification failure as
+// a CertificateVerificationError, `tls: failed to verify certificate: ` and
+// x509's text. This peer is Go 1.19, whose client returns x509's error bare.
+func (r webhookResult) currentGoText() webhookResult {
+	if r.verifyFailed && !strings.HasPrefix(r.inner, "tls: failed to verify certificate: ") {
+		r.Error = strings.TrimSuffix(r.Error, r.inner) + "tls: failed to verify certificate: " + r.inner
+	}
+	return r
+}
+
+// webhookRequest is one call of kube-apiserver's webhook client.
+type webhookRequest struct {
+	url        string
+	roots      *x509.CertPool // nil: the system roots (a webhook without caBundle)
+	serverName string
+	method     string
+	body       string        // POSTed as application/json; "" = the built-in AdmissionReview
+	timeout    time.Duration // the request context's deadline, as the webhook's timeoutSeconds
+	// dial, when set, is the address connected to for the URL's host: the
+	// API server's service resolver (the URL names SERVICE.NAMESPACE.svc).
+	dial string
+	// dropped: the dial's SYNs go unanswered (a firewall drop).
+	dropped bool
 }
 
 // webhookCall is kube-apiserver's webhook client: RootCAs = the caBundle,
 // ServerName = the Service name, HTTP/2 off (TLSNextProto non-nil and empty),
-// a timeout, one POST of an AdmissionReview (or GET).
-func webhookCall(rawURL string, roots *x509.CertPool, serverName, method string, timeout time.Duration) webhookResult {
+// one POST of an AdmissionReview (or GET) under a context deadline (the
+// dispatcher's context.WithTimeout of timeoutSeconds; no Client.Timeout).
+func webhookCall(w webhookRequest) webhookResult {
+	var dialer net.Dialer
+	dialContext := dialer.DialContext
+	if w.dial != "" || w.dropped {
+		dialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if w.dial != "" {
+				addr = w.dial
+			}
+			if w.dropped {
+				return dropDial(ctx, &dialer, network, addr)
+			}
+			return dialer.DialContext(ctx, network, addr)
+		}
+	}
 	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: serverName},
+		DialContext:     dialContext,
+		TLSClientConfig: &tls.Config{RootCAs: w.roots, ServerName: w.serverName},
 		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: timeout}
+	client := &http.Client{Transport: tr}
+	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
+	defer cancel()
 	var body io.Reader
-	if method == http.MethodPost {
-		body = strings.NewReader(admissionReview)
+	if w.method == http.MethodPost {
+		text := w.body
+		if text == "" {
+			text = admissionReview
+		}
+		body = strings.NewReader(text)
 	}
-	req, err := http.NewRequest(method, rawURL, body)
+	req, err := http.NewRequestWithContext(ctx, w.method, w.url, body)
 	if err != nil {
 		return webhookResult{Error: err.Error(), inner: err.Error()}
 	}
@@ -74,11 +126,42 @@ func webhookCall(rawURL string, roots *x509.CertPool, serverName, method string,
 		if errors.As(err, &ue) {
 			inner = ue.Err.Error()
 		}
-		return webhookResult{Error: err.Error(), inner: inner}
+		var unknownAuthority x509.UnknownAuthorityError
+		var hostname x509.HostnameError
+		var invalid x509.CertificateInvalidError
+		verifyFailed := errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid)
+		return webhookResult{Error: err.Error(), inner: inner, verifyFailed: verifyFailed}
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return webhookResult{OK: true, Status: resp.StatusCode}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 3<<20))
+	res := webhookResult{OK: true, Status: resp.StatusCode, Body: string(data), ContentType: resp.Header.Get("Content-Type")}
+	if err != nil {
+		res.OK, res.Error, res.inner = false, err.Error(), err.Error()
+	}
+	return res
+}
+
+// dropDial is a dial whose SYNs are dropped: nothing answers until the
+// request's deadline. The socket's deadline is the context's, and it fires
+// a moment before the context's own timer, so the dial reports its
+// timeout (net's `dial tcp IP:PORT: i/o timeout`, the form the API server
+// logs for a firewalled webhook) instead of the transport's `context
+// deadline exceeded`. The error is net.Dialer's own, for a deadline that
+// has passed.
+func dropDial(ctx context.Context, dialer *net.Dialer, network, addr string) (net.Conn, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		<-ctx.Done()
+		return dialer.DialContext(ctx, network, addr)
+	}
+	const ahead = 20 * time.Millisecond
+	select {
+	case <-time.After(time.Until(deadline) - ahead):
+	case <-ctx.Done():
+	}
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+	defer cancel()
+	return dialer.DialContext(expired, network, addr)
 }
 
 type grpcResult struct {

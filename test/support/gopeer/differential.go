@@ -86,7 +86,8 @@ func runGoClient(kind, addr string, m *material, caFile string) (goSide, error) 
 	}
 	switch kind {
 	case "https":
-		r := webhookCall("https://"+addr+"/ready", roots, m.name, http.MethodPost, 10*time.Second)
+		r := webhookCall(webhookRequest{url: "https://" + addr + "/ready", roots: roots, serverName: m.name,
+			method: http.MethodPost, timeout: 10 * time.Second})
 		if r.OK {
 			return goSide{ok: true, text: fmt.Sprintf("HTTP %d", r.Status)}, nil
 		}

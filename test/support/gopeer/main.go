@@ -28,7 +28,9 @@ const usage = `usage: meshprobe-gopeer SUBCOMMAND [flags]
 subcommands:
   https-server   --listen ADDR --cert F --key F [--port-file F]
   grpc-server    --listen ADDR --cert F --key F [--health serving|not-serving|none] [--port-file F]
-  webhook-client --url URL --ca-file F --server-name NAME [--method POST|GET] [--timeout 10s]
+  webhook-client --url URL [--ca-bundle F] --server-name NAME [--body F] [--dial IP:PORT] [--drop]
+                 [--method POST|GET] [--timeout 10s]
+  webhook-serve  --listen ADDR --cert F --key F --mode inject|deny|error|hang [--message M] [--port-file F]
   grpc-client    --target HOST:PORT --ca-file F --server-name NAME [--method M] [--timeout 5s]
   verify         --chain served.pem --roots bundle.pem --name NAME
   certgen        --out DIR
@@ -50,6 +52,8 @@ func main() {
 		rc = cmdGRPCServer(args)
 	case "webhook-client":
 		rc = cmdWebhookClient(args)
+	case "webhook-serve":
+		rc = cmdWebhookServe(args)
 	case "grpc-client":
 		rc = cmdGRPCClient(args)
 	case "verify":
@@ -166,30 +170,45 @@ func cmdGRPCServer(args []string) int {
 func cmdWebhookClient(args []string) int {
 	fs := flag.NewFlagSet("webhook-client", flag.ContinueOnError)
 	rawURL := fs.String("url", "", "webhook URL (required)")
-	caFile := fs.String("ca-file", "", "PEM CA bundle, as the webhook's caBundle (required)")
-	name := fs.String("server-name", "", "TLS ServerName, as the Service name (required)")
+	var caBundle string
+	fs.StringVar(&caBundle, "ca-bundle", "", "PEM CA bundle, as the webhook's caBundle; empty: the system roots")
+	fs.StringVar(&caBundle, "ca-file", "", "the same as --ca-bundle")
+	name := fs.String("server-name", "", "TLS ServerName, as SERVICE.NAMESPACE.svc (required)")
 	method := fs.String("method", http.MethodPost, "POST (as kube-apiserver) or GET")
-	timeout := fs.Duration("timeout", 10*time.Second, "request timeout")
+	timeout := fs.Duration("timeout", 10*time.Second, "the request's deadline (the webhook's timeoutSeconds)")
+	bodyFile := fs.String("body", "", "file holding the AdmissionReview to POST (default: a minimal one)")
+	dial := fs.String("dial", "", "IP:PORT to connect to for the URL's host, as the API server's service resolver")
+	dropped := fs.Bool("drop", false, "the dial is dropped: no answer until the deadline")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *rawURL == "" || *caFile == "" || *name == "" || fs.NArg() > 0 {
-		return usageError(fs, "--url, --ca-file and --server-name are required; no positional arguments")
+	if *rawURL == "" || *name == "" || fs.NArg() > 0 {
+		return usageError(fs, "--url and --server-name are required; no positional arguments")
 	}
 	if *method != http.MethodPost && *method != http.MethodGet {
 		return usageError(fs, "--method must be POST or GET")
 	}
-	roots, err := readCAFile(*caFile)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "meshprobe-gopeer webhook-client:", err)
-		return 2
+	w := webhookRequest{url: *rawURL, serverName: *name, method: *method, timeout: *timeout, dial: *dial, dropped: *dropped}
+	if caBundle != "" {
+		roots, err := readCAFile(caBundle)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "meshprobe-gopeer webhook-client:", err)
+			return 2
+		}
+		w.roots = roots
 	}
-	r := webhookCall(*rawURL, roots, *name, *method, *timeout)
-	printJSON(r)
-	if r.OK {
-		return 0
+	if *bodyFile != "" {
+		data, err := os.ReadFile(*bodyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "meshprobe-gopeer webhook-client:", err)
+			return 2
+		}
+		w.body = string(data)
 	}
-	return 1
+	// An answer and an error are both results: exit 0 either way. The text
+	// is current Go's, as the API server's message carries it.
+	printJSON(webhookCall(w).currentGoText())
+	return 0
 }
 
 func cmdGRPCClient(args []string) int {
