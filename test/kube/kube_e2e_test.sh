@@ -31,7 +31,20 @@ b64() { base64 -w0 <"$1"; }
 # ---- the cluster -------------------------------------------------------------
 "$TESTPEER" pki "$workdir/api" --san 127.0.0.1 >/dev/null          # the API server's certificate
 "$TESTPEER" pki "$workdir/pki" --san istiod.istio-system.svc >/dev/null  # istiod's
-ISTIOD_PORT=$(serve --mode tls_http --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem")
+case "$CASE" in
+  admission_*|*canary*)
+    # istiod's webhook port as a whole (/inject, /validate, /ready), in Go,
+    # for the emulated API server's admission chain to call (with Go's
+    # net/http client: $GOPEER webhook-client).
+    [ -x "${GOPEER:-}" ] || { echo "SKIP: meshprobe-gopeer was not built (Go is missing): the emulated admission chain calls webhooks with it"; exit 77; }
+    "$GOPEER" webhook-serve --listen 127.0.0.1:0 --mode istiod --cert "$workdir/pki/leaf.pem" \
+      --key "$workdir/pki/leaf-key.pem" --port-file "$workdir/istiod.port" >"$workdir/istiod.out" 2>&1 &
+    track_pid $!
+    eventually 5 test -s "$workdir/istiod.port" || fail "webhook-serve did not start: $(cat "$workdir/istiod.out")"
+    ISTIOD_PORT=$(sed 's/.*://' "$workdir/istiod.port")
+    ;;
+  *) ISTIOD_PORT=$(serve --mode tls_http --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem") ;;
+esac
 REFUSED_PORT=$(free_port)
 TOKEN=meshprobe-test-token
 CA_B64=$(b64 "$workdir/pki/ca.pem")
@@ -86,7 +99,22 @@ write_state() {  # write_state [JQ_FILTER]: the base cluster, changed by the fil
   mv "$workdir/state.tmp" "$workdir/state.json"
 }
 
-start_apiserver() { start_fake_apiserver --log "$workdir/requests.log" "$@"; }
+start_apiserver() {
+  local gopeer=()
+  if [ -x "${GOPEER:-}" ]; then gopeer=(--gopeer "$GOPEER"); fi
+  start_fake_apiserver --log "$workdir/requests.log" "${gopeer[@]}" "$@"
+}
+
+# The canary namespace of the admission targets, labelled for injection.
+with_canary='.namespaces += [{metadata: {name: "meshprobe-canary", labels: {"kubernetes.io/metadata.name": "meshprobe-canary", "istio-injection": "enabled"}}, status: {phase: "Active"}}]'
+
+# Every admission request was a dry run.
+all_creates_are_dry_runs() {
+  local creates
+  creates=$(jq -s '[.[] | select(.method == "POST" and (.path | test("/(pods|gateways)$")))]' "$workdir/requests.log")
+  [ "$(jq 'length' <<<"$creates")" -gt 0 ] || fail "no dry-run create reached the API server"
+  jq -e 'all(.query.dryRun == "All")' <<<"$creates" >/dev/null || fail "a create without dryRun=All: $creates"
+}
 
 write_kubeconfig() {  # write_kubeconfig FILE [TOKEN]
   cat >"$1" <<YAML
@@ -297,6 +325,79 @@ YAML
     check 1 --config "$workdir/check.yaml" --output json
     json '.results[0] | .diagnosis == "kubernetes_api_error" and (.message | test("unauthorized \\(401\\)"))'
     json '.hygiene_error | test("401")'
+    ;;
+  admission_probes_from_check_see_the_sidecar_and_the_denial)
+    write_state "$with_canary"
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json
+    json '[.results[] | .name] == ["istiod-webhook-pods", "istiod-xds-pods", "istiod-webhook-from-apiserver",
+                                   "injection-dry-run", "validation-dry-run"]'
+    json '.results[3] | .diagnosis == "ok" and .vantage == "apiserver"
+          and .url == "admission://inject/meshprobe-canary" and (.message | test("istio-proxy as a container"))'
+    json '.results[4] | .diagnosis == "ok" and .address_labels.webhook == "rev.validation.istio.io"
+          and (.message | test("gateway must have at least one server"))'
+    all_creates_are_dry_runs
+    ;;
+  admission_probe_reads_the_api_servers_dial_timeout)
+    write_state "$with_canary"' | .mutatingwebhookconfigurations[0].webhooks[].timeoutSeconds = 2 | .drop = ["127.0.0.1:'"$ISTIOD_PORT"'"]'
+    write_check_config "  - name: injection-dry-run
+    admission: inject
+    namespace: meshprobe-canary
+    timeout: 10s"
+    check 1 --config "$workdir/check.yaml" --output json
+    json '.results[1] | .diagnosis == "tcp_timeout" and .vantage == "apiserver"
+          and .address_labels.webhook == "namespace.sidecar-injector.istio.io"
+          and (.address_labels.webhook_url | startswith("https://istiod.istio-system.svc:443/inject"))
+          and (.message | test("failed calling webhook \"namespace.sidecar-injector.istio.io\": failed to call webhook: Post .*: dial tcp 127.0.0.1:'"$ISTIOD_PORT"': i/o timeout"))'
+    all_creates_are_dry_runs
+    ;;
+  admission_probe_in_an_unselected_namespace_is_injection_skipped)
+    write_state '.namespaces += [{metadata: {name: "meshprobe-canary", labels: {"kubernetes.io/metadata.name": "meshprobe-canary"}}, status: {phase: "Active"}}]'
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json
+    json '.results[3] | .name == "injection-dry-run" and .diagnosis == "injection_skipped"'
+    grep -q "has neither istio-injection=enabled nor istio.io/rev" "$workdir/err" || fail "no note on the unlabelled canary: $(cat "$workdir/err")"
+    ;;
+  admission_probe_forbidden_names_the_create_verb)
+    write_state "$with_canary"' | .forbidden = [{verb: "create", resource: "pods", namespace: "meshprobe-canary"}]'
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json
+    json '.results[3] | .diagnosis == "kubernetes_api_error"
+          and (.message | test("verb \"create\" on \"pods\" in namespace \"meshprobe-canary\""))'
+    ;;
+  no_canary_namespace_leaves_the_admission_probes_out_with_a_note)
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json
+    json '[.results[] | .name] == ["istiod-webhook-pods", "istiod-xds-pods", "istiod-webhook-from-apiserver"]'
+    grep -q "no admission probes: namespace meshprobe-canary does not exist (--create-canary" "$workdir/err" \
+      || fail "no note on the missing canary: $(cat "$workdir/err")"
+    jq -s -e 'all(.method != "POST")' "$workdir/requests.log" >/dev/null || fail "something was created unasked"
+    ;;
+  create_canary_creates_and_labels_the_namespace)
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --create-canary --revision default --output json
+    grep -q "created namespace meshprobe-canary (istio.io/rev=default)" "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
+    jq -e '.namespaces[] | select(.metadata.name == "meshprobe-canary") | .metadata.labels["istio.io/rev"] == "default"' \
+      "$workdir/state.json" >/dev/null || fail "the namespace was not created with its label"
+    json '(.results[] | select(.name == "injection-dry-run") | .diagnosis) == "ok"'
+    # Once there, it is used as it is: not created again.
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --create-canary --output json
+    ! grep -q "created namespace" "$workdir/err" || fail "created twice: $(cat "$workdir/err")"
+    ;;
+  admission_targets_run_in_the_agent)
+    write_state "$with_canary"
+    AGENT_PORT=$(free_port)
+    cat >"$workdir/agent.yaml" <<YAML
+listen: 127.0.0.1:$AGENT_PORT
+vantage: test
+node_name: node-1
+kubernetes: {kubeconfig: kubeconfig.yaml, refresh: 1s, hygiene: false}
+targets:
+  - {name: injection-dry-run, admission: inject, interval: 1s, timeout: 1s}
+  - {name: validation-dry-run, admission: validate, interval: 1s, timeout: 1s}
+YAML
+    "$MESHPROBE" agent --config "$workdir/agent.yaml" >"$workdir/agent.log" 2>&1 &
+    track_pid $!
+    metrics() { curl -sf "http://127.0.0.1:$AGENT_PORT/metrics"; }
+    passing() { metrics | grep -q "^probe_success{target=\"$1\",url=\"admission://[a-z]*/meshprobe-canary\",vantage=\"apiserver\",.*} 1$"; }
+    eventually 15 passing injection-dry-run || fail "metrics: $(metrics | grep probe_success)"
+    eventually 15 passing validation-dry-run || fail "metrics: $(metrics | grep probe_success)"
+    all_creates_are_dry_runs
     ;;
   kubeconfig_alone_probes_the_builtin_kubernetes_set)
     check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json

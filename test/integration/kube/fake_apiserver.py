@@ -6,7 +6,8 @@ paths and JSON shapes (admissionregistration.k8s.io/v1, core/v1,
 discovery.k8s.io/v1, metav1.Status) over HTTPS on 127.0.0.1:
 
   GET /apis/admissionregistration.k8s.io/v1/{mutating,validating}webhookconfigurations[/NAME]
-  GET /api/v1/namespaces
+  GET /api/v1/namespaces[?fieldSelector=metadata.name=NS]  (field selectors on any list)
+  POST /api/v1/namespaces  (the one real create: `check --create-canary`; the state file gains it)
   GET /api/v1/namespaces/NS/services[/NAME]
   GET /apis/discovery.k8s.io/v1/namespaces/NS/endpointslices?labelSelector=kubernetes.io/service-name=NAME
   GET /api/v1/namespaces/NS/configmaps/NAME
@@ -33,7 +34,8 @@ endpoint of the Service), JSONPatches applied; the answer is the object
 the 500 "Internal error occurred: failed calling webhook ..." (failurePolicy
 Fail). 403 uses the `forbidden` entries with verb "create"; a namespace
 that is not in the state is 404; a POST without dryRun=All is refused
-(400, and a line on stderr): nothing is ever persisted. The request log
+(400, and a line on stderr): nothing is ever persisted (but a namespace
+created with POST /api/v1/namespaces, which the state file gains). The request log
 holds one {"method","path","query","auth","status"} object per request.
 
 The cluster lives in a JSON state file, read again whenever it changes, so a
@@ -110,6 +112,18 @@ class State:
                 self.stamp = stamp
             return self.data
 
+    def add(self, resource, obj):
+        """A real create (only namespaces, for `check --create-canary`): the
+        state file gains the object, so the test sees what was created."""
+        with self.lock:
+            with open(self.path) as f:
+                data = json.load(f)
+            data.setdefault(resource, []).append(obj)
+            tmp = self.path + ".created"
+            with open(tmp, "w") as f:
+                json.dump(data, f)
+            os.replace(tmp, self.path)
+
     def take_fault(self, path):
         with self.lock:
             for fault in self.faults:
@@ -183,10 +197,36 @@ def matches_selector(obj, selector):
     return True
 
 
+def field_value(obj, path):
+    """A field selector's dotted path (metadata.name, involvedObject.kind) in obj."""
+    value = obj
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return ""
+        value = value.get(part, "")
+    return value if isinstance(value, str) else str(value)
+
+
+def matches_field_selector(obj, selector):
+    """`a=b`, `a==b`, `a!=b`, comma-separated, as the API's field selectors."""
+    for term in filter(None, selector.split(",")):
+        if "!=" in term:
+            key, _, value = term.partition("!=")
+            if field_value(obj, key) == value:
+                return False
+            continue
+        key, _, value = term.partition("=")
+        if field_value(obj, key) != value.lstrip("="):
+            return False
+    return True
+
+
 def list_response(state, resource, namespace, query):
     items = objects(state, resource, namespace)
     if "labelSelector" in query:
         items = [o for o in items if matches_selector(o, query["labelSelector"])]
+    if "fieldSelector" in query:
+        items = [o for o in items if matches_field_selector(o, query["fieldSelector"])]
     start = 0
     if query.get("continue"):
         try:
@@ -386,12 +426,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
+    def create_namespace(self, state, body):
+        """POST /api/v1/namespaces: the one real create served (check
+        --create-canary, with the user's credentials)."""
+        if is_forbidden(state, "create", "namespaces", None):
+            return self.reply(*forbidden(state, "create", "namespaces", None, None))
+        try:
+            obj = json.loads(body)
+            name = obj["metadata"]["name"]
+        except (ValueError, KeyError, TypeError) as e:
+            return self.reply(*status(400, "BadRequest", "the object provided is unrecognized: %s" % e))
+        if find(state, "namespaces", None, name) is not None:
+            return self.reply(*status(409, "AlreadyExists", 'namespaces "%s" already exists' % name,
+                                      {"name": name, "kind": "namespaces"}))
+        meta = obj.setdefault("metadata", {})
+        labels = dict(meta.get("labels") or {})
+        labels["kubernetes.io/metadata.name"] = name
+        created = {"metadata": {"name": name, "labels": labels,
+                                "uid": "created-%d" % int(time.time() * 1000),
+                                "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                   "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+        self.server.state.add("namespaces", created)
+        return self.reply(201, dict(created, kind="Namespace", apiVersion="v1"))
+
     def route_create(self, state, path, query, how):
         """POST: dry-run creates of pods and Istio gateways, through the admission chain."""
         body = self.read_body()
         if how is None:
             return self.reply(*status(401, "Unauthorized", "Unauthorized"))
         segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")]
+        if segments == ["api", "v1", "namespaces"]:
+            return self.create_namespace(state, body)
         target = None
         if segments[:3] == ["api", "v1", "namespaces"] and len(segments) == 5 and segments[4] == "pods":
             target = {"group": "", "version": "v1", "resource": "pods", "kind": "Pod"}

@@ -19,6 +19,9 @@ const (
 	modeDeny   = "deny"   // allowed: false, with a message, as istiod's validation
 	modeError  = "error"  // HTTP 500, text/plain
 	modeHang   = "hang"   // never answers
+	// istiod's webhook port as a whole: /inject injects, /validate denies (the
+	// probe's invalid Gateway), /ready answers 200.
+	modeIstiod = "istiod"
 )
 
 // defaultDenyMessage is what istiod's validation says of a Gateway without servers.
@@ -174,7 +177,7 @@ func admissionHandler(mode, message string) http.HandlerFunc {
 func cmdWebhookServe(args []string) int {
 	fs := flag.NewFlagSet("webhook-serve", flag.ContinueOnError)
 	listen, cert, key, portFile := serverFlags(fs)
-	mode := fs.String("mode", modeInject, "inject, deny, error or hang")
+	mode := fs.String("mode", modeInject, "inject, deny, error, hang or istiod (/inject, /validate, /ready)")
 	message := fs.String("message", "", "the denial's message (deny) or the error body (error)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -183,7 +186,7 @@ func cmdWebhookServe(args []string) int {
 		return usageError(fs, "--cert and --key are required; no positional arguments")
 	}
 	switch *mode {
-	case modeInject, modeHang:
+	case modeInject, modeHang, modeIstiod:
 	case modeDeny:
 		if *message == "" {
 			*message = defaultDenyMessage
@@ -193,7 +196,7 @@ func cmdWebhookServe(args []string) int {
 			*message = "webhook failed"
 		}
 	default:
-		return usageError(fs, "--mode must be inject, deny, error or hang")
+		return usageError(fs, "--mode must be inject, deny, error, hang or istiod")
 	}
 	tc, err := loadServingCert(*cert, *key)
 	if err != nil {
@@ -207,7 +210,15 @@ func cmdWebhookServe(args []string) int {
 	}
 	cfg := serverTLSConfig(tc, serverSpec{})
 	cfg.NextProtos = []string{"h2", "http/1.1"}
-	srv := &http.Server{Handler: admissionHandler(*mode, *message), TLSConfig: cfg}
+	var handler http.Handler = admissionHandler(*mode, *message)
+	if *mode == modeIstiod {
+		mux := http.NewServeMux()
+		mux.Handle("/inject", admissionHandler(modeInject, ""))
+		mux.Handle("/validate", admissionHandler(modeDeny, defaultDenyMessage))
+		mux.HandleFunc("/ready", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ready\n") })
+		handler = mux
+	}
+	srv := &http.Server{Handler: handler, TLSConfig: cfg}
 	if err := announce(ln.Addr(), *portFile); err != nil {
 		fmt.Fprintln(os.Stderr, "meshprobe-gopeer webhook-serve:", err)
 		return 1
