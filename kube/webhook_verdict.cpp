@@ -53,19 +53,6 @@ bool says_no_endpoints(const ProbeResult& result) {
          result.message.find("no endpoints available") != std::string::npos;
 }
 
-bool is_tls_failure(Diagnosis diagnosis) {
-  switch (diagnosis) {
-    case Diagnosis::tls_timeout:
-    case Diagnosis::tls_protocol_error:
-    case Diagnosis::tls_unknown_authority:
-    case Diagnosis::tls_name_mismatch:
-    case Diagnosis::tls_expired:
-    case Diagnosis::tls_not_yet_valid:
-    case Diagnosis::tls_invalid_certificate: return true;
-    default: return false;
-  }
-}
-
 std::string service_text(const WebhookFacts& facts) {
   return facts.service.host() + ":" + std::to_string(facts.service_port);
 }
@@ -192,7 +179,7 @@ std::optional<WebhookVerdict> judge_network(const WebhookFacts& facts) {
     if (!facts.control_plane.addresses.empty()) {
       message += " (the control plane: " + addresses_text(facts.control_plane.addresses) + ")";
     }
-    message += " drops TCP " + std::to_string(named->port);
+    message += " blocks TCP " + std::to_string(named->port);
     return verdict_of(
         facts, view.diagnosis(), kHopControlPlaneNetwork, std::move(message),
         firewall_remedy(facts.control_plane.platform, named->port, facts.control_plane.addresses));
@@ -219,8 +206,8 @@ std::optional<WebhookVerdict> judge_network(const WebhookFacts& facts) {
 }
 
 std::optional<WebhookVerdict> judge_ca_bundle(const WebhookFacts& facts) {
-  const bool call_rejects_chain = facts.admission && !facts.admission->success &&
-                                  facts.admission->diagnosis == Diagnosis::tls_unknown_authority;
+  const bool call_rejects_chain =
+      facts.admission && !facts.admission->success && shows_ca_mismatch(facts.admission->diagnosis);
   if (facts.ca_bundle != CaBundleState::mismatch && facts.ca_bundle != CaBundleState::missing &&
       !call_rejects_chain) {
     return std::nullopt;
@@ -434,7 +421,7 @@ WebhookVerdict judge_webhook(const WebhookFacts& facts) {
   // 5. The call itself: istiod's answer, or what the API server made of it.
   if (call != nullptr && !call->success) {
     std::string message = webhook_text(facts) + ": the API server's call " +
-                          (is_tls_failure(call->diagnosis) ? "failed TLS: " : "failed: ") +
+                          (call->failed_phase == Phase::tls ? "failed TLS: " : "failed: ") +
                           seen(*call);
     if (const WebhookPodFacts* pod = dial_passed(facts)) {
       message += "; its proxy dial of " + pod_text(*pod) + " passed";

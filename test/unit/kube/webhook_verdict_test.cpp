@@ -413,6 +413,18 @@ TEST(JudgeWebhook, TheCallsOwnFailureIsTheWebhookCallHop) {
   EXPECT_EQ(verdict.remedy, remedy(Diagnosis::http_unexpected_status));
 }
 
+TEST(JudgeWebhook, ATlsFailureOtherThanTrustIsTheWebhookCallHop) {
+  WebhookFacts facts = healthy_injector();
+  facts.admission = failed(Diagnosis::tls_name_mismatch,
+                           "x509: certificate is valid for istiod.istio-system.svc, not "
+                           "istiod-1-22.istio-system.svc");
+  facts.admission->failed_phase = Phase::tls;
+  const WebhookVerdict verdict = judge_webhook(facts);
+  EXPECT_EQ(verdict.hop, kHopWebhookCall);
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::tls_name_mismatch);
+  EXPECT_THAT(verdict.message, HasSubstr("the API server's call failed TLS: tls_name_mismatch"));
+}
+
 TEST(JudgeWebhook, IgnorePolicyIsNamedWhenTheCallFails) {
   WebhookFacts facts = healthy_injector();
   facts.failure_policy = "Ignore";
