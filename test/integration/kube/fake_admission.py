@@ -216,15 +216,17 @@ def rejection_status(webhook_name, result):
 class AdmissionChain:
     """Dry-run creates through the state's webhooks.
 
-    `objects(state, resource, namespace)` lists the state's objects and
-    `status(code, reason, message, details)` makes a metav1.Status answer:
-    the emulator's own helpers.
+    `objects(state, resource, namespace)` lists the state's objects,
+    `status(code, reason, message, details)` makes a metav1.Status answer and
+    `ready_endpoint(state, namespace, name, service_port)` finds a Service
+    port's ready endpoint: the emulator's own helpers.
     """
 
-    def __init__(self, gopeer, objects, status):
+    def __init__(self, gopeer, objects, status, ready_endpoint):
         self.gopeer = gopeer
         self.objects = objects
         self.status = status
+        self.ready_endpoint = ready_endpoint
 
     def _find(self, state, resource, namespace, name):
         for obj in self.objects(state, resource, namespace):
@@ -244,18 +246,10 @@ class AdmissionChain:
                 chosen = service_port
         if chosen is None:
             raise LookupError('no service port %d found for service "%s"' % (port, name))
-        for slice_ in self.objects(state, "endpointslices", namespace):
-            labels = slice_.get("metadata", {}).get("labels", {}) or {}
-            if labels.get("kubernetes.io/service-name") != name:
-                continue
-            target = None
-            for slice_port in slice_.get("ports", []) or []:
-                if slice_port.get("name", "") == chosen.get("name", ""):
-                    target = slice_port.get("port")
-            for endpoint in slice_.get("endpoints", []) or []:
-                if endpoint.get("conditions", {}).get("ready", True) and target and endpoint.get("addresses"):
-                    return "%s:%d" % (endpoint["addresses"][0], int(target))
-        raise LookupError('no endpoints available for service "%s"' % name)
+        endpoint = self.ready_endpoint(state, namespace, name, chosen)
+        if endpoint is None:
+            raise LookupError('no endpoints available for service "%s"' % name)
+        return "%s:%d" % endpoint
 
     def call(self, state, webhook, review, timeout):
         """One POST of the review; the decoded AdmissionReview response, or

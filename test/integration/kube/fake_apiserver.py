@@ -334,18 +334,27 @@ def service_proxy(state, namespace, ref, rest):
                           'no service port %s found for service "%s"' % (port, name))
         return status(503, "ServiceUnavailable",
                       'no service port "%s" found for service "%s"' % (port, name))
-    # The endpoint behind the port: the slice port named like the Service port.
+    endpoint = ready_endpoint(state, namespace, name, chosen)
+    if endpoint is None:
+        return status(503, "ServiceUnavailable", 'no endpoints available for service "%s"' % name)
+    return forward(state, endpoint[0], endpoint[1], rest)
+
+
+def ready_endpoint(state, namespace, name, service_port):
+    """The first ready endpoint behind a Service port, as (IP, port): the
+    slice port named like the Service port. None when there is none (the
+    API server's `no endpoints available for service`)."""
     for slice_ in objects(state, "endpointslices", namespace):
         if not matches_selector(slice_, "kubernetes.io/service-name=" + name):
             continue
         target = None
         for p in slice_.get("ports", []) or []:
-            if p.get("name", "") == chosen.get("name", ""):
+            if p.get("name", "") == service_port.get("name", ""):
                 target = p.get("port")
         for endpoint in slice_.get("endpoints", []) or []:
-            if endpoint.get("conditions", {}).get("ready", True) and target:
-                return forward(state, endpoint["addresses"][0], target, rest)
-    return status(503, "ServiceUnavailable", 'no endpoints available for service "%s"' % name)
+            if endpoint.get("conditions", {}).get("ready", True) and target and endpoint.get("addresses"):
+                return endpoint["addresses"][0], int(target)
+    return None
 
 
 def pod_proxy(state, namespace, ref, rest):
@@ -582,7 +591,8 @@ def main():
     server = Server((args.listen, 0), Handler)
     server.state = State(args.state)
     server.state.get()
-    server.admission = fake_admission.AdmissionChain(args.gopeer, objects, status) if args.gopeer else None
+    server.admission = (fake_admission.AdmissionChain(args.gopeer, objects, status, ready_endpoint)
+                        if args.gopeer else None)
     server.log = open(args.log, "a") if args.log else None
     server.log_lock = threading.Lock()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
