@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "kube/connection.h"
 #include "kube/hygiene_run.h"
+#include "kube/webhook_facts.h"
 #include "probes/ca_bundle.h"
 #include "probes/prober.h"
 
@@ -81,12 +82,17 @@ struct RoundInFlight {
   std::vector<std::vector<ProbeResult>> per_target;
   std::size_t pending = 0;
   std::function<void(CheckRound)> done;
+  // Kubernetes mode: what the round read, for the webhook verdicts.
+  std::shared_ptr<const KubeSnapshot> snapshot;
 
   void one_done() {
     if (--pending > 0) return;
     // Report in the order the targets were given, whatever order they finished.
     for (auto& batch : per_target) {
       std::move(batch.begin(), batch.end(), std::back_inserter(round.results));
+    }
+    if (snapshot && round.hygiene.ran) {
+      round.hygiene.verdicts = kube::webhook_verdicts(*snapshot, round.results, round.hygiene);
     }
     auto finish = std::move(done);
     finish(std::move(round));
@@ -188,6 +194,7 @@ void CheckSession::start_round(std::function<void(CheckRound)> done) {
   if (snapshot) {
     // The snapshot goes with the run: the CA-mismatch probes read it.
     auto kept = std::make_shared<const KubeSnapshot>(std::move(*snapshot));
+    flight->snapshot = kept;
     auto handles =
         run_hygiene(s.prober, *kept, s.hygiene_timeout, [flight, kept](HygieneReport report) {
           flight->round.hygiene = std::move(report);

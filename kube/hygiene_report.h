@@ -6,9 +6,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kube/hygiene.h"
+#include "kube/webhook_verdict.h"
 #include "probes/result.h"
 
 namespace meshprobe {
@@ -27,6 +29,12 @@ struct HygieneReport {
   // Of those, the checks that did not run at all (no findings of theirs).
   std::set<std::string> skipped_checks;
   std::optional<WallClock::time_point> checked_at;
+  // The webhooks (object, webhook) whose caBundle verified what istiod
+  // serves: the webhook_ca_mismatch check ran on them and found nothing.
+  std::set<std::pair<std::string, std::string>> ca_verified;
+  // One per in-scope webhook (kube/webhook_facts.h), joined after the
+  // round's probes: `check` fills it; empty elsewhere.
+  std::vector<kube::WebhookVerdict> verdicts;
 
   bool check_succeeded(std::string_view check) const {
     return ran && error.empty() && !incomplete_checks.contains(std::string(check));

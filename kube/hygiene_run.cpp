@@ -71,10 +71,14 @@ class CaCheckRun : public std::enable_shared_from_this<CaCheckRun> {
   void finish() {
     for (std::size_t c = 0; c < checks_.size(); ++c) {
       const Outcome& outcome = outcomes_[c];
+      if (outcome.verified && !outcome.mismatched) {
+        report_.ca_verified.insert(checks_[c].users.begin(), checks_[c].users.end());
+      }
       if (!outcome.probed || outcome.verified || outcome.mismatched) continue;
       // Nothing answered: the caBundle may be fine; say it went unchecked.
-      note("caBundle of " + checks_[c].users.front().first + " not checked: no istiod endpoint of " +
-           checks_[c].service.host() + " completed a handshake");
+      note("caBundle of " + checks_[c].users.front().first +
+           " not checked: no istiod endpoint of " + checks_[c].service.host() +
+           " completed a handshake");
     }
     kube::sort_findings(report_.findings);
     auto done = std::move(done_);

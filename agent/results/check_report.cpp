@@ -294,6 +294,28 @@ std::string render_hygiene(const HygieneReport& hygiene, const Painter& painter)
   return out + '\n';
 }
 
+// One line per webhook: its verdict (kube::verdict_code: an ok the API
+// server's real call did not confirm reads "unconfirmed"), the hop, then the
+// message and remedy.
+std::string render_verdicts(const HygieneReport& hygiene, const Painter& painter) {
+  if (hygiene.verdicts.empty()) return {};
+  std::string out = painter.paint("WEBHOOKS", kBold) + '\n';
+  for (const kube::WebhookVerdict& verdict : hygiene.verdicts) {
+    const std::string_view verdict_code = kube::verdict_code(verdict);
+    const std::string_view color = verdict_code == "ok"  ? kGreen
+                                   : verdict.confirmed() ? kRed
+                                                         : kYellow;
+    out += painter.paint(verdict_code, color);
+    out += kColumnGap;
+    out += printable(verdict.webhook);
+    out += kColumnGap;
+    out += "hop " + verdict.hop + '\n';
+    out += render_note("message", verdict.message, "", painter);
+    if (!verdict.remedy.empty()) out += render_note("remedy", verdict.remedy, "", painter);
+  }
+  return out + '\n';
+}
+
 std::string render_summary(const std::vector<ProbeResult>& results, std::string_view vantage,
                            const Painter& painter, const HygieneReport* hygiene) {
   const std::size_t failed = failed_count(results);
@@ -378,6 +400,20 @@ json::array hygiene_notes_json(const HygieneReport& hygiene) {
   return out;
 }
 
+json::array verdicts_json(const HygieneReport& hygiene) {
+  json::array out;
+  for (const kube::WebhookVerdict& verdict : hygiene.verdicts) {
+    const std::string_view verdict_code = kube::verdict_code(verdict);
+    json::object entry{{"webhook", verdict.webhook}, {"configuration", verdict.configuration},
+                       {"diagnosis", verdict_code},  {"confirmed", verdict.confirmed()},
+                       {"hop", verdict.hop},         {"message", verdict.message},
+                       {"remedy", verdict.remedy}};
+    if (verdict.diagnosis != Diagnosis::ok) entry["doc"] = doc_link(code(verdict.diagnosis));
+    out.emplace_back(std::move(entry));
+  }
+  return out;
+}
+
 json::object check_json(const std::vector<ProbeResult>& results, std::string_view vantage,
                         const HygieneReport* hygiene) {
   json::array rendered;
@@ -392,6 +428,7 @@ json::object check_json(const std::vector<ProbeResult>& results, std::string_vie
     report["hygiene"] = hygiene_json(*hygiene);
     if (!hygiene->error.empty()) report["hygiene_error"] = hygiene->error;
     if (!hygiene->notes.empty()) report["hygiene_notes"] = hygiene_notes_json(*hygiene);
+    report["verdicts"] = verdicts_json(*hygiene);
   }
   return report;
 }
@@ -414,7 +451,10 @@ std::string render_table(const std::vector<ProbeResult>& results, std::string_vi
     out += render_notes(results[i], painter);
   }
   out += '\n';
-  if (hygiene != nullptr && hygiene->ran) out += render_hygiene(*hygiene, painter);
+  if (hygiene != nullptr && hygiene->ran) {
+    out += render_hygiene(*hygiene, painter);
+    out += render_verdicts(*hygiene, painter);
+  }
   out += render_summary(results, vantage, painter, hygiene);
   return out;
 }

@@ -20,7 +20,11 @@ namespace meshprobe {
 // When the hygiene checks ran: "hygiene": [{"code", "object", "webhook",
 // "message", "remedy", "doc"}], plus "hygiene_error" when none could run and
 // "hygiene_notes" ([{"check", "message", "rbac": [...]}]) for the checks that
-// could not run (or ran on part of what they read) and what went unverified.
+// could not run (or ran on part of what they read) and what went unverified,
+// and "verdicts": [{"webhook", "configuration", "diagnosis" ("ok" only when
+// the API server's real call confirmed it, "unconfirmed" for an ok inferred
+// without one), "confirmed", "hop", "message", "remedy", "doc" (failures)}], one per
+// istio webhook (`check` joins them after its round).
 std::string render_json(const std::vector<ProbeResult>& results, std::string_view vantage,
                         const HygieneReport* hygiene = nullptr);
 
@@ -31,6 +35,9 @@ boost::json::object check_json(const std::vector<ProbeResult>& results, std::str
 
 // The "hygiene" array of render_json, for /status too.
 boost::json::array hygiene_json(const HygieneReport& hygiene);
+
+// The "verdicts" array of render_json.
+boost::json::array verdicts_json(const HygieneReport& hygiene);
 
 // The "hygiene_notes" array of render_json, for /status too.
 boost::json::array hygiene_notes_json(const HygieneReport& hygiene);

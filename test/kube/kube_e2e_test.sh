@@ -336,6 +336,12 @@ YAML
     json '.results[4] | .diagnosis == "ok" and .address_labels.webhook == "rev.validation.istio.io"
           and (.message | test("gateway must have at least one server"))'
     all_creates_are_dry_runs
+    # One verdict per webhook: confirmed by the call that went through it,
+    # unconfirmed where no call did (the rev webhook does not select the canary).
+    json '[.verdicts[] | {webhook, diagnosis, hop}] == [
+            {webhook: "rev.namespace.sidecar-injector.istio.io", diagnosis: "unconfirmed", hop: "inferred"},
+            {webhook: "namespace.sidecar-injector.istio.io", diagnosis: "ok", hop: "none"},
+            {webhook: "rev.validation.istio.io", diagnosis: "ok", hop: "none"}]'
     ;;
   admission_probe_reads_the_api_servers_dial_timeout)
     write_state "$with_canary"' | .mutatingwebhookconfigurations[0].webhooks[].timeoutSeconds = 2 | .drop = ["127.0.0.1:'"$ISTIOD_PORT"'"]'
@@ -349,6 +355,17 @@ YAML
           and (.address_labels.webhook_url | startswith("https://istiod.istio-system.svc:443/inject"))
           and (.message | test("failed calling webhook \"namespace.sidecar-injector.istio.io\": failed to call webhook: Post .*: dial tcp 127.0.0.1:'"$ISTIOD_PORT"': i/o timeout"))'
     all_creates_are_dry_runs
+    # The verdict names the hop: the API server cannot reach the pod this agent reaches.
+    json '.verdicts[] | select(.webhook == "namespace.sidecar-injector.istio.io")
+          | .diagnosis == "tcp_timeout" and .hop == "control_plane_network" and .confirmed
+          and (.message | test("the API server cannot reach istiod pod istiod-5f8d7c-abcde 127.0.0.1:'"$ISTIOD_PORT"'"))
+          and (.message | test("while this agent in the pod network reaches it"))
+          and (.remedy | test("allow TCP '"$ISTIOD_PORT"' from the control plane"))'
+    # The table shows it too.
+    check 1 --config "$workdir/check.yaml" --color never
+    grep -q "^WEBHOOKS" "$workdir/out" || fail "no WEBHOOKS section: $(cat "$workdir/out")"
+    grep -q "^tcp_timeout  namespace.sidecar-injector.istio.io  hop control_plane_network" "$workdir/out" \
+      || fail "no verdict row: $(cat "$workdir/out")"
     ;;
   admission_probe_in_an_unselected_namespace_is_injection_skipped)
     write_state '.namespaces += [{metadata: {name: "meshprobe-canary", labels: {"kubernetes.io/metadata.name": "meshprobe-canary"}}, status: {phase: "Active"}}]'

@@ -159,6 +159,50 @@ TEST(RenderJson, SummaryCountsResultsAndFailures) {
   EXPECT_EQ(report.at("summary"), json::parse(R"({"total":3,"failed":2})"));
 }
 
+HygieneReport with_verdicts() {
+  HygieneReport hygiene;
+  hygiene.ran = true;
+  kube::WebhookVerdict inferred;
+  inferred.webhook = "rev.namespace.sidecar-injector.istio.io";
+  inferred.configuration = "istio-sidecar-injector";
+  inferred.hop = std::string(kube::kHopInferred);
+  inferred.message = "not confirmed, no admission call was made";
+  kube::WebhookVerdict blocked;
+  blocked.webhook = "namespace.sidecar-injector.istio.io";
+  blocked.configuration = "istio-sidecar-injector";
+  blocked.diagnosis = Diagnosis::tcp_timeout;
+  blocked.hop = std::string(kube::kHopControlPlaneNetwork);
+  blocked.message = "the API server cannot reach istiod pod 10.8.0.12:15017";
+  blocked.remedy = "allow TCP 15017 from the control plane";
+  hygiene.verdicts = {inferred, blocked};
+  return hygiene;
+}
+
+TEST(RenderJson, AVerdictWithoutTheRealCallIsUnconfirmedNeverOk) {
+  const HygieneReport hygiene = with_verdicts();
+  const json::value report = json::parse(render_json({}, "bastion", &hygiene));
+  const json::object& inferred = report.at("verdicts").at(0).as_object();
+  EXPECT_EQ(inferred.at("diagnosis"), "unconfirmed");
+  EXPECT_EQ(inferred.at("confirmed"), false);
+  EXPECT_FALSE(inferred.contains("doc"));
+  const json::object& blocked = report.at("verdicts").at(1).as_object();
+  EXPECT_EQ(blocked.at("diagnosis"), "tcp_timeout");
+  EXPECT_EQ(blocked.at("hop"), "control_plane_network");
+  EXPECT_EQ(blocked.at("doc"), "docs/diagnoses.md#tcp_timeout");
+}
+
+TEST(RenderTable, WebhookVerdictsFollowTheHygieneWithTheirHopAndRemedy) {
+  const HygieneReport hygiene = with_verdicts();
+  const std::string table = render_table({}, "bastion", false, &hygiene);
+  EXPECT_THAT(table, HasSubstr("WEBHOOKS\n"));
+  EXPECT_THAT(table,
+              HasSubstr("unconfirmed  rev.namespace.sidecar-injector.istio.io  hop inferred"));
+  EXPECT_THAT(
+      table,
+      HasSubstr("tcp_timeout  namespace.sidecar-injector.istio.io  hop control_plane_network"));
+  EXPECT_THAT(table, HasSubstr("allow TCP 15017 from the control plane"));
+}
+
 TEST(RenderJson, EmptyRunHasNoResultsAndZeroCounts) {
   EXPECT_EQ(json::value(parse_report({})),
             json::parse(R"({"results":[],"summary":{"total":0,"failed":0}})"));
@@ -192,8 +236,7 @@ TEST(RenderJson, FailureCarriesDiagnosisMessageAndRemedy) {
 }
 
 TEST(RenderJson, EveryResultLinksToItsDiagnosisSection) {
-  EXPECT_EQ(first_result(webhook_untrusted()).at("doc"),
-            "docs/diagnoses.md#tls_unknown_authority");
+  EXPECT_EQ(first_result(webhook_untrusted()).at("doc"), "docs/diagnoses.md#tls_unknown_authority");
   EXPECT_EQ(first_result(webhook_ok()).at("doc"), "docs/diagnoses.md#ok");
 }
 
