@@ -144,7 +144,8 @@ constexpr std::array<ExplainRow, 8> kRows = {{
      "no healthy upstream grpc config stream closed discovery address proxyconfig xds"},
     {"rejected_configuration", "The proxy rejected the configuration istiod pushed",
      "invalid configuration pushed to the proxy: it was delivered, and the proxy "
-     "rejected it (lds: the listener discovery service)",
+     "rejected it (the count of rejected updates per xDS type: cds clusters, lds "
+     "listeners)",
      "find what the rejected configuration came from: the proxy's log names the reason "
      "(usually a warning about the Envoy configuration); a common cause is an invalid "
      "EnvoyFilter (kubectl get envoyfilter -A). Without a clear reason, file a bug with "
