@@ -371,6 +371,13 @@ YAML
     run 1 explain 'the quick brown fox'
     grep -q '^not recognised' "$workdir/out" || fail "table: $(cat "$workdir/out")"
     ;;
+  explain_stdin_over_a_mebibyte_is_usage_error)
+    head -c 1048577 /dev/zero | tr '\0' a >"$workdir/big"
+    rc=0
+    "$MESHPROBE" explain - <"$workdir/big" >"$workdir/out" 2>"$workdir/err" || rc=$?
+    [ "$rc" = 2 ] || fail "exit $rc for 1 MiB + 1 byte on stdin"
+    grep -q 'standard input is over 1048576 bytes' "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
+    ;;
   explain_without_text_is_usage_error)
     run 2 explain
     ;;
