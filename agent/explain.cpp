@@ -208,7 +208,7 @@ void find_service(std::string_view text, ExplainFound& found) {
     }
     if (with_namespace || (!found.service.empty() && ns.empty())) continue;
     found.service = std::string(name);
-    found.namespace_ = std::string(ns);
+    found.service_namespace = std::string(ns);
     found.port = std::string(port);
     found.revision = name.size() > 7 ? std::string(name.substr(7)) : std::string();
     with_namespace = !ns.empty();
@@ -244,10 +244,10 @@ void read_validator_name(std::string_view name, ExplainFound& found) {
   std::string_view rest = name.substr(kPrefix.size());
   if (rest.ends_with(kIstioSystem)) {
     rest.remove_suffix(kIstioSystem.size());
-    if (found.namespace_.empty()) found.namespace_ = "istio-system";
+    if (found.service_namespace.empty()) found.service_namespace = "istio-system";
   } else if (rest == "istio-system") {
     rest = {};
-    if (found.namespace_.empty()) found.namespace_ = "istio-system";
+    if (found.service_namespace.empty()) found.service_namespace = "istio-system";
   }
   if (found.revision.empty()) found.revision = std::string(rest);
 }
@@ -302,7 +302,7 @@ std::string host_of(const ExplainFound& found) {
   const std::string service = !found.service.empty()   ? found.service
                               : found.revision.empty() ? std::string("istiod")
                                                        : "istiod-" + found.revision;
-  const std::string ns = found.namespace_.empty() ? "istio-system" : found.namespace_;
+  const std::string ns = found.service_namespace.empty() ? "istio-system" : found.service_namespace;
   return service + "." + ns + ".svc";
 }
 
@@ -427,8 +427,9 @@ boost::json::object row_json(const ExplainRow& row) {
 boost::json::object found_json(const ExplainFound& found) {
   boost::json::array ips;
   for (const std::string& ip : found.ips) ips.emplace_back(ip);
-  return {{"service", found.service}, {"namespace", found.namespace_}, {"revision", found.revision},
-          {"port", found.port},       {"ips", std::move(ips)},         {"webhook", found.webhook}};
+  return {{"service", found.service},   {"namespace", found.service_namespace},
+          {"revision", found.revision}, {"port", found.port},
+          {"ips", std::move(ips)},      {"webhook", found.webhook}};
 }
 
 std::string found_text(const ExplainFound& found) {
@@ -440,9 +441,9 @@ std::string found_text(const ExplainFound& found) {
     out += ' ';
     out += value;
   };
-  add("Service", found.service.empty() || found.namespace_.empty()
+  add("Service", found.service.empty() || found.service_namespace.empty()
                      ? found.service
-                     : found.service + "." + found.namespace_ + ".svc");
+                     : found.service + "." + found.service_namespace + ".svc");
   add("port", found.port);
   add("revision", found.revision);
   std::string ips;

@@ -51,10 +51,10 @@ std::span<const ExplainRow> explain_rows();
 
 // What the text names: istiod's Service, its port, the revision, addresses.
 struct ExplainFound {
-  std::string service;     // "istiod" or "istiod-REV"; empty when not named
-  std::string namespace_;  // "istio-system"; empty when not named
-  std::string revision;    // from istiod-REV or the webhook configuration's name
-  std::string port;        // the Service or pod port in the text
+  std::string service;            // "istiod" or "istiod-REV"; empty when not named
+  std::string service_namespace;  // "istio-system"; empty when not named
+  std::string revision;           // from istiod-REV or the webhook configuration's name
+  std::string port;               // the Service or pod port in the text
   std::vector<std::string> ips;
   std::string webhook;  // the webhook or webhook configuration named
 };

@@ -6,7 +6,11 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
+
+#include "kube/hygiene.h"
+#include "probes/diagnosis.h"
 
 namespace meshprobe {
 namespace {
@@ -58,6 +62,16 @@ TEST(ExplainRows, EachRowHasAStableIdTitleCauseRemedyAndHop) {
                        "discovery_address", "rejected_configuration"}));
 }
 
+TEST(ExplainRows, EachDiagnosisIsACatalogueOrHygieneCode) {
+  for (const ExplainRow& row : explain_rows()) {
+    if (row.diagnosis.empty()) continue;
+    Diagnosis parsed;
+    const bool hygiene = std::find(kube::kHygieneCodes.begin(), kube::kHygieneCodes.end(),
+                                   row.diagnosis) != kube::kHygieneCodes.end();
+    EXPECT_TRUE(parse_diagnosis(row.diagnosis, parsed) || hygiene) << row.id;
+  }
+}
+
 // The guide's error table, row by row.
 
 TEST(ExplainGuide, ClientTimeoutWaitingForConnectionIsTheWebhookConnection) {
@@ -107,7 +121,7 @@ TEST(ExplainGuide, WebhookContextDeadlineIsThePrivateClustersPort) {
   EXPECT_EQ(ids(e), Ids{"webhook_deadline"});
   EXPECT_EQ(e.matches[0].row->diagnosis, "webhook_timeout");
   EXPECT_EQ(e.found.service, "istiod-asm-1122-0");
-  EXPECT_EQ(e.found.namespace_, "istio-system");
+  EXPECT_EQ(e.found.service_namespace, "istio-system");
   EXPECT_EQ(e.found.revision, "asm-1122-0");
   EXPECT_EQ(e.found.port, "443");
   EXPECT_EQ(e.found.webhook, "rev.namespace.sidecar-injector.istio.io");
@@ -158,7 +172,7 @@ TEST(ExplainVariants, WebhookDeadlineInAnotherNamespaceAndRevision) {
       "call webhook: Post \"https://istiod-canary.mesh-system.svc:443/validate?timeout=10s\": "
       "context deadline exceeded");
   EXPECT_EQ(ids(e), Ids{"webhook_deadline"});
-  EXPECT_EQ(e.found.namespace_, "mesh-system");
+  EXPECT_EQ(e.found.service_namespace, "mesh-system");
   EXPECT_EQ(e.matches[0].check_commands[1],
             "meshprobe check https://istiod-canary.mesh-system.svc:443/ready");
 }
@@ -198,7 +212,7 @@ TEST(ExplainVariants, StaleValidatorOfARealRevisionNamesItsRevision) {
   EXPECT_EQ(ids(e), Ids{"stale_validating_webhook"});
   EXPECT_EQ(e.found.webhook, "istio-validator-1-20-istio-system");
   EXPECT_EQ(e.found.revision, "1-20");
-  EXPECT_EQ(e.found.namespace_, "istio-system");
+  EXPECT_EQ(e.found.service_namespace, "istio-system");
 }
 
 TEST(ExplainVariants, EnvoyLogOfAWrongDiscoveryAddressChecksThatAddress) {
