@@ -1,5 +1,5 @@
 // meshprobe: reachability and trust checks for istiod's webhook and xDS ports.
-// The command line: four sub-commands, each parsed into its options and
+// The command line: five sub-commands, each parsed into its options and
 // handed to the code that runs it.
 #include <CLI/CLI.hpp>
 
