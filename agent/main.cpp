@@ -1,5 +1,5 @@
 // meshprobe: reachability and trust checks for istiod's webhook and xDS ports.
-// The command line: four sub-commands, each parsed into its options and
+// The command line: five sub-commands, each parsed into its options and
 // handed to the code that runs it.
 #include <CLI/CLI.hpp>
 
@@ -10,6 +10,7 @@
 
 #include "agent/agent.h"
 #include "agent/check_command.h"
+#include "agent/explain.h"
 #include "config/config.h"
 #include "config/duration.h"
 #include "config/listen_address.h"
@@ -209,6 +210,44 @@ struct ValidateCommand {
   }
 };
 
+// `explain`: an error as the user saw it, matched to the guide's rows.
+struct ExplainCommand {
+  CLI::App* command = nullptr;
+  std::vector<std::string> words;
+  std::string output = "table";
+
+  explicit ExplainCommand(CLI::App& app) {
+    command = app.add_subcommand(
+        "explain",
+        "Match an error as you saw it (kubectl, an event, an Envoy or pilot-agent log line) to "
+        "its cause, remedy, hop and the check to run (exit 0 recognised, 1 not)");
+    command->add_option("text", words, "The error text (several words are joined), or - for stdin")
+        ->required();
+    command->add_option("--output,-o", output, "table or json")
+        ->check(CLI::IsMember({"table", "json"}))
+        ->capture_default_str();
+  }
+
+  int run() const {
+    std::string text;
+    if (words.size() == 1 && words.front() == "-") {
+      text.resize(meshprobe::kExplainInputLimit + 1);
+      std::cin.read(text.data(), static_cast<std::streamsize>(text.size()));
+      text.resize(static_cast<std::size_t>(std::cin.gcount()));
+      if (text.size() > meshprobe::kExplainInputLimit) {
+        std::cerr << "meshprobe explain: standard input is over " << meshprobe::kExplainInputLimit
+                  << " bytes\n";
+        return kExitUsage;
+      }
+    } else {
+      for (const std::string& word : words) text += (text.empty() ? "" : " ") + word;
+    }
+    const auto format =
+        output == "json" ? meshprobe::OutputFormat::json : meshprobe::OutputFormat::table;
+    return meshprobe::print_explanation(meshprobe::explain(text), format, std::cout);
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -218,6 +257,7 @@ int main(int argc, char** argv) {
   CheckCommand check(app);
   AgentCommand agent(app);
   ValidateCommand validate(app);
+  ExplainCommand explain(app);
   CLI::App* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -232,5 +272,6 @@ int main(int argc, char** argv) {
   }
   if (validate.command->parsed()) return validate.run();
   if (agent.command->parsed()) return agent.run();
+  if (explain.command->parsed()) return explain.run();
   return check.run();
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `meshprobe check` and `meshprobe version` as a user runs them: exit codes,
+# `meshprobe check`, `explain` and `version` as a user runs them: exit codes,
 # the JSON shape of the README's "meshprobe check" section, the table, usage errors, and
 # --watch (on a pseudo-terminal and through a pipe). Real servers on loopback.
 #
@@ -332,6 +332,54 @@ YAML
   watch_interval_apart_from_the_flag_is_usage_error)
     run 2 check --watch 1s tcp://127.0.0.1:1
     grep -q -- 'an interval is written --watch=1s' "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
+    ;;
+  explain_guide_error_exits_zero_with_json_shape)
+    run 0 explain --output json 'Error from server (InternalError): Internal error occurred: failed calling webhook "rev.namespace.sidecar-injector.istio.io": Post "https://istiod-asm-1122-0.istio-system.svc:443/inject?timeout=10s": context deadline exceeded'
+    jq -e '(.recognised == true) and (.closest == []) and (.matches | length == 1) and
+      (.matches[0] | .id == "webhook_deadline" and .diagnosis == "webhook_timeout"
+        and .doc == "docs/diagnoses.md#webhook_timeout"
+        and (.title | length > 0) and (.cause | length > 0) and (.remedy | length > 0)
+        and (.hop | length > 0)
+        and .check_command == "meshprobe check --kubeconfig ~/.kube/config --revision asm-1122-0"
+        and .found == {"service": "istiod-asm-1122-0", "namespace": "istio-system",
+                       "revision": "asm-1122-0", "port": "443", "ips": [],
+                       "webhook": "rev.namespace.sidecar-injector.istio.io"})' \
+      "$workdir/out" >/dev/null || fail "JSON: $(cat "$workdir/out")"
+    ;;
+  explain_words_are_joined_into_one_text)
+    run 0 explain --output json no endpoints available for service "'istiod-1-22'"
+    jq -e '.matches[0].id == "no_endpoints" and .matches[0].found.revision == "1-22"' \
+      "$workdir/out" >/dev/null || fail "JSON: $(cat "$workdir/out")"
+    ;;
+  explain_reads_standard_input_for_dash)
+    printf '%s\n%s\n' 'info  Envoy proxy is NOT ready: config not received from Pilot (is Pilot running?): cds updates: 1 successful, 0 rejected; lds updates: 0 successful, 1 rejected' \
+      'warning envoy config StreamAggregatedResources gRPC config stream closed: 14, no healthy upstream' \
+      >"$workdir/log"
+    rc=0
+    "$MESHPROBE" explain - <"$workdir/log" >"$workdir/out" 2>"$workdir/err" || rc=$?
+    [ "$rc" = 0 ] || fail "exit $rc (stderr: $(cat "$workdir/err"))"
+    grep -q '^discovery_address: ' "$workdir/out" || fail "table: $(cat "$workdir/out")"
+    grep -q '^rejected_configuration: ' "$workdir/out" || fail "table: $(cat "$workdir/out")"
+    grep -q 'check:     meshprobe check grpc://istiod.istio-system.svc:15012$' "$workdir/out" \
+      || fail "table: $(cat "$workdir/out")"
+    ;;
+  explain_unrecognised_exits_one_with_closest_rows)
+    run 1 explain --output json 'Envoy proxy is NOT ready: config not received from Pilot'
+    jq -e '(.recognised == false) and (.matches == []) and
+      (.closest | length > 0) and (.closest[0].id == "rejected_configuration")' \
+      "$workdir/out" >/dev/null || fail "JSON: $(cat "$workdir/out")"
+    run 1 explain 'the quick brown fox'
+    grep -q '^not recognised' "$workdir/out" || fail "table: $(cat "$workdir/out")"
+    ;;
+  explain_stdin_over_a_mebibyte_is_usage_error)
+    head -c 1048577 /dev/zero | tr '\0' a >"$workdir/big"
+    rc=0
+    "$MESHPROBE" explain - <"$workdir/big" >"$workdir/out" 2>"$workdir/err" || rc=$?
+    [ "$rc" = 2 ] || fail "exit $rc for 1 MiB + 1 byte on stdin"
+    grep -q 'standard input is over 1048576 bytes' "$workdir/err" || fail "stderr: $(cat "$workdir/err")"
+    ;;
+  explain_without_text_is_usage_error)
+    run 2 explain
     ;;
   *)
     echo "unknown case: $CASE"; exit 2 ;;
