@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 
 build=${1:?usage: $0 BUILD_DIR [SECONDS_PER_TARGET]}
 seconds=${2:-60}
-targets=(config ca_bundle go_verify http_head h2_frame grpc_reply target_url kube_objects http_server explain)
+targets=(config ca_bundle go_verify http_head h2_frame grpc_reply target_url kube_objects http_server)
 
 work=${FUZZ_WORK_DIR:-$(mktemp -d /tmp/meshprobe-fuzz.XXXXXX)}
 mkdir -p "$work"
