@@ -91,7 +91,7 @@ class WatchLoop {
   }
 
   void show(const CheckRound& round) {
-    const std::vector<TargetState> states = target_states(round.results, round.shown_hygiene());
+    const std::vector<WatchedTarget> states = target_states(round.results, round.shown_hygiene());
     if (options_.output == OutputFormat::json) {
       out_ << round_ndjson(round_number_, round.started_at, round.results, session_.vantage(),
                            round.shown_hygiene());
@@ -163,7 +163,7 @@ class WatchLoop {
   std::string reason_;  // why the loop stopped, when not by a signal
   int round_number_ = 0;
   std::optional<CheckRound> last_;
-  std::vector<TargetState> states_;
+  std::vector<WatchedTarget> states_;
   std::size_t frame_rows_ = 0;  // of the frame on screen
 };
 

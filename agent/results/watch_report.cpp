@@ -33,25 +33,25 @@ std::string hygiene_state(const HygieneReport& hygiene) {
   return codes.empty() ? "ok" : codes;
 }
 
-const TargetState* find_state(const std::vector<TargetState>& states, std::string_view name) {
+const WatchedTarget* find_state(const std::vector<WatchedTarget>& states, std::string_view name) {
   auto it = std::find_if(states.begin(), states.end(),
-                         [name](const TargetState& s) { return s.name == name; });
+                         [name](const WatchedTarget& s) { return s.name == name; });
   return it == states.end() ? nullptr : &*it;
 }
 
 }  // namespace
 
-std::vector<TargetState> target_states(const std::vector<ProbeResult>& results,
-                                       const HygieneReport* hygiene) {
-  std::vector<TargetState> states;
+std::vector<WatchedTarget> target_states(const std::vector<ProbeResult>& results,
+                                         const HygieneReport* hygiene) {
+  std::vector<WatchedTarget> states;
   // Codes of the failing addresses per target; "" while every one passed.
   std::vector<std::string> failures;
   for (const ProbeResult& result : results) {
     auto it = std::find_if(states.begin(), states.end(),
-                           [&result](const TargetState& s) { return s.name == result.target; });
+                           [&result](const WatchedTarget& s) { return s.name == result.target; });
     std::size_t index = static_cast<std::size_t>(it - states.begin());
     if (it == states.end()) {
-      states.push_back(TargetState{result.target, ""});
+      states.push_back(WatchedTarget{result.target, ""});
       failures.emplace_back();
     }
     if (!result.success) add_code(failures[index], code(result.diagnosis));
@@ -60,23 +60,23 @@ std::vector<TargetState> target_states(const std::vector<ProbeResult>& results,
     states[i].state = failures[i].empty() ? "ok" : failures[i];
   }
   if (hygiene != nullptr && hygiene->ran) {
-    states.push_back(TargetState{std::string(kHygieneStateName), hygiene_state(*hygiene)});
+    states.push_back(WatchedTarget{std::string(kHygieneStateName), hygiene_state(*hygiene)});
   }
   return states;
 }
 
-std::vector<StateChange> state_changes(const std::vector<TargetState>& before,
-                                       const std::vector<TargetState>& after) {
+std::vector<StateChange> state_changes(const std::vector<WatchedTarget>& before,
+                                       const std::vector<WatchedTarget>& after) {
   std::vector<StateChange> changes;
-  for (const TargetState& now : after) {
-    const TargetState* then = find_state(before, now.name);
+  for (const WatchedTarget& now : after) {
+    const WatchedTarget* then = find_state(before, now.name);
     if (then == nullptr) {
       changes.push_back(StateChange{now.name, "", now.state});
     } else if (then->state != now.state) {
       changes.push_back(StateChange{now.name, then->state, now.state});
     }
   }
-  for (const TargetState& then : before) {
+  for (const WatchedTarget& then : before) {
     if (find_state(after, then.name) == nullptr) {
       changes.push_back(StateChange{then.name, then.state, ""});
     }

@@ -22,18 +22,18 @@ inline constexpr std::string_view kHygieneStateName = "[hygiene]";
 // One target's state in a round: "ok" when every address passed, else the
 // distinct diagnosis codes of its failing addresses, joined by "+" (e.g.
 // "tcp_refused", "tcp_refused+tcp_timeout").
-struct TargetState {
+struct WatchedTarget {
   std::string name;  // ProbeResult::target
   std::string state;
-  bool operator==(const TargetState&) const = default;
+  bool operator==(const WatchedTarget&) const = default;
 };
 
 // The states of a round's targets, in the order they first appear, and --
 // when the hygiene checks ran -- kHygieneStateName: "ok", or the distinct
 // finding codes (and "incomplete" when a check could not run on all it
 // reads), joined by "+".
-std::vector<TargetState> target_states(const std::vector<ProbeResult>& results,
-                                       const HygieneReport* hygiene);
+std::vector<WatchedTarget> target_states(const std::vector<ProbeResult>& results,
+                                         const HygieneReport* hygiene);
 
 // A target whose state differs between two rounds. `before` is empty for a
 // target new in this round, `after` for one that is gone.
@@ -46,8 +46,8 @@ struct StateChange {
 
 // What changed from `before` to `after`: targets in `after`'s order, then
 // the ones that are gone, in `before`'s order.
-std::vector<StateChange> state_changes(const std::vector<TargetState>& before,
-                                       const std::vector<TargetState>& after);
+std::vector<StateChange> state_changes(const std::vector<WatchedTarget>& before,
+                                       const std::vector<WatchedTarget>& after);
 
 // "2026-12-04T18:03:11Z istiod-webhook tcp_refused -> ok\n"; "new" and
 // "gone" stand for the empty side of a target that came or went.

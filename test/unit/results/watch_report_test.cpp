@@ -36,14 +36,14 @@ TEST(WatchStates, TargetWhoseAddressesAllPassIsOk) {
   const auto states = target_states(
       {result("webhook", "10.0.0.1", Diagnosis::ok), result("webhook", "10.0.0.2", Diagnosis::ok)},
       nullptr);
-  EXPECT_EQ(states, (std::vector<TargetState>{{"webhook", "ok"}}));
+  EXPECT_EQ(states, (std::vector<WatchedTarget>{{"webhook", "ok"}}));
 }
 
 TEST(WatchStates, OneFailingAddressMakesTheTargetFailWithItsCode) {
   const auto states = target_states({result("webhook", "10.0.0.1", Diagnosis::ok),
                                      result("webhook", "10.0.0.2", Diagnosis::tcp_refused)},
                                     nullptr);
-  EXPECT_EQ(states, (std::vector<TargetState>{{"webhook", "tcp_refused"}}));
+  EXPECT_EQ(states, (std::vector<WatchedTarget>{{"webhook", "tcp_refused"}}));
 }
 
 TEST(WatchStates, DistinctCodesOfATargetAreJoinedOnce) {
@@ -51,7 +51,7 @@ TEST(WatchStates, DistinctCodesOfATargetAreJoinedOnce) {
                                      result("xds", "10.0.0.2", Diagnosis::tcp_timeout),
                                      result("xds", "10.0.0.3", Diagnosis::tcp_refused)},
                                     nullptr);
-  EXPECT_EQ(states, (std::vector<TargetState>{{"xds", "tcp_refused+tcp_timeout"}}));
+  EXPECT_EQ(states, (std::vector<WatchedTarget>{{"xds", "tcp_refused+tcp_timeout"}}));
 }
 
 TEST(WatchStates, TargetsKeepTheOrderTheyFirstAppearIn) {
@@ -59,22 +59,22 @@ TEST(WatchStates, TargetsKeepTheOrderTheyFirstAppearIn) {
       {result("b", "10.0.0.1", Diagnosis::ok), result("a", "10.0.0.2", Diagnosis::tcp_refused),
        result("b", "10.0.0.3", Diagnosis::ok)},
       nullptr);
-  EXPECT_EQ(states, (std::vector<TargetState>{{"b", "ok"}, {"a", "tcp_refused"}}));
+  EXPECT_EQ(states, (std::vector<WatchedTarget>{{"b", "ok"}, {"a", "tcp_refused"}}));
 }
 
 TEST(WatchStates, HygieneIsAStateOfItsOwnWhenItRan) {
   const HygieneReport findings = hygiene_with({"webhook_ca_mismatch", "webhook_ca_mismatch"});
   const auto states = target_states({result("webhook", "10.0.0.1", Diagnosis::ok)}, &findings);
   EXPECT_EQ(states,
-            (std::vector<TargetState>{{"webhook", "ok"},
-                                      {std::string(kHygieneStateName), "webhook_ca_mismatch"}}));
+            (std::vector<WatchedTarget>{{"webhook", "ok"},
+                                        {std::string(kHygieneStateName), "webhook_ca_mismatch"}}));
 }
 
 TEST(WatchStates, HygieneThatCouldNotCheckEverythingIsNotOk) {
   HygieneReport partial = hygiene_with({});
   partial.incomplete_checks = {"webhook_stale_revision"};
   const auto states = target_states({}, &partial);
-  EXPECT_EQ(states, (std::vector<TargetState>{{std::string(kHygieneStateName), "incomplete"}}));
+  EXPECT_EQ(states, (std::vector<WatchedTarget>{{std::string(kHygieneStateName), "incomplete"}}));
 }
 
 TEST(WatchStates, HygieneThatDidNotRunIsLeftOut) {
@@ -83,7 +83,7 @@ TEST(WatchStates, HygieneThatDidNotRunIsLeftOut) {
 }
 
 TEST(WatchChanges, SameStatesAreNoChange) {
-  const std::vector<TargetState> states{{"webhook", "tcp_refused"}};
+  const std::vector<WatchedTarget> states{{"webhook", "tcp_refused"}};
   EXPECT_TRUE(state_changes(states, states).empty());
 }
 
