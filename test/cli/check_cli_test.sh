@@ -93,7 +93,9 @@ signal_ends_watch() {
   kill "-$signal" "$watch_pid"
   wait_watch 5
   [ "$watch_rc" = "$expected" ] || fail "exit $watch_rc after SIG$signal, expected $expected"
-  [ "$took_ms" -lt 1000 ] || fail "SIG$signal took ${took_ms} ms to end the watch"
+  # The probe in flight would take 20 s: ending well before proves the round
+  # was cancelled; 3 s leaves room for a sanitizer build on a busy machine.
+  [ "$took_ms" -lt 3000 ] || fail "SIG$signal took ${took_ms} ms to end the watch"
 }
 
 rfc3339='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
