@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/text.h"
+#include "config/duration.h"
 #include "kube/client/objects.h"
 #include "kube/client/reads.h"
 #include "kube/webhook_call_error.h"
@@ -13,10 +14,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kSidecar = "istio-proxy";
-
-std::string seconds_text(std::chrono::milliseconds budget) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(budget).count()) + "s";
-}
 
 std::string_view object_noun(Admission mode) {
   return mode == Admission::inject ? "a pod" : "an invalid Gateway";
@@ -171,7 +168,7 @@ AdmissionVerdict judge_admission_response(Admission mode, const HttpResponse& re
               std::nullopt,
               "the API server took the dry-run create of " + std::string(object_noun(mode)) +
                   " in namespace " + std::string(ns) + " and did not answer within " +
-                  seconds_text(budget) +
+                  format_duration(budget) +
                   ": a webhook call is holding it (the API server waits up to each webhook's "
                   "timeoutSeconds)",
               {},

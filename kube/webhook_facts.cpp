@@ -79,10 +79,11 @@ const ProbeResult* pod_result(std::span<const ProbeResult> results, const Discov
   return nullptr;
 }
 
-// The endpoints the caBundle check read for the webhook's Service and port.
+// The endpoints the caBundle check read for the webhook's Service and port;
+// `checks` is ca_checks(*snapshot.cluster), in the order the snapshot read them.
 const Expected<std::optional<ServiceEndpoints>>* endpoints_of(const Webhook& hook,
-                                                              const KubeSnapshot& snapshot) {
-  const std::vector<CaCheck> checks = ca_checks(*snapshot.cluster);
+                                                              const KubeSnapshot& snapshot,
+                                                              const std::vector<CaCheck>& checks) {
   for (std::size_t i = 0; i < checks.size() && i < snapshot.ca_check_endpoints.size(); ++i) {
     if (checks[i].service.name == hook.service->name && checks[i].port == hook.service->port) {
       return &snapshot.ca_check_endpoints[i];
@@ -92,8 +93,8 @@ const Expected<std::optional<ServiceEndpoints>>* endpoints_of(const Webhook& hoo
 }
 
 WebhookFacts facts_of(const WebhookConfiguration& config, const Webhook& hook,
-                      const KubeSnapshot& snapshot, std::span<const ProbeResult> results,
-                      const HygieneReport& hygiene) {
+                      const KubeSnapshot& snapshot, const std::vector<CaCheck>& checks,
+                      std::span<const ProbeResult> results, const HygieneReport& hygiene) {
   WebhookFacts facts;
   facts.webhook = hook.name;
   facts.configuration = config.name;
@@ -106,7 +107,7 @@ WebhookFacts facts_of(const WebhookConfiguration& config, const Webhook& hook,
   if (const ProbeResult* admission = admission_of(hook, config.kind, *snapshot.cluster, results)) {
     facts.admission = *admission;
   }
-  if (const auto* endpoints = endpoints_of(hook, snapshot); endpoints && *endpoints) {
+  if (const auto* endpoints = endpoints_of(hook, snapshot, checks); endpoints && *endpoints) {
     facts.endpoints_read = true;
     if (**endpoints) {
       for (const DiscoveredEndpoint& endpoint : (**endpoints)->endpoints) {
@@ -133,11 +134,13 @@ std::vector<WebhookVerdict> webhook_verdicts(const KubeSnapshot& snapshot,
   std::vector<WebhookVerdict> verdicts;
   if (!snapshot.cluster) return verdicts;
   const ClusterView& view = *snapshot.cluster;
+  const std::vector<CaCheck> checks = ca_checks(view);
   for (const auto* configs : {&view.mutating, &view.validating}) {
     for (const WebhookConfiguration& config : *configs) {
       for (const Webhook& hook : config.webhooks) {
         if (!hook.service || hook.service->ns != view.istio_namespace) continue;
-        verdicts.push_back(judge_webhook(facts_of(config, hook, snapshot, results, hygiene)));
+        verdicts.push_back(
+            judge_webhook(facts_of(config, hook, snapshot, checks, results, hygiene)));
       }
     }
   }
