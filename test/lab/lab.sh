@@ -864,12 +864,15 @@ require_apiserver_tools() {
 # (Service istiod, 443 -> the pod's 15017; its EndpointSlice with the pod
 # IP), the webhook configurations trusting the lab's webhook caBundle and
 # calling istiod through the Service (the API server dials the ready
-# endpoint: the pod IP and 15017), the mesh root ConfigMap and the canary
-# namespace. Replaced in one rename: the emulator re-reads it when it changes.
+# endpoint: the pod IP and 15017), the mesh root ConfigMap, the canary
+# namespace, and the Service default/kubernetes whose EndpointSlice holds the
+# API server's own address (the control plane's, as a cluster publishes it).
+# Replaced in one rename: the emulator re-reads it when it changes.
 write_apiserver_state() {
   jq -n --arg token "$API_TOKEN" --arg ca "$(base64 -w0 <"$BUNDLE_CABUNDLE")" \
         --arg root "$(cat "$BUNDLE_ROOT")" --arg pod_ip "$POD_IP" --arg pod "$ISTIOD_POD" \
-        --arg canary "$CANARY_NAMESPACE" --arg node "$NS_ISTIOD" \
+        --arg canary "$CANARY_NAMESPACE" --arg node "$NS_ISTIOD" --arg api_ip "$API_IP" \
+        --argjson api_port "$API_PORT" \
         --argjson webhook_port "$WEBHOOK_PORT" --argjson xds_port "$XDS_PORT" \
         --argjson timeout "$ADMISSION_TIMEOUT_SECONDS" '
   def webhook($name; $selector; $path; $rules): {
@@ -896,11 +899,18 @@ write_apiserver_state() {
     namespaces: [namespace("default"; {}), namespace("istio-system"; {}),
                  namespace($canary; {"istio-injection": "enabled"})],
     services: [{
+      metadata: {name: "kubernetes", namespace: "default", labels: {component: "apiserver", provider: "kubernetes"}},
+      spec: {type: "ClusterIP", clusterIP: "203.0.113.1",
+             ports: [{name: "https", protocol: "TCP", port: 443, targetPort: $api_port}]}}, {
       metadata: {name: "istiod", namespace: "istio-system", labels: {app: "istiod", "istio.io/rev": "default"}},
       spec: {type: "ClusterIP", clusterIP: "'"$VIP"'", selector: {app: "istiod"},
              ports: [{name: "https-dns", protocol: "TCP", port: $xds_port, targetPort: $xds_port},
                      {name: "https-webhook", protocol: "TCP", port: 443, targetPort: $webhook_port}]}}],
     endpointslices: [{
+      metadata: {name: "kubernetes", namespace: "default", labels: {"kubernetes.io/service-name": "kubernetes"}},
+      addressType: "IPv4",
+      endpoints: [{addresses: [$api_ip], conditions: {ready: true}}],
+      ports: [{name: "https", protocol: "TCP", port: $api_port}]}, {
       metadata: {name: "istiod-lab01", namespace: "istio-system",
                  labels: {"kubernetes.io/service-name": "istiod", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
       addressType: "IPv4",

@@ -288,6 +288,11 @@ case "$CASE" in
       [ "${drops:-0}" -gt 0 ] || fail "the firewall dropped nothing: the API server's call did not cross it"
       echo "lab admission: the firewall dropped $drops packet(s) of the API server's calls"
     fi
+    # `down` ends the emulated API server with the rest of the lab.
+    apiserver_pid=$(cat "$STATE/pids/apiserver.pid")
+    alive "$apiserver_pid" || fail "the emulated API server died: $(tail -5 "$STATE/logs/apiserver.log")"
+    lab_down >/dev/null || fail "down reported leftovers"
+    ! alive "$apiserver_pid" || fail "down left the emulated API server (pid $apiserver_pid) running"
     ;;
 
   *)
