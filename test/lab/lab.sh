@@ -11,7 +11,10 @@
 #   | the API      |------+              +--------| a node: the DaemonSet's  |
 #   | server's     |      |              |        | vantage; kube-proxy's    |
 #   | network      |      |              |        | Service rules (nftables) |
-#   +--------------+      |              |        +--------------------------+
+#   | (`apiserver`:|      |              |        +--------------------------+
+#   |  emulated on |      |              |
+#   |  .10:443)    |      |              |
+#   +--------------+      |              |
 #                      .1 |              | .1      +-------------------------+
 #                  +------+--------------+----+ .20 | mplab-istiod            |
 #                  | mplab-fw   router +      |-----| istiod's pod:           |
@@ -35,6 +38,21 @@
 # the pod IP and port 15017, not the Service VIP: the control-plane vantage
 # does the same. The node vantage uses the Service names (VIPs) and the pod IP.
 #
+# The API server itself: no Kubernetes API server can run here, so `lab.sh
+# apiserver` starts the emulated one (test/integration/kube/fake_apiserver.py)
+# inside the control-plane network, on 198.51.100.10:443 - the private
+# cluster's endpoint, which kubectl (and meshprobe) on the nodes reach - with
+# a cluster describing the lab: the Service istiod and its EndpointSlice (the
+# pod IP, 15017), the webhook configurations (caBundle = the lab's webhook
+# caBundle, timeoutSeconds LAB_ADMISSION_TIMEOUT_SECONDS), the ConfigMap
+# istio-ca-root-cert and the canary namespace meshprobe-canary
+# (istio-injection=enabled). Its admission chain calls istiod with Go's
+# net/http from the control-plane network, so the firewall acts on that call
+# as it acts on the real API server's. While it runs, istiod's 15017 is Go's
+# webhook server as a whole (meshprobe-gopeer webhook-serve: /inject
+# injects, /validate denies the probe's invalid Gateway, /ready; --mode hang
+# when istiod hangs), not the test peer's answers by path.
+#
 # Usage (as root):
 #   lab.sh up                   build the lab (healthy) and start its servers
 #   lab.sh down                 remove everything the lab made; safe to repeat
@@ -48,12 +66,19 @@
 #   lab.sh page VANTAGE [PORT]  show that agent's pages on this machine's
 #                               http://127.0.0.1:PORT/ (default 9718) until Ctrl-C
 #   lab.sh exec VANTAGE CMD...  run a command inside the vantage's namespace
+#   lab.sh apiserver            start the emulated API server in the control-plane
+#                               network (198.51.100.10:443) and Go's webhook server on 15017
+#   lab.sh admission            `meshprobe check --kubeconfig` from the node: the
+#                               admission probes and one verdict per webhook (needs apiserver)
 #   lab.sh status               what runs, which scenario, the firewall and kube-proxy rules
 # VANTAGE is `node` or `cp` (the control-plane network).
 #
 # Environment:
 #   MESHPROBE      the meshprobe binary      (default: build/agent/meshprobe)
 #   TESTPEER       the test peer binary      (default: build/test/support/meshprobe-testpeer)
+#   GOPEER         the Go peer binary (`apiserver`: the admission chain's webhook client and
+#                  istiod's webhook server) (default: build/test/support/gopeer/meshprobe-gopeer)
+#   LAB_ADMISSION_TIMEOUT_SECONDS  the webhooks' timeoutSeconds in the emulated cluster (default 2)
 #   LAB_STATE_DIR  pids, logs, PKI, bundles  (default: /run/meshprobe-lab)
 #   LAB_LOCK_FILE  host-wide lock            (default: /run/lock/meshprobe-lab.lock)
 #   LAB_CHECK_TIMEOUT           per-probe timeout of `check` and `scenario` (default 2s)
@@ -76,11 +101,14 @@ LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
 MESHPROBE=${MESHPROBE:-$REPO_DIR/build/agent/meshprobe}
 TESTPEER=${TESTPEER:-$REPO_DIR/build/test/support/meshprobe-testpeer}
+GOPEER=${GOPEER:-$REPO_DIR/build/test/support/gopeer/meshprobe-gopeer}
+FAKE_APISERVER=$REPO_DIR/test/integration/kube/fake_apiserver.py
 STATE=${LAB_STATE_DIR:-/run/meshprobe-lab}
 LAB_LOCK=${LAB_LOCK_FILE:-/run/lock/meshprobe-lab.lock}
 CHECK_TIMEOUT=${LAB_CHECK_TIMEOUT:-2s}
 AGENT_INTERVAL=${LAB_AGENT_INTERVAL:-2s}
 AGENT_TIMEOUT=${LAB_AGENT_TIMEOUT:-1s}
+ADMISSION_TIMEOUT_SECONDS=${LAB_ADMISSION_TIMEOUT_SECONDS:-2}
 
 # --- names and addresses --------------------------------------------------
 # Fixed names with one prefix, so `down` can always find what to remove.
@@ -111,6 +139,13 @@ VIP=203.0.113.10
 VIP_REV=203.0.113.11
 WEBHOOK_PORT=15017
 XDS_PORT=15012
+
+# The emulated API server (`lab.sh apiserver`): the private cluster's endpoint.
+API_IP=$CP_IP
+API_PORT=443
+API_TOKEN=meshprobe-lab-token
+CANARY_NAMESPACE=meshprobe-canary
+ISTIOD_POD="istiod-5f8d7c-lab01"  # the pod behind the EndpointSlice
 
 # The lab's two CA bundles, as a cluster holds them:
 #   caBundle  - the webhook configurations' caBundle: what the API server trusts
@@ -305,7 +340,8 @@ nft_in() { ip netns exec "$1" nft -f -; }
 
 # Starts a long-running lab process NAME in namespace NS, detached from this
 # shell (its own session, output to a log), marked with LAB_MARK, and records
-# its pid. With WAIT_READY (the default) waits for the test peer's "ready".
+# its pid. With WAIT_READY (the default) waits for a line matching
+# READY_PATTERN in its output (default: the test peer's "ready").
 start_process() {
   local name=$1 ns=$2
   shift 2
@@ -318,7 +354,7 @@ start_process() {
   if [ "${WAIT_READY:-1}" = 1 ]; then
     local _
     for _ in $(seq 1 100); do
-      grep -q '^ready' "$out" && return 0
+      grep -q "${READY_PATTERN:-^ready}" "$out" && return 0
       alive "$(cat "$STATE/pids/$name.pid")" || break
       sleep 0.05
     done
@@ -549,10 +585,20 @@ set_istiod() {
       return 0 ;;
     *) die "istiod: unknown state $1" ;;
   esac
-  ensure_process istiod-webhook "$NS_ISTIOD" "$TESTPEER" serve --mode tls_http \
-    --listen "$POD_IP:$WEBHOOK_PORT" --cert "$cert" --key "$key" \
-    --status 404 --path-status /ready=200 --path-status /inject=400 --path-status /validate=400 \
-    --also-h2 "${webhook_extra[@]}"
+  if [ -f "$STATE/apiserver/marker" ]; then
+    # The API server's admission chain calls 15017 with AdmissionReviews:
+    # Go's webhook server answers them as istiod does. It prints its address
+    # once it listens.
+    local mode=istiod
+    [ "$1" = hung ] && mode=hang
+    READY_PATTERN="^$POD_IP:$WEBHOOK_PORT\$" ensure_process istiod-webhook "$NS_ISTIOD" \
+      "$GOPEER" webhook-serve --mode "$mode" --listen "$POD_IP:$WEBHOOK_PORT" --cert "$cert" --key "$key"
+  else
+    ensure_process istiod-webhook "$NS_ISTIOD" "$TESTPEER" serve --mode tls_http \
+      --listen "$POD_IP:$WEBHOOK_PORT" --cert "$cert" --key "$key" \
+      --status 404 --path-status /ready=200 --path-status /inject=400 --path-status /validate=400 \
+      --also-h2 "${webhook_extra[@]}"
+  fi
   ensure_process istiod-xds "$NS_ISTIOD" "$TESTPEER" serve --mode tls_h2 \
     --listen "$POD_IP:$XDS_PORT" --cert "$cert" --key "$key"
   echo "$1" >"$STATE/istiod"
@@ -617,6 +663,8 @@ apply_scenario() {
   set_cabundle "$cabundle"
   set_discovery "$discovery"
   echo "$1" >"$STATE/scenario"
+  # A running emulated API server follows: its cluster holds the caBundle.
+  [ -f "$STATE/apiserver/marker" ] && write_apiserver_state
   # A running agent follows: it reloads its config when the file changes.
   for key in node cp; do
     [ -f "$STATE/agent-$key.yaml" ] && write_agent_config "$key" "$STATE/agent-$key.yaml"
@@ -805,6 +853,140 @@ lab_apply() {
   log "scenario $1 applied: $(scenario_line "$1" | cut -d'|' -f3)"
 }
 
+# --- the emulated API server ---------------------------------------------------
+# Exits 77 ("skipped") when the emulated API server cannot run here.
+require_apiserver_tools() {
+  command -v python3 >/dev/null || { echo "SKIP: the emulated API server needs python3 (run .ci/install-deps)"; exit 77; }
+  [ -x "$GOPEER" ] || { echo "SKIP: no Go peer at $GOPEER (build meshprobe-gopeer, or set GOPEER): the emulated API server calls webhooks with it"; exit 77; }
+}
+
+# The emulated cluster, as the API server would return it: the lab's istiod
+# (Service istiod, 443 -> the pod's 15017; its EndpointSlice with the pod
+# IP), the webhook configurations trusting the lab's webhook caBundle and
+# calling istiod through the Service (the API server dials the ready
+# endpoint: the pod IP and 15017), the mesh root ConfigMap, the canary
+# namespace, and the Service default/kubernetes whose EndpointSlice holds the
+# API server's own address (the control plane's, as a cluster publishes it).
+# Replaced in one rename: the emulator re-reads it when it changes.
+write_apiserver_state() {
+  jq -n --arg token "$API_TOKEN" --arg ca "$(base64 -w0 <"$BUNDLE_CABUNDLE")" \
+        --arg root "$(cat "$BUNDLE_ROOT")" --arg pod_ip "$POD_IP" --arg pod "$ISTIOD_POD" \
+        --arg canary "$CANARY_NAMESPACE" --arg node "$NS_ISTIOD" --arg api_ip "$API_IP" \
+        --argjson api_port "$API_PORT" \
+        --argjson webhook_port "$WEBHOOK_PORT" --argjson xds_port "$XDS_PORT" \
+        --argjson timeout "$ADMISSION_TIMEOUT_SECONDS" '
+  def webhook($name; $selector; $path; $rules): {
+    name: $name, admissionReviewVersions: ["v1beta1", "v1"], sideEffects: "None",
+    failurePolicy: "Fail", matchPolicy: "Equivalent", timeoutSeconds: $timeout,
+    clientConfig: {service: {namespace: "istio-system", name: "istiod", path: $path, port: 443}, caBundle: $ca},
+    namespaceSelector: $selector, rules: $rules};
+  def namespace($name; $labels): {metadata: {name: $name, labels: ({"kubernetes.io/metadata.name": $name} + $labels)},
+                                  status: {phase: "Active"}};
+  {
+    token: $token,
+    # The proxy subresource dial (the builtin istiod-webhook-from-apiserver):
+    # short, as the lab keeps its timings small.
+    dial_timeout: 1.0,
+    mutatingwebhookconfigurations: [{
+      metadata: {name: "istio-sidecar-injector", labels: {"istio.io/rev": "default", app: "sidecar-injector"}},
+      webhooks: [webhook("namespace.sidecar-injector.istio.io";
+                   {matchExpressions: [{key: "istio-injection", operator: "In", values: ["enabled"]}]}; "/inject";
+                   [{operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "*"}])]}],
+    validatingwebhookconfigurations: [{
+      metadata: {name: "istio-validator-istio-system", labels: {"istio.io/rev": "default"}},
+      webhooks: [webhook("rev.validation.istio.io"; {}; "/validate";
+                   [{operations: ["CREATE", "UPDATE"], apiGroups: ["networking.istio.io"], apiVersions: ["*"], resources: ["*"]}])]}],
+    namespaces: [namespace("default"; {}), namespace("istio-system"; {}),
+                 namespace($canary; {"istio-injection": "enabled"})],
+    services: [{
+      metadata: {name: "kubernetes", namespace: "default", labels: {component: "apiserver", provider: "kubernetes"}},
+      spec: {type: "ClusterIP", clusterIP: "203.0.113.1",
+             ports: [{name: "https", protocol: "TCP", port: 443, targetPort: $api_port}]}}, {
+      metadata: {name: "istiod", namespace: "istio-system", labels: {app: "istiod", "istio.io/rev": "default"}},
+      spec: {type: "ClusterIP", clusterIP: "'"$VIP"'", selector: {app: "istiod"},
+             ports: [{name: "https-dns", protocol: "TCP", port: $xds_port, targetPort: $xds_port},
+                     {name: "https-webhook", protocol: "TCP", port: 443, targetPort: $webhook_port}]}}],
+    endpointslices: [{
+      metadata: {name: "kubernetes", namespace: "default", labels: {"kubernetes.io/service-name": "kubernetes"}},
+      addressType: "IPv4",
+      endpoints: [{addresses: [$api_ip], conditions: {ready: true}}],
+      ports: [{name: "https", protocol: "TCP", port: $api_port}]}, {
+      metadata: {name: "istiod-lab01", namespace: "istio-system",
+                 labels: {"kubernetes.io/service-name": "istiod", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+      addressType: "IPv4",
+      endpoints: [{addresses: [$pod_ip], conditions: {ready: true, serving: true, terminating: false},
+                   targetRef: {kind: "Pod", namespace: "istio-system", name: $pod}, nodeName: $node}],
+      ports: [{name: "https-webhook", protocol: "TCP", port: $webhook_port},
+              {name: "https-dns", protocol: "TCP", port: $xds_port}]}],
+    configmaps: [{metadata: {name: "istio-ca-root-cert", namespace: "istio-system"}, data: {"root-cert.pem": $root}}],
+    pods: [{metadata: {name: $pod, namespace: "istio-system"}, status: {podIP: $pod_ip}}]
+  }' >"$STATE/apiserver/state.json.new"
+  mv -f "$STATE/apiserver/state.json.new" "$STATE/apiserver/state.json"
+}
+
+# A kubeconfig for the emulated API server, as a node's kubectl has it.
+write_kubeconfig() {
+  cat >"$STATE/apiserver/kubeconfig.yaml" <<YAML
+# written by test/lab/lab.sh: the emulated API server in the control-plane network
+apiVersion: v1
+kind: Config
+current-context: lab
+clusters:
+- name: mplab
+  cluster:
+    server: https://$API_IP:$API_PORT
+    certificate-authority-data: $(base64 -w0 <"$STATE/apiserver/pki/ca.pem")
+contexts:
+- name: lab
+  context: {cluster: mplab, user: meshprobe}
+users:
+- name: meshprobe
+  user:
+    token: $API_TOKEN
+YAML
+}
+
+# Starts the emulated API server inside the control-plane network and makes
+# istiod's 15017 Go's webhook server. Safe to repeat (it restarts).
+lab_apiserver() {
+  require_up
+  require_apiserver_tools
+  mkdir -p "$STATE/apiserver"
+  [ -f "$STATE/apiserver/pki/leaf.pem" ] \
+    || "$TESTPEER" pki "$STATE/apiserver/pki" --san "$API_IP" >/dev/null
+  touch "$STATE/apiserver"/marker
+  write_apiserver_state
+  write_kubeconfig
+  # istiod as it is now, with the webhook server that answers AdmissionReviews.
+  set_istiod "$(cat "$STATE/istiod")"
+  # Started afresh, so the port file it writes once it listens is its own.
+  stop_process apiserver
+  rm -f "$STATE/apiserver/port"
+  WAIT_READY=0 start_process apiserver "$NS_CP" python3 "$FAKE_APISERVER" \
+    --state "$STATE/apiserver/state.json" --cert "$STATE/apiserver/pki/leaf.pem" \
+    --key "$STATE/apiserver/pki/leaf-key.pem" --listen "$API_IP" --port "$API_PORT" \
+    --port-file "$STATE/apiserver/port" --log "$STATE/logs/apiserver-requests.log" --gopeer "$GOPEER"
+  local _
+  for _ in $(seq 1 100); do
+    [ -s "$STATE/apiserver/port" ] && break
+    alive "$(cat "$STATE/pids/apiserver.pid")" || break
+    sleep 0.05
+  done
+  [ -s "$STATE/apiserver/port" ] || die "the emulated API server did not start: $(cat "$STATE/logs/apiserver.log")"
+  log "apiserver: emulated at https://$API_IP:$API_PORT inside $NS_CP (webhooks' timeoutSeconds" \
+      "$ADMISSION_TIMEOUT_SECONDS); kubeconfig $STATE/apiserver/kubeconfig.yaml; istiod's 15017 is Go's webhook server"
+}
+
+# `meshprobe check --kubeconfig` from the node with ARGS (e.g. --output json):
+# the builtin Kubernetes set, the admission probes in the canary namespace,
+# one verdict per webhook. The probes keep their own timeouts: the admission
+# probe's must outlast the webhooks' timeoutSeconds.
+admission_check() {
+  [ -f "$STATE/apiserver/marker" ] || die "the emulated API server is not running (lab.sh apiserver)"
+  in_ns "$NS_NODE" "$MESHPROBE" check --kubeconfig "$STATE/apiserver/kubeconfig.yaml" \
+    --vantage node "$@"
+}
+
 # --- the agent -----------------------------------------------------------------
 write_agent_config() {
   local key=$1 file=$2 vantage label url bundle server expect what
@@ -941,7 +1123,7 @@ lab_main() {
   local command=${1:-help}
   shift || true
   case "$command" in
-    up|down|scenario|apply|agent)
+    up|down|scenario|apply|agent|apiserver)
       require_lab_host
       acquire_lab_lock "${LAB_LOCK_WAIT:-0}" "lab.sh $command" ;;
   esac
@@ -956,6 +1138,8 @@ lab_main() {
     curl) [ $# -ge 1 ] || die "usage: lab.sh curl node|cp [PATH]"; lab_curl "$@" ;;
     page) [ $# -ge 1 ] || die "usage: lab.sh page node|cp [PORT]"; lab_page "$@" ;;
     exec) [ $# -ge 2 ] || die "usage: lab.sh exec node|cp CMD..."; local ns; ns=$(vantage_ns "$1"); shift; in_ns "$ns" "$@" ;;
+    apiserver) lab_apiserver ;;
+    admission) require_up; admission_check --color never ;;
     status) lab_status ;;
     help|-h|--help) usage ;;
     *) usage >&2; exit 2 ;;

@@ -19,6 +19,12 @@
 #   cleanup_after_failure   a scenario test with a deliberately wrong
 #                           expectation fails and leaves nothing behind; a lab
 #                           with agents is removed by `down`, twice
+#   admission:NAME          the emulated API server in the control-plane
+#                           network (`lab.sh apiserver`), scenario NAME
+#                           (healthy or firewall), then `check --kubeconfig`
+#                           from the node: the inject admission probe and the
+#                           webhook's verdict must say what the API server's
+#                           own call met (needs GOPEER and python3)
 #
 # Needs root; exits 77 (skipped) otherwise. The lab's names are fixed, so
 # these tests hold the CTest resource lock `lab`.
@@ -225,6 +231,68 @@ case "$CASE" in
     left=$(leftovers)
     [ -z "$left" ] || fail "down left behind: $left"
     echo "lab: down removed namespaces, processes, /etc/netns entries and state; a second down is a no-op"
+    ;;
+
+  admission:*)
+    name=${CASE#admission:}
+    case "$name" in healthy|firewall) ;; *) echo "unknown admission scenario: $name"; exit 2 ;; esac
+    require_apiserver_tools
+    lab_up
+    lab_apiserver
+    apply_scenario "$name"
+    out=$STATE/checks/admission-$name.json
+    started=$(now_ms)
+    rc=0
+    admission_check --output json >"$out" 2>"$STATE/checks/admission-$name.err" || rc=$?
+    took_ms=$(( $(now_ms) - started ))
+    # What an engineer would read: the table, with its WEBHOOKS section.
+    admission_check --color never 2>&1 | sed 's/^/  | /' || true
+    echo "lab admission scenario=$name check_seconds=$(seconds "$took_ms") exit=$rc"
+    expect_json() {  # expect_json WHAT JQ_FILTER: the check's JSON must match
+      jq -e "$2" "$out" >/dev/null \
+        || fail "$1: $(jq -c '{results: [.results[] | {name, diagnosis, message}], verdicts}' "$out" 2>/dev/null \
+                        || cat "$out" "$STATE/checks/admission-$name.err")"
+    }
+    inject='.results[] | select(.name == "injection-dry-run")'
+    verdict='.verdicts[] | select(.webhook == "namespace.sidecar-injector.istio.io")'
+    # From the node, istiod's pod answers on 15017 in both scenarios: the
+    # agent's own view, which the verdict weighs against the API server's.
+    expect_json "the node does not reach istiod's pod" \
+      '.results[] | select(.name == "istiod-webhook-pods") | .diagnosis == "ok" and .address == "'"$POD_IP"'"'
+    if [ "$name" = healthy ]; then
+      [ "$rc" = 0 ] || fail "check exited $rc on a healthy lab"
+      expect_json "the inject dry run did not come back with a sidecar" \
+        "$inject"' | .diagnosis == "ok" and .vantage == "apiserver" and (.message | test("istio-proxy"))'
+      expect_json "the validation dry run was not denied by istiod" \
+        '.results[] | select(.name == "validation-dry-run") | .diagnosis == "ok"'
+      expect_json "the injector's verdict is not a confirmed ok" \
+        "$verdict"' | .diagnosis == "ok" and .hop == "none" and .confirmed'
+    else
+      [ "$rc" = 1 ] || fail "check exited $rc, not 1, behind the firewall"
+      # The API server's words: Go's net/http, dialling the pod from the
+      # control-plane network through the firewall that drops 15017.
+      expect_json "the inject probe does not carry the API server's words" \
+        "$inject"' | (.diagnosis == "tcp_timeout" or .diagnosis == "webhook_timeout") and .vantage == "apiserver"
+          and (.message | test("failed calling webhook \"namespace.sidecar-injector.istio.io\": failed to call webhook: Post \"https://istiod.istio-system.svc:443/inject"))
+          and (.message | test("dial tcp '"$POD_IP:$WEBHOOK_PORT"': i/o timeout|context deadline exceeded"))'
+      expect_json "the injector's verdict does not name the firewall" \
+        "$verdict"' | (.diagnosis == "tcp_timeout" or .diagnosis == "webhook_timeout")
+          and .hop == "control_plane_network" and .confirmed
+          and (.message | test("the API server cannot reach istiod pod '"$ISTIOD_POD $POD_IP:$WEBHOOK_PORT"'"))
+          and (.message | test("while this agent in the pod network reaches it: a firewall between the control plane and the nodes"))
+          and (.message | test("blocks TCP '"$WEBHOOK_PORT"'"))
+          and (.remedy | test("'"$WEBHOOK_PORT"'"))'
+      # The call really went through the firewall: its drop rule counted it.
+      drops=$(in_ns "$NS_FW" nft list chain inet private_cluster control_plane_to_nodes \
+                | awk '/counter packets/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
+      [ "${drops:-0}" -gt 0 ] || fail "the firewall dropped nothing: the API server's call did not cross it"
+      echo "lab admission: the firewall dropped $drops packet(s) of the API server's calls"
+    fi
+    # `down` ends the emulated API server with the rest of the lab.
+    apiserver_pid=$(cat "$STATE/pids/apiserver.pid")
+    alive "$apiserver_pid" || fail "the emulated API server died: $(tail -5 "$STATE/logs/apiserver.log")"
+    lab_down >/dev/null || fail "down reported leftovers"
+    ! alive "$apiserver_pid" || fail "down left the emulated API server (pid $apiserver_pid) running"
     ;;
 
   *)

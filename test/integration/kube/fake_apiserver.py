@@ -54,7 +54,11 @@ test swaps a caBundle between two reads by rewriting it:
    "faults": [{"path": "/api/v1/namespaces", "status": 503, "times": 2}]}
 
 Usage: fake_apiserver.py --state FILE --cert PEM --key PEM --port-file FILE
-                         [--client-ca PEM] [--log FILE] [--gopeer meshprobe-gopeer]
+                         [--listen ADDRESS] [--port PORT] [--client-ca PEM] [--log FILE]
+                         [--gopeer meshprobe-gopeer]
+
+--port defaults to 0 (a free port, written to --port-file); the lab binds 443,
+where a cluster's API server endpoint listens.
 """
 
 import argparse
@@ -584,11 +588,12 @@ def main():
     parser.add_argument("--client-ca")
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--listen", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log")
     parser.add_argument("--gopeer", help="meshprobe-gopeer, the admission chain's webhook client")
     args = parser.parse_args()
 
-    server = Server((args.listen, 0), Handler)
+    server = Server((args.listen, args.port), Handler)
     server.state = State(args.state)
     server.state.get()
     server.admission = (fake_admission.AdmissionChain(args.gopeer, objects, status, ready_endpoint)
