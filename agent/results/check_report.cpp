@@ -351,6 +351,16 @@ std::string render_summary(const std::vector<ProbeResult>& results, std::string_
     line += ", " + painter.paint(fmt::format("{} hygiene {}", findings,
                                              findings == 1 ? "finding" : "findings"),
                                  findings == 0 && hygiene->error.empty() ? kGreen : kRed);
+    // A broken verdict may rest on no failed probe and no finding (the API
+    // server's observed failed calls): the line must not read all green.
+    const auto broken = std::count_if(
+        hygiene->verdicts.begin(), hygiene->verdicts.end(),
+        [](const kube::WebhookVerdict& verdict) { return verdict.diagnosis != Diagnosis::ok; });
+    if (broken > 0) {
+      line += ", " +
+              painter.paint(
+                  fmt::format("{} {} failing", broken, broken == 1 ? "webhook" : "webhooks"), kRed);
+    }
   }
   if (!vantage.empty()) line += fmt::format(" (vantage {})", printable(vantage));
   return line + '\n';

@@ -311,6 +311,27 @@ TEST(CheckTable, ListsTheObservedFailures) {
   EXPECT_THAT(table, HasSubstr("webhook_timeout  ReplicaSet shop/cart-7d9"));
 }
 
+TEST(CheckTable, TheSummaryCountsFailingWebhooks) {
+  HygieneReport report;
+  report.ran = true;
+  kube::WebhookVerdict verdict;
+  verdict.webhook = "namespace.sidecar-injector.istio.io";
+  verdict.diagnosis = Diagnosis::webhook_timeout;
+  verdict.hop = std::string(kube::kHopWebhookCall);
+  report.verdicts.push_back(verdict);
+  EXPECT_THAT(render_table({}, "bastion", false, &report),
+              HasSubstr("0 hygiene findings, 1 webhook failing (vantage bastion)"));
+}
+
+TEST(CheckTable, TheSummaryHasNoFailingWebhooksWhenEveryVerdictIsOk) {
+  HygieneReport report;
+  report.ran = true;
+  kube::WebhookVerdict verdict;
+  verdict.hop = std::string(kube::kHopInferred);
+  report.verdicts.push_back(verdict);
+  EXPECT_THAT(render_table({}, "bastion", false, &report), Not(HasSubstr("failing")));
+}
+
 TEST(Status, CarriesTheObservedFailures) {
   ResultsStore store;
   KubeStatus kube;
