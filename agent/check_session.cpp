@@ -105,7 +105,12 @@ bool CheckRound::passed() const {
   const bool all_ok =
       std::all_of(results.begin(), results.end(), [](const ProbeResult& r) { return r.success; });
   const bool hygiene_ok = hygiene.findings.empty() && hygiene.incomplete_checks.empty();
-  return all_ok && hygiene_ok;
+  // A broken verdict with every probe passing and no finding rests on the
+  // API server's own failed calls (the observed FailedCreate events).
+  const bool verdicts_ok =
+      std::none_of(hygiene.verdicts.begin(), hygiene.verdicts.end(),
+                   [](const kube::WebhookVerdict& v) { return v.diagnosis != Diagnosis::ok; });
+  return all_ok && hygiene_ok && verdicts_ok;
 }
 
 struct CheckSession::Impl {

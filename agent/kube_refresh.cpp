@@ -100,6 +100,7 @@ void KubeRefresh::on_read(KubeSnapshot snapshot) {
   status_.errors = std::move(errors);
   status_.last_refresh = snapshot.read_at;
   status_.last_refresh_ok = status_.errors.empty();
+  record_observed(snapshot);
   snapshot_ = std::move(snapshot);
   on_snapshot_();
 
@@ -140,7 +141,30 @@ void KubeRefresh::on_hygiene(std::uint64_t generation, HygieneReport report) {
     log_.warn("hygiene_unavailable", {{"error", report.error}});
   }
   metrics_.set_hygiene(report);
+  // The run counted one list; the agent's counters span every list.
+  report.observed = observed_.failures();
   status_.hygiene = std::move(report);
+}
+
+void KubeRefresh::record_observed(const KubeSnapshot& snapshot) {
+  record_failed_creates(observed_, snapshot);
+  const kube::ObservedFailures& observed = observed_.failures();
+  metrics_.set_observed(observed);
+  status_.hygiene.observed = observed;
+  // A line for each of the newest failures once, and again when its count grows.
+  std::set<std::string> current;
+  for (const kube::ObservedFailure& failure : observed.recent) {
+    std::string key = failure.object + " " + failure.time + " " + std::to_string(failure.count);
+    if (!logged_failures_.contains(key)) {
+      log_.warn("webhook_call_failed", {{"object", failure.object},
+                                        {"webhook", failure.webhook},
+                                        {"diagnosis", code(failure.diagnosis)},
+                                        {"time", failure.time},
+                                        {"message", failure.message}});
+    }
+    current.insert(std::move(key));
+  }
+  logged_failures_ = std::move(current);
 }
 
 void KubeRefresh::schedule_next() {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,7 @@ class KubeRefresh {
   void on_read(KubeSnapshot snapshot);
   void on_hygiene(std::uint64_t generation, HygieneReport report);
   void schedule_next();
+  void record_observed(const KubeSnapshot& snapshot);
 
   boost::asio::io_context& io_;
   Prober& prober_;
@@ -66,6 +68,10 @@ class KubeRefresh {
   std::optional<KubeSnapshot> snapshot_;
   KubeStatus status_;
   KubeMetrics metrics_;
+  // The FailedCreate events since this agent started: each snapshot's list
+  // adds what is new, so the counters survive refreshes.
+  kube::ObservedFailureLog observed_;
+  std::set<std::string> logged_failures_;  // the recent failures already logged
   bool reading_ = false;
   bool read_again_ = false;  // the config changed while a read was running
   bool stopping_ = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "kube/client/reads.h"
@@ -23,6 +24,8 @@ constexpr std::array<HygieneCheck, kHygieneCodes.size()> kChecks = {{
     {kCaMismatch, bit(ViewRead::services), kWebhookLists},
     {kInjectionLabelUnmatched, bit(ViewRead::mutating) | bit(ViewRead::namespaces), 0},
     {kValidationNotEnforced, bit(ViewRead::validating), 0},
+    // Which namespaces are selected needs the injector webhooks.
+    {kSidecarMissing, bit(ViewRead::mutating) | bit(ViewRead::namespaces) | bit(ViewRead::pods), 0},
 }};
 
 constexpr bool checks_follow_codes() {
@@ -53,6 +56,7 @@ constexpr std::string_view read_name(ViewRead read) {
     case ViewRead::validating: return "ValidatingWebhookConfigurations";
     case ViewRead::namespaces: return "Namespaces";
     case ViewRead::services: return "Services";
+    case ViewRead::pods: return "Pods";
   }
   return "";
 }
@@ -63,12 +67,15 @@ const ApiAccess& read_access(ViewRead read) {
     case ViewRead::validating: return access::kListValidating;
     case ViewRead::namespaces: return access::kListNamespaces;
     case ViewRead::services: return access::kListServices;
+    case ViewRead::pods: return access::kListPods;
   }
   return access::kListServices;
 }
 
 constexpr std::string_view kRevisionLabel = "istio.io/rev";
 constexpr std::string_view kInjectionLabel = "istio-injection";
+constexpr std::string_view kInjectOptIn = "sidecar.istio.io/inject";
+constexpr std::string_view kSidecarContainer = "istio-proxy";
 
 Finding make_finding(std::string_view code, std::string object, std::string webhook,
                      std::string message) {
@@ -142,21 +149,22 @@ std::optional<std::string> injection_request(const Namespace& ns) {
   return std::nullopt;
 }
 
+bool selected_by_injector(const Namespace& ns, const ClusterView& view) {
+  for (const WebhookConfiguration& config : view.mutating) {
+    for (const Webhook& hook : config.webhooks) {
+      if (!calls_istio_service(hook, view)) continue;
+      if (!hook.namespace_selector || hook.namespace_selector->matches(ns.labels)) return true;
+    }
+  }
+  return false;
+}
+
 void check_injection_labels(const ClusterView& view, std::vector<Finding>& out) {
   if (!check_runs(view, kInjectionLabelUnmatched)) return;
   for (const Namespace& ns : view.namespaces) {
     const auto request = injection_request(ns);
     if (!request) continue;
-    bool selected = false;
-    for (const WebhookConfiguration& config : view.mutating) {
-      for (const Webhook& hook : config.webhooks) {
-        if (!calls_istio_service(hook, view)) continue;
-        if (!hook.namespace_selector || hook.namespace_selector->matches(ns.labels)) {
-          selected = true;
-        }
-      }
-    }
-    if (selected) continue;
+    if (selected_by_injector(ns, view)) continue;
     out.push_back(
         make_finding(kInjectionLabelUnmatched, "Namespace/" + ns.name, "",
                      "is labelled " + *request +
@@ -164,7 +172,76 @@ void check_injection_labels(const ClusterView& view, std::vector<Finding>& out) 
   }
 }
 
+bool opted_out(const Pod& pod) {
+  const auto says_false = [](const std::map<std::string, std::string>& values) {
+    const auto found = values.find(std::string(kInjectOptIn));
+    return found != values.end() && found->second == "false";
+  };
+  return says_false(pod.labels) || says_false(pod.annotations);
+}
+
+bool has_sidecar(const Pod& pod) {
+  for (const Container& container : pod.containers) {
+    if (container.name == kSidecarContainer) return true;
+  }
+  for (const Container& container : pod.init_containers) {
+    if (container.name == kSidecarContainer && container.restart_policy == "Always") return true;
+  }
+  return false;
+}
+
+bool injection_disabled(const ClusterView& view, const std::string& ns) {
+  const auto found = std::ranges::find(view.namespaces, ns, &Namespace::name);
+  if (found == view.namespaces.end()) return false;
+  const auto label = found->labels.find(std::string(kInjectionLabel));
+  return label != found->labels.end() && label->second == "disabled";
+}
+
+void check_sidecars(const ClusterView& view, std::vector<Finding>& out) {
+  if (!check_runs(view, kSidecarMissing)) return;
+  std::map<std::string, std::vector<const Pod*>> by_namespace;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const Pod& pod : view.sidecarless_pods) {
+    if (!missing_sidecar(pod) || injection_disabled(view, pod.ns)) continue;
+    if (!seen.emplace(pod.ns, pod.name).second) continue;  // listed by both reads
+    by_namespace[pod.ns].push_back(&pod);
+  }
+  for (auto& [ns, pods] : by_namespace) {
+    // RFC 3339 in UTC sorts as text; the earliest is when injection broke.
+    std::ranges::sort(pods, [](const Pod* a, const Pod* b) {
+      return std::tie(a->creation_timestamp, a->name) < std::tie(b->creation_timestamp, b->name);
+    });
+    std::string named;
+    for (std::size_t i = 0; i < pods.size() && i < kSidecarMissingNamed; ++i) {
+      if (!named.empty()) named += ", ";
+      named += pods[i]->name + " (created " + pods[i]->creation_timestamp + ")";
+    }
+    if (pods.size() > kSidecarMissingNamed) {
+      named += " and " + std::to_string(pods.size() - kSidecarMissingNamed) + " more";
+    }
+    out.push_back(make_finding(
+        kSidecarMissing, "Namespace/" + ns, "",
+        std::to_string(pods.size()) + " running " + (pods.size() == 1 ? "pod has" : "pods have") +
+            " no istio-proxy sidecar though injection is asked for: " + named +
+            "; the earliest was created " + pods.front()->creation_timestamp +
+            ": injection was skipped or failed from then on (see the webhook's observed "
+            "failures)"));
+  }
+}
+
 }  // namespace
+
+bool missing_sidecar(const Pod& pod) {
+  return pod.phase == "Running" && !pod.host_network && !opted_out(pod) && !has_sidecar(pod);
+}
+
+std::vector<std::string> pods_to_read(const ClusterView& view) {
+  std::vector<std::string> out;
+  for (const Namespace& ns : view.namespaces) {
+    if (injection_request(ns) && selected_by_injector(ns, view)) out.push_back(ns.name);
+  }
+  return out;
+}
 
 std::string_view hygiene_remedy(std::string_view code) {
   if (code == kCaBundleMissing) {
@@ -190,8 +267,42 @@ std::string_view hygiene_remedy(std::string_view code) {
     return "make sure the API server reaches istiod on 15017 (see the apiserver vantage and "
            "tcp_timeout: on private clusters, allow the control-plane CIDR to the nodes)";
   }
+  if (code == kSidecarMissing) {
+    return "fix what kept the injector from being called (the webhook's verdict and its observed "
+           "failures say which hop), then recreate the pods (kubectl -n NS rollout restart "
+           "deployment/NAME); a pod meant to run without a sidecar should carry the label "
+           "sidecar.istio.io/inject=false";
+  }
   return "";
 }
+
+namespace {
+
+// Only the namespaces that ask for injection are listed (every pod of each,
+// paged), and one cluster-wide list selects the pods that ask for it
+// themselves: a cluster's other pods are never read.
+void read_sidecarless_pods(KubeApi& api, ClusterView& view) {
+  if (!view.has(ViewRead::mutating) || !view.has(ViewRead::namespaces)) {
+    view.unread.emplace(ViewRead::pods, "not read: it needs the injector webhooks and namespaces");
+    return;
+  }
+  const auto keep = [&view](Expected<std::vector<Pod>> listed) {
+    if (!listed) {
+      view.unread.emplace(ViewRead::pods, listed.error().message);
+      return false;
+    }
+    for (Pod& pod : *listed) {
+      if (missing_sidecar(pod)) view.sidecarless_pods.push_back(std::move(pod));
+    }
+    return true;
+  };
+  for (const std::string& ns : pods_to_read(view)) {
+    if (!keep(api.list_pods(ns))) return;
+  }
+  keep(api.list_pods_labelled(std::string(kInjectPodSelector)));
+}
+
+}  // namespace
 
 ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace) {
   ClusterView view;
@@ -213,6 +324,7 @@ ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace) 
   } else {
     view.unread.emplace(ViewRead::services, services.error().message);
   }
+  read_sidecarless_pods(api, view);
   return view;
 }
 
@@ -239,7 +351,7 @@ std::vector<std::string> check_rbac(std::string_view check, const std::string& i
   const HygieneCheck* found = find_check(check);
   if (found == nullptr) return rules;
   for (ViewRead read : {ViewRead::mutating, ViewRead::validating, ViewRead::namespaces,
-                        ViewRead::services}) {
+                        ViewRead::services, ViewRead::pods}) {
     if (((found->needs | found->covers) & bit(read)) != 0) {
       rules.push_back(describe_access(read_access(read), istio_namespace));
     }
@@ -265,8 +377,8 @@ std::vector<CheckNote> incomplete_check_notes(const ClusterView& view) {
     const std::string ran = check_runs(view, check.name)
                                 ? "ran on part of what it reads (its findings there stand)"
                                 : "could not run";
-    notes.push_back({std::string(check.name), "check " + std::string(check.name) + " " + ran +
-                                                  ": " + why,
+    notes.push_back({std::string(check.name),
+                     "check " + std::string(check.name) + " " + ran + ": " + why,
                      check_rbac(check.name, view.istio_namespace)});
   }
   return notes;
@@ -277,6 +389,7 @@ std::vector<Finding> check_webhooks(const ClusterView& view) {
   for (const WebhookConfiguration& config : view.mutating) check_configuration(config, view, out);
   for (const WebhookConfiguration& config : view.validating) check_configuration(config, view, out);
   check_injection_labels(view, out);
+  check_sidecars(view, out);
   sort_findings(out);
   return out;
 }

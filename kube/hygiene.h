@@ -29,11 +29,12 @@ inline constexpr std::string_view kStaleRevision = "webhook_stale_revision";
 inline constexpr std::string_view kCaMismatch = "webhook_ca_mismatch";
 inline constexpr std::string_view kInjectionLabelUnmatched = "injection_label_unmatched";
 inline constexpr std::string_view kValidationNotEnforced = "webhook_validation_not_enforced";
+inline constexpr std::string_view kSidecarMissing = "sidecar_missing";
 
 // In the order findings are listed.
-inline constexpr std::array<std::string_view, 5> kHygieneCodes = {
-    kCaBundleMissing, kStaleRevision, kCaMismatch, kInjectionLabelUnmatched,
-    kValidationNotEnforced};
+inline constexpr std::array<std::string_view, 6> kHygieneCodes = {
+    kCaBundleMissing,         kStaleRevision,         kCaMismatch,
+    kInjectionLabelUnmatched, kValidationNotEnforced, kSidecarMissing};
 
 std::string_view hygiene_remedy(std::string_view code);
 
@@ -49,7 +50,7 @@ struct Finding {
 // The lists the checks read from the cluster, each on its own: one that
 // fails (a 403, a kind the API server does not serve) costs only the checks
 // that need it.
-enum class ViewRead : std::uint8_t { mutating, validating, namespaces, services };
+enum class ViewRead : std::uint8_t { mutating, validating, namespaces, services, pods };
 
 // What the checks read from the cluster.
 struct ClusterView {
@@ -58,6 +59,10 @@ struct ClusterView {
   std::vector<WebhookConfiguration> validating;
   std::vector<Namespace> namespaces;
   std::set<std::string> services;  // Service names in istio_namespace
+  // The running pods without a sidecar (missing_sidecar) in the namespaces
+  // selected for injection (pods_to_read), and those labelled
+  // sidecar.istio.io/inject=true elsewhere; the others are not kept.
+  std::vector<Pod> sidecarless_pods;
   // The reads that failed, with why (the API server's words); a read not
   // here succeeded.
   std::map<ViewRead, std::string> unread;
@@ -65,17 +70,37 @@ struct ClusterView {
   bool has(ViewRead read) const { return !unread.contains(read); }
 };
 
-// Lists webhook configurations, namespaces and the istio namespace's
-// Services; a list that fails is recorded in `unread` and the others are
-// still read.
+// Lists webhook configurations, namespaces, the istio namespace's Services
+// and the pods of pods_to_read; a list that fails is recorded in `unread`
+// and the others are still read.
 ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace);
+
+// Whether the injector would have put a sidecar into `pod` and it has none:
+// a running pod, not on the host network, that did not opt out
+// (sidecar.istio.io/inject=false, as a label or an annotation), with no
+// istio-proxy container (nor a native sidecar: an istio-proxy init container
+// with restartPolicy Always).
+bool missing_sidecar(const Pod& pod);
+
+// The namespaces whose pods sidecar_missing lists: labelled for injection
+// (istio-injection=enabled, or istio.io/rev) and selected by an injector
+// webhook's namespaceSelector. Needs the mutating configurations and the
+// namespaces of `view`.
+std::vector<std::string> pods_to_read(const ClusterView& view);
+
+// The pod label that asks for a sidecar wherever the namespace is not
+// disabled: read with one cluster-wide list.
+inline constexpr std::string_view kInjectPodSelector = "sidecar.istio.io/inject=true";
+
+// At most this many pods are named in a sidecar_missing finding.
+inline constexpr std::size_t kSidecarMissingNamed = 3;
 
 // One hygiene check per code, named by it (the `check` label of
 // meshprobe_hygiene_check_success). A check runs when its `needs` were read
 // (without them a finding could be false), on whichever of its `covers` were
 // read (those only bound what it sees); it is complete when all of both were.
 struct HygieneCheck {
-  std::string_view name;  // the code of its findings
+  std::string_view name;    // the code of its findings
   std::uint8_t needs = 0;   // bits of ViewRead
   std::uint8_t covers = 0;  // bits of ViewRead
 };
@@ -106,8 +131,9 @@ std::vector<std::string> check_rbac(std::string_view check, const std::string& i
 // Every finding that needs no connection to istiod: a missing caBundle, a
 // webhook calling a Service that does not exist, a validating webhook left at
 // failurePolicy Ignore, a namespace labelled for injection that no injector
-// webhook selects. Only the checks that run (check_runs) report. Sorted by
-// code order, object, webhook.
+// webhook selects, a namespace with running pods that have no sidecar (one
+// finding per namespace, the earliest created named first). Only the checks that run (check_runs)
+// report. Sorted by code order, object, webhook.
 std::vector<Finding> check_webhooks(const ClusterView& view);
 
 // Whether a caBundle verifies what istiod serves is learned by a TLS

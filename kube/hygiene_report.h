@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kube/hygiene.h"
+#include "kube/observed_failures.h"
 #include "kube/webhook_verdict.h"
 #include "probes/result.h"
 
@@ -35,6 +36,10 @@ struct HygieneReport {
   // One per in-scope webhook (kube/webhook_facts.h), joined after the
   // round's probes: `check` fills it; empty elsewhere.
   std::vector<kube::WebhookVerdict> verdicts;
+  // The webhook calls the API server made for real that failed, from the
+  // FailedCreate events: `check` counts one list of them, the agent counts
+  // since it started (KubeRefresh). Not findings: `check`'s "observed".
+  kube::ObservedFailures observed;
 
   bool check_succeeded(std::string_view check) const {
     return ran && error.empty() && !incomplete_checks.contains(std::string(check));

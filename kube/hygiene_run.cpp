@@ -119,6 +119,9 @@ std::vector<ProbeHandle> run_hygiene(Prober& prober, const KubeSnapshot& snapsho
     return {};
   }
   report.ran = true;
+  kube::ObservedFailureLog observed;
+  record_failed_creates(observed, snapshot);
+  report.observed = observed.failures();
   const kube::ClusterView& view = *snapshot.cluster;
   report.notes = kube::incomplete_check_notes(view);
   bool any_ran = false;

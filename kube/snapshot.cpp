@@ -111,6 +111,11 @@ Expected<std::vector<DiscoveredService>> discover(ServiceReader& reader, kube::K
   return found;
 }
 
+// Its own read, so a 403 on events costs only the observed failures.
+void read_failed_creates(kube::KubeApi& api, KubeSnapshot& snapshot) {
+  snapshot.failed_create_events = api.list_failed_create_events();
+}
+
 }  // namespace
 
 KubeSnapshot read_snapshot(kube::KubeApi& api, const Config& config) {
@@ -138,8 +143,18 @@ KubeSnapshot read_snapshot(kube::KubeApi& api, const Config& config) {
             std::optional<kube::ServiceEndpoints>(std::move(found->endpoints)));
       }
     }
+    read_failed_creates(api, snapshot);
   }
   return snapshot;
+}
+
+void record_failed_creates(kube::ObservedFailureLog& log, const KubeSnapshot& snapshot) {
+  if (!snapshot.failed_create_events) return;
+  if (*snapshot.failed_create_events) {
+    log.record(**snapshot.failed_create_events);
+  } else {
+    log.record_error(snapshot.failed_create_events->error().message);
+  }
 }
 
 }  // namespace meshprobe

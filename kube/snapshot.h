@@ -15,6 +15,7 @@
 #include "config/service_host.h"
 #include "kube/endpoint_discovery.h"
 #include "kube/hygiene.h"
+#include "kube/observed_failures.h"
 #include "probes/ca_bundle.h"
 #include "probes/result.h"
 
@@ -41,7 +42,15 @@ struct KubeSnapshot {
   std::optional<kube::ClusterView> cluster;
   // The endpoints behind each of kube::ca_checks(cluster), in that order.
   std::vector<Expected<std::optional<kube::ServiceEndpoints>>> ca_check_endpoints;
+  // The FailedCreate events of every namespace (with the hygiene checks):
+  // the webhook calls the API server made for real that failed. Unset when
+  // not read.
+  std::optional<Expected<std::vector<kube::Event>>> failed_create_events;
 };
+
+// Adds the snapshot's FailedCreate events to `log` (or why they could not be
+// listed); nothing when they were not read.
+void record_failed_creates(kube::ObservedFailureLog& log, const KubeSnapshot& snapshot);
 
 // Reads everything `config` needs from the cluster; blocks.
 KubeSnapshot read_snapshot(kube::KubeApi& api, const Config& config);

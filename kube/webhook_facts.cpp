@@ -10,6 +10,9 @@ namespace meshprobe::kube {
 namespace {
 
 constexpr std::string_view kAdmissionScheme = "admission://";
+// How far back the verdict looks at observed failures (the API server keeps
+// events for an hour by default).
+constexpr std::chrono::seconds kObservedWindow{3600};
 
 // admission://MODE/NAMESPACE: the mode and the canary namespace.
 struct AdmissionUrl {
@@ -104,6 +107,7 @@ WebhookFacts facts_of(const WebhookConfiguration& config, const Webhook& hook,
   facts.failure_policy = hook.failure_policy;
   const bool verified = hygiene.ca_verified.contains({config.object(), hook.name});
   apply_hygiene_findings(facts, hygiene.findings, verified);
+  facts.observed = failures_of(hygiene.observed, hook.name, snapshot.read_at, kObservedWindow);
   if (const ProbeResult* admission = admission_of(hook, config.kind, *snapshot.cluster, results)) {
     facts.admission = *admission;
   }

@@ -362,7 +362,9 @@ std::string firewall_remedy(Platform platform, std::uint16_t port,
          " to the nodes, in the firewall or security group between them";
 }
 
-WebhookVerdict judge_webhook(const WebhookFacts& facts) {
+namespace {
+
+WebhookVerdict judge_hops(const WebhookFacts& facts) {
   // The hops in the order the API server's call takes them, first broken
   // wins: each later hop is only reached through the earlier ones, so what
   // it shows behind a broken one is a consequence, not the cause. A Service
@@ -438,6 +440,30 @@ WebhookVerdict judge_webhook(const WebhookFacts& facts) {
 
   // 6. Nothing broken.
   return judge_ok(facts);
+}
+
+}  // namespace
+
+WebhookVerdict judge_webhook(const WebhookFacts& facts) {
+  WebhookVerdict verdict = judge_hops(facts);
+  if (facts.observed.empty()) return verdict;
+  const std::string observed = observed_failures_text(facts.observed);
+  if (verdict.diagnosis != Diagnosis::ok) {
+    verdict.message += "; observed: " + observed;
+    return verdict;
+  }
+  if (verdict.confirmed()) {
+    verdict.message += "; yet " + observed +
+                       " (the call passes now: the failures were earlier, or through another "
+                       "istiod pod)";
+    return verdict;
+  }
+  // Nothing here made a call, but the controllers' creates did: their
+  // failures are the API server's real calls failing, not an inference.
+  const ObservedFailure& last = facts.observed.front();
+  return verdict_of(facts, last.diagnosis, kHopWebhookCall,
+                    webhook_text(facts) + ": the API server's real calls fail: " + observed,
+                    std::string(remedy(last.diagnosis)));
 }
 
 void apply_hygiene_findings(WebhookFacts& facts, std::span<const Finding> findings,

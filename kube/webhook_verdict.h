@@ -18,6 +18,7 @@
 #include "config/service_host.h"
 #include "kube/client/objects.h"
 #include "kube/hygiene.h"
+#include "kube/observed_failures.h"
 #include "probes/diagnosis.h"
 #include "probes/result.h"
 
@@ -85,6 +86,12 @@ struct WebhookFacts {
   std::string ca_bundle_evidence;  // what the comparison saw (the finding's message)
 
   ControlPlaneContext control_plane;
+
+  // The API server's real calls to this webhook that failed in the last
+  // hour, as FailedCreate events recorded them, newest first. Without an
+  // admission call of this round they still are real calls: an ok is then
+  // not inferred but refuted.
+  std::vector<ObservedFailure> observed;
 };
 
 // The hops, in the order a call takes them (stable: JSON and label values).
@@ -120,7 +127,9 @@ struct WebhookVerdict {
 inline constexpr std::string_view kUnconfirmedVerdict = "unconfirmed";
 std::string_view verdict_code(const WebhookVerdict& verdict);
 
-// The first broken hop of `facts`, or ok (confirmed or inferred).
+// The first broken hop of `facts`, or ok (confirmed or inferred). Observed
+// failures are added to the message; without an admission call they are the
+// verdict (hop webhook_call, their diagnosis).
 WebhookVerdict judge_webhook(const WebhookFacts& facts);
 
 // How to let the control plane reach the webhook's pods on TCP `port`, on

@@ -294,6 +294,30 @@ std::string render_hygiene(const HygieneReport& hygiene, const Painter& painter)
   return out + '\n';
 }
 
+// The last few webhook calls the API server failed, as FailedCreate events
+// recorded them; nothing when none were seen and the list worked.
+std::string render_observed(const kube::ObservedFailures& observed, const Painter& painter) {
+  if (!observed.read || (observed.error.empty() && observed.recent.empty())) return {};
+  std::string out = painter.paint("OBSERVED", kBold) + '\n';
+  if (!observed.error.empty()) {
+    out += render_note("error", "the FailedCreate events could not be listed: " + observed.error,
+                       kYellow, painter);
+  }
+  for (const kube::ObservedFailure& failure : observed.recent) {
+    out += painter.paint(code(failure.diagnosis), kRed);
+    out += kColumnGap;
+    out += printable(failure.object);
+    out += kColumnGap;
+    out += printable(failure.webhook) + '\n';
+    out += render_note("time",
+                       failure.time + " (" + std::to_string(failure.count) +
+                           (failure.count == 1 ? " time)" : " times)"),
+                       "", painter);
+    out += render_note("message", failure.message, "", painter);
+  }
+  return out + '\n';
+}
+
 // One line per webhook: its verdict (kube::verdict_code: an ok the API
 // server's real call did not confirm reads "unconfirmed"), the hop, then the
 // message and remedy.
@@ -327,6 +351,16 @@ std::string render_summary(const std::vector<ProbeResult>& results, std::string_
     line += ", " + painter.paint(fmt::format("{} hygiene {}", findings,
                                              findings == 1 ? "finding" : "findings"),
                                  findings == 0 && hygiene->error.empty() ? kGreen : kRed);
+    // A broken verdict may rest on no failed probe and no finding (the API
+    // server's observed failed calls): the line must not read all green.
+    const auto broken = std::count_if(
+        hygiene->verdicts.begin(), hygiene->verdicts.end(),
+        [](const kube::WebhookVerdict& verdict) { return verdict.diagnosis != Diagnosis::ok; });
+    if (broken > 0) {
+      line += ", " +
+              painter.paint(
+                  fmt::format("{} {} failing", broken, broken == 1 ? "webhook" : "webhooks"), kRed);
+    }
   }
   if (!vantage.empty()) line += fmt::format(" (vantage {})", printable(vantage));
   return line + '\n';
@@ -400,6 +434,29 @@ json::array hygiene_notes_json(const HygieneReport& hygiene) {
   return out;
 }
 
+json::object observed_json(const kube::ObservedFailures& observed) {
+  json::array totals;
+  for (const kube::ObservedFailureCount& total : observed.totals) {
+    totals.emplace_back(json::object{{"webhook", total.webhook},
+                                     {"diagnosis", code(total.diagnosis)},
+                                     {"failures", total.failures}});
+  }
+  json::array recent;
+  for (const kube::ObservedFailure& failure : observed.recent) {
+    recent.emplace_back(json::object{{"object", failure.object},
+                                     {"webhook", failure.webhook},
+                                     {"diagnosis", code(failure.diagnosis)},
+                                     {"time", failure.time},
+                                     {"count", failure.count},
+                                     {"message", failure.message}});
+  }
+  return json::object{
+      {"read", observed.read},
+      {"error", observed.error.empty() ? json::value(nullptr) : json::value(observed.error)},
+      {"totals", std::move(totals)},
+      {"recent", std::move(recent)}};
+}
+
 json::array verdicts_json(const HygieneReport& hygiene) {
   json::array out;
   for (const kube::WebhookVerdict& verdict : hygiene.verdicts) {
@@ -429,6 +486,7 @@ json::object check_json(const std::vector<ProbeResult>& results, std::string_vie
     if (!hygiene->error.empty()) report["hygiene_error"] = hygiene->error;
     if (!hygiene->notes.empty()) report["hygiene_notes"] = hygiene_notes_json(*hygiene);
     report["verdicts"] = verdicts_json(*hygiene);
+    report["observed"] = observed_json(hygiene->observed);
   }
   return report;
 }
@@ -454,6 +512,7 @@ std::string render_table(const std::vector<ProbeResult>& results, std::string_vi
   if (hygiene != nullptr && hygiene->ran) {
     out += render_hygiene(*hygiene, painter);
     out += render_verdicts(*hygiene, painter);
+    out += render_observed(hygiene->observed, painter);
   }
   out += render_summary(results, vantage, painter, hygiene);
   return out;

@@ -39,6 +39,13 @@ boost::json::array hygiene_json(const HygieneReport& hygiene);
 // The "verdicts" array of render_json.
 boost::json::array verdicts_json(const HygieneReport& hygiene);
 
+// The "observed" object of render_json, for /status too: the webhook calls
+// the API server made for real that failed (FailedCreate events).
+// {"read", "error" (null when the list worked), "totals": [{"webhook",
+// "diagnosis", "failures"}], "recent": [{"object", "webhook", "diagnosis",
+// "time", "count", "message"}] (newest first)}.
+boost::json::object observed_json(const kube::ObservedFailures& observed);
+
 // The "hygiene_notes" array of render_json, for /status too.
 boost::json::array hygiene_notes_json(const HygieneReport& hygiene);
 

@@ -59,6 +59,24 @@ void KubeMetrics::set_endpoints(const std::vector<ExpandedTarget>& targets,
   }
 }
 
+void KubeMetrics::set_observed(const kube::ObservedFailures& observed) {
+  observed_ = observed.read ? observed.totals : std::vector<kube::ObservedFailureCount>();
+  observed_read_ = observed.read;
+}
+
+void KubeMetrics::append_observed(std::string& out) const {
+  if (!observed_read_) return;
+  constexpr std::string_view kFailures = "meshprobe_webhook_call_failures_total";
+  append_metric_header(out, kFailures, "counter",
+                       "Webhook calls the API server failed, from FailedCreate events (their "
+                       "counts), since this agent started, by webhook and diagnosis.");
+  for (const kube::ObservedFailureCount& total : observed_) {
+    out += fmt::format("{}{} {}\n", kFailures,
+                       labels({{"webhook", total.webhook}, {"diagnosis", code(total.diagnosis)}}),
+                       total.failures);
+  }
+}
+
 std::string KubeMetrics::serialize() const {
   std::string out;
   constexpr std::string_view kRefreshes = "meshprobe_kubernetes_refreshes_total";
@@ -105,6 +123,7 @@ std::string KubeMetrics::serialize() const {
       }
     }
   }
+  append_observed(out);
   if (!endpoints_.empty()) {
     append_metric_header(
         out, "meshprobe_endpoint_ready", "gauge",

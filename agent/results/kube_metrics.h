@@ -19,6 +19,8 @@ class KubeMetrics final : public MetricsSource {
   // One read of the Kubernetes API finished; `success`: nothing failed.
   void record_refresh(bool success, WallClock::time_point at);
   void set_hygiene(const HygieneReport& report);
+  // meshprobe_webhook_call_failures_total{webhook,diagnosis}.
+  void set_observed(const kube::ObservedFailures& observed);
   // meshprobe_endpoint_ready for every pinned address of `targets`.
   void set_endpoints(const std::vector<ExpandedTarget>& targets, const std::string& vantage,
                      const std::string& node);
@@ -32,6 +34,9 @@ class KubeMetrics final : public MetricsSource {
   std::uint64_t refresh_failures_ = 0;
   std::optional<double> last_success_;
   std::optional<HygieneReport> hygiene_;
+  void append_observed(std::string& out) const;
+  bool observed_read_ = false;
+  std::vector<kube::ObservedFailureCount> observed_;
   struct Endpoint {
     std::string labels;  // rendered: target, url, vantage, node, address
     bool ready = true;

@@ -209,8 +209,8 @@ std::string address_row(const Target* target, const std::string& address, const 
   row += cell(fmt::format(R"(<span class="badge {}">{}</span>)", status.css_class, status.text));
   std::string diagnosis_text = diagnosis_link(code(last.diagnosis));
   if (const std::string expected = expected_outcome(last); !expected.empty()) {
-    diagnosis_text +=
-        " <small>" + html_escape(expected) + ": " + diagnosis_link(code(*last.observed)) + "</small>";
+    diagnosis_text += " <small>" + html_escape(expected) + ": " +
+                      diagnosis_link(code(*last.observed)) + "</small>";
   }
   row += cell(diagnosis_text, "code");
   std::string message = html_escape(message_text(last));
@@ -286,9 +286,9 @@ json::object kubernetes_json(const KubeStatus& kube) {
 std::string hygiene_rows(const HygieneReport& hygiene) {
   std::string rows;
   for (const kube::Finding& finding : hygiene.findings) {
-    rows += "<tr>" + cell(diagnosis_link(finding.code), "code") + cell(html_escape(finding.object)) +
-            cell(html_escape(finding.webhook)) + cell(html_escape(finding.message)) +
-            cell(html_escape(finding.remedy)) + "</tr>\n";
+    rows += "<tr>" + cell(diagnosis_link(finding.code), "code") +
+            cell(html_escape(finding.object)) + cell(html_escape(finding.webhook)) +
+            cell(html_escape(finding.message)) + cell(html_escape(finding.remedy)) + "</tr>\n";
   }
   return rows;
 }
@@ -327,6 +327,30 @@ std::string hygiene_section(const KubeStatus& kube) {
   return out;
 }
 
+// The observed webhook-call failures: the last few, and the counters.
+std::string observed_section(const KubeStatus& kube) {
+  const kube::ObservedFailures& observed = kube.hygiene.observed;
+  if (!observed.read) return {};
+  std::string out = "<h2>Observed webhook failures</h2>\n";
+  if (!observed.error.empty()) {
+    out += "<p class=\"err\">The FailedCreate events could not be listed: " +
+           html_escape(observed.error) + "</p>\n";
+  }
+  if (observed.recent.empty()) {
+    return out + "<p>No FailedCreate event names a webhook call failure.</p>\n";
+  }
+  out +=
+      "<table>\n<thead><tr><th>Diagnosis</th><th>Object</th><th>Webhook</th><th>Time</th>"
+      "<th>Count</th><th>The API server said</th></tr></thead>\n<tbody>\n";
+  for (const kube::ObservedFailure& failure : observed.recent) {
+    out += "<tr>" + cell(diagnosis_link(code(failure.diagnosis)), "code") +
+           cell(html_escape(failure.object)) + cell(html_escape(failure.webhook)) +
+           cell(html_escape(failure.time)) + cell(std::to_string(failure.count)) +
+           cell(html_escape(failure.message)) + "</tr>\n";
+  }
+  return out + "</tbody>\n</table>\n";
+}
+
 }  // namespace
 
 std::string render_status_json(const ResultsStore& store, const AgentIdentity& identity,
@@ -343,6 +367,7 @@ std::string render_status_json(const ResultsStore& store, const AgentIdentity& i
   if (kube != nullptr) {
     status["kubernetes"] = kubernetes_json(*kube);
     if (kube->hygiene.ran) status["hygiene"] = hygiene_json(kube->hygiene);
+    if (kube->hygiene.observed.read) status["observed"] = observed_json(kube->hygiene.observed);
   }
   return json::serialize(status) + '\n';
 }
@@ -363,9 +388,10 @@ std::string render_status_html(const ResultsStore& store, const AgentIdentity& i
       "<meta http-equiv=\"refresh\" content=\"10\">\n"
       "<title>meshprobe &middot; {}</title>\n<style>{}</style>\n</head>\n<body>\n"
       "{}<table>\n<thead>\n{}</thead>\n<tbody>\n{}</tbody>\n</table>\n"
-      "{}</body>\n</html>\n",
+      "{}{}</body>\n</html>\n",
       html_escape(identity.vantage), kStyle, page_header(store, identity, now), kTableHead, rows,
-      kube != nullptr ? hygiene_section(*kube) : std::string());
+      kube != nullptr ? hygiene_section(*kube) : std::string(),
+      kube != nullptr ? observed_section(*kube) : std::string());
 }
 
 }  // namespace meshprobe

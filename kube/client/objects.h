@@ -129,6 +129,26 @@ struct Pod {
   std::string phase;  // status.phase: Pending, Running, ...
 };
 
+// A core/v1 Event, as far as meshprobe reads it (the FailedCreate events of
+// controllers whose creates an admission webhook failed).
+struct Event {
+  std::string ns;
+  std::string name;
+  std::string uid;
+  std::string involved_kind;  // involvedObject: ReplicaSet, DaemonSet, Job, ...
+  std::string involved_ns;
+  std::string involved_name;
+  std::string reason;   // FailedCreate
+  std::string message;  // the controller's words: "Error creating: ..."
+  std::string type;     // Warning, Normal
+  // How many times it happened; the API server folds repeats into one Event.
+  std::int64_t count = 1;
+  // RFC 3339 as written; lastTimestamp falls back to eventTime (events.k8s.io
+  // writers leave the legacy fields null).
+  std::string first_timestamp;
+  std::string last_timestamp;
+};
+
 struct ConfigMap {
   std::string ns;
   std::string name;
@@ -153,6 +173,8 @@ Expected<ListPage<EndpointSlice>> parse_endpoint_slice_list(std::string_view jso
 Expected<ListPage<Namespace>> parse_namespace_list(std::string_view json);
 Expected<ConfigMap> parse_config_map(std::string_view json);
 Expected<Pod> parse_pod(std::string_view json);
+Expected<ListPage<Pod>> parse_pod_list(std::string_view json);
+Expected<ListPage<Event>> parse_event_list(std::string_view json);
 
 // A metav1.Status document (what the API server sends with 4xx/5xx).
 struct Status {

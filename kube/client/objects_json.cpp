@@ -275,6 +275,39 @@ Pod pod_of(const json::object& object) {
   return pod;
 }
 
+std::int64_t count_field(const json::object& object, std::string_view key, std::int64_t fallback) {
+  const json::value* value = field(object, key);
+  if (value == nullptr) return fallback;
+  if (value->is_int64()) return value->get_int64();
+  if (value->is_uint64()) {
+    return static_cast<std::int64_t>(
+        std::min<std::uint64_t>(value->get_uint64(), std::uint64_t{1} << 62));
+  }
+  shape_error("\"" + std::string(key) + "\" is not a number");
+}
+
+Event event_of(const json::object& object) {
+  const json::object& meta = metadata(object);
+  Event event;
+  event.ns = string_field(meta, "namespace");
+  event.name = string_field(meta, "name");
+  event.uid = string_field(meta, "uid");
+  if (const json::object* involved = object_field(object, "involvedObject")) {
+    event.involved_kind = string_field(*involved, "kind");
+    event.involved_ns = string_field(*involved, "namespace");
+    event.involved_name = string_field(*involved, "name");
+  }
+  event.reason = string_field(object, "reason");
+  event.message = string_field(object, "message");
+  event.type = string_field(object, "type");
+  event.count = count_field(object, "count", 1);
+  const std::string event_time = string_field(object, "eventTime");
+  event.first_timestamp = string_field(object, "firstTimestamp", event_time);
+  event.last_timestamp = string_field(object, "lastTimestamp", event_time);
+  if (event.first_timestamp.empty()) event.first_timestamp = event.last_timestamp;
+  return event;
+}
+
 template <class T, class ItemParser>
 ListPage<T> list_page(std::string_view text, std::string_view list_kind, ItemParser parse_item) {
   const json::value document = parse_document(text);
@@ -394,6 +427,14 @@ Expected<ConfigMap> parse_config_map(std::string_view text) {
     map.data = string_map(object_field(object, "data"), "a data");
     return map;
   });
+}
+
+Expected<ListPage<Pod>> parse_pod_list(std::string_view text) {
+  return guarded("PodList", [&] { return list_page<Pod>(text, "PodList", pod_of); });
+}
+
+Expected<ListPage<Event>> parse_event_list(std::string_view text) {
+  return guarded("EventList", [&] { return list_page<Event>(text, "EventList", event_of); });
 }
 
 Expected<Pod> parse_pod(std::string_view text) {

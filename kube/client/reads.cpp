@@ -12,9 +12,9 @@ namespace {
 using namespace access;
 
 constexpr std::array kAllAccess = {
-    kGetMutating,    kListMutating,    kGetValidating, kListValidating,
-    kListNamespaces, kGetService,      kListServices,  kListEndpointSlices,
-    kGetConfigMap,   kGetServiceProxy, kGetPodProxy,
+    kGetMutating, kListMutating,    kGetValidating,      kListValidating, kListNamespaces,
+    kGetService,  kListServices,    kListEndpointSlices, kGetConfigMap,   kListEvents,
+    kListPods,    kGetServiceProxy, kGetPodProxy,
 };
 
 std::string webhook_path(WebhookKind kind) {
@@ -228,6 +228,20 @@ Expected<std::optional<ConfigMap>> KubeApi::get_config_map(const std::string& ns
   return get_one<ConfigMap>(
       "/api/v1/namespaces/" + url_encode(ns) + "/configmaps/" + url_encode(name), kGetConfigMap, ns,
       parse_config_map);
+}
+
+Expected<std::vector<Event>> KubeApi::list_failed_create_events() {
+  return list<Event>("/api/v1/events?fieldSelector=" + url_encode("reason=FailedCreate"),
+                     kListEvents, "", parse_event_list);
+}
+
+Expected<std::vector<Pod>> KubeApi::list_pods(const std::string& ns) {
+  return list<Pod>("/api/v1/namespaces/" + url_encode(ns) + "/pods", kListPods, "", parse_pod_list);
+}
+
+Expected<std::vector<Pod>> KubeApi::list_pods_labelled(const std::string& label_selector) {
+  return list<Pod>("/api/v1/pods?labelSelector=" + url_encode(label_selector), kListPods, "",
+                   parse_pod_list);
 }
 
 HttpResponse KubeApi::proxy_get(const std::string& path, const RequestOptions& request) {

@@ -38,6 +38,13 @@ inline constexpr ApiAccess kGetService{"get", "", "services", true};
 inline constexpr ApiAccess kListServices{"list", "", "services", true};
 inline constexpr ApiAccess kListEndpointSlices{"list", "discovery.k8s.io", "endpointslices", true};
 inline constexpr ApiAccess kGetConfigMap{"get", "", "configmaps", true};
+// The FailedCreate events of every namespace (one list with a field
+// selector per read), and the pods of the namespaces selected for injection
+// plus those labelled sidecar.istio.io/inject=true anywhere. Which
+// namespaces are selected changes with their labels, so pods are granted by
+// the ClusterRole (cluster-wide), not a Role per namespace.
+inline constexpr ApiAccess kListEvents{"list", "", "events", false};
+inline constexpr ApiAccess kListPods{"list", "", "pods", false};
 inline constexpr ApiAccess kGetServiceProxy{"get", "", "services/proxy", true};
 inline constexpr ApiAccess kGetPodProxy{"get", "", "pods/proxy", true};
 // `check --create-canary`, with the user's own credentials only.
@@ -89,6 +96,13 @@ class KubeApi {
   Expected<std::vector<EndpointSlice>> list_endpoint_slices(const std::string& ns,
                                                             const std::string& service);
   Expected<std::optional<ConfigMap>> get_config_map(const std::string& ns, const std::string& name);
+  // Every Event with reason FailedCreate, cluster-wide (fieldSelector
+  // reason=FailedCreate: the API server filters, only those cross the wire).
+  Expected<std::vector<Event>> list_failed_create_events();
+  // The pods of namespace `ns`, paged.
+  Expected<std::vector<Pod>> list_pods(const std::string& ns);
+  // The pods of every namespace that carry `label_selector`, paged.
+  Expected<std::vector<Pod>> list_pods_labelled(const std::string& label_selector);
 
   // A GET through a proxy subresource, answered as is: its 502/503/504 are
   // what the proxy probe measures, so nothing is retried.

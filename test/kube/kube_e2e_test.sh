@@ -159,6 +159,28 @@ check() {  # check EXPECTED_EXIT ARGS...
 
 json() { jq -e "$@" "$workdir/out" >/dev/null || fail "JSON does not match: $*"; }
 
+# FailedCreate events as a ReplicaSet controller records them (core/v1): the
+# injector's call timing out, MINUTES_AGO before now, COUNT times.
+failed_create_event() {  # failed_create_event NAME REPLICASET MINUTES_AGO COUNT [MESSAGE]
+  local at
+  at=$(date -u -d "-$3 min" +%Y-%m-%dT%H:%M:%SZ)
+  jq -n --arg name "$1" --arg rs "$2" --arg at "$at" --argjson count "$4" \
+        --arg message "${5:-Error creating: Internal error occurred: failed calling webhook \"namespace.sidecar-injector.istio.io\": failed to call webhook: Post \"https://istiod.istio-system.svc:443/inject?timeout=10s\": context deadline exceeded}" '
+    {metadata: {name: "\($rs).17e0c5\($name)", namespace: "default", uid: "uid-\($name)", resourceVersion: "7\($count)"},
+     involvedObject: {kind: "ReplicaSet", namespace: "default", name: $rs, apiVersion: "apps/v1", uid: "rs-\($rs)"},
+     reason: "FailedCreate", message: $message, source: {component: "replicaset-controller"},
+     firstTimestamp: $at, lastTimestamp: $at, count: $count, type: "Warning", eventTime: null,
+     reportingComponent: "replicaset-controller", reportingInstance: ""}'
+}
+
+# A running pod as the API returns it; CONTAINERS is a JSON array of names.
+running_pod() {  # running_pod NAMESPACE NAME CREATED CONTAINERS [LABELS_JSON]
+  jq -n --arg ns "$1" --arg name "$2" --arg at "$3" --argjson containers "$4" --argjson labels "${5:-{\}}" '
+    {metadata: {name: $name, namespace: $ns, uid: "uid-\($name)", creationTimestamp: $at, labels: ({app: "web"} + $labels)},
+     spec: {containers: [$containers[] | {name: ., image: "registry.example/\(.):1"}], nodeName: "node-1"},
+     status: {phase: "Running", podIP: "10.8.1.9", startTime: $at}}'
+}
+
 write_state
 start_apiserver
 write_kubeconfig "$workdir/kubeconfig.yaml"
@@ -561,6 +583,104 @@ YAML
     kill "$apiserver_pid"; wait "$apiserver_pid" 2>/dev/null || true
     "$MESHPROBE" validate "$workdir/check.yaml" >"$workdir/out" 2>"$workdir/err" || fail "validate refused it"
     ;;
+  check_reports_observed_webhook_failures_and_the_injectors_verdict)
+    events=$(jq -s . <(failed_create_event a web-7d9 20 3) <(failed_create_event b cart-5c4 10 1) \
+                      <(failed_create_event c api-1f2 5 2) \
+                      <(failed_create_event d quota-9 5 1 'Error creating: pods "quota-9-x" is forbidden: exceeded quota: compute'))
+    write_state ".events = $events"
+    write_check_config ""
+    check 1 --config "$workdir/check.yaml" --output json
+    jq -s -e '[.[] | select(.path == "/api/v1/events")] | length == 1 and (.[0].query.fieldSelector == "reason=FailedCreate")' \
+      "$workdir/requests.log" >/dev/null || fail "events not listed with the field selector: $(grep events "$workdir/requests.log")"
+    json '.observed.read and (.observed.error == null)'
+    json '.observed.totals == [{"webhook": "namespace.sidecar-injector.istio.io", "diagnosis": "webhook_timeout", "failures": 6}]'
+    json '[.observed.recent[].object] == ["ReplicaSet default/api-1f2", "ReplicaSet default/cart-5c4", "ReplicaSet default/web-7d9"]'
+    json '.observed.recent[0].message | test("context deadline exceeded")'
+    # No admission target: the observed failures are the verdict, not an unconfirmed ok.
+    json '.verdicts[] | select(.webhook == "namespace.sidecar-injector.istio.io")
+          | .diagnosis == "webhook_timeout" and .hop == "webhook_call"
+            and (.message | test("3 ReplicaSets failed to create pods in the last hour, all with webhook_timeout"))'
+    json '.verdicts[] | select(.webhook == "rev.namespace.sidecar-injector.istio.io") | .diagnosis == "unconfirmed"'
+    ;;
+  check_finds_pods_without_sidecars_in_injected_namespaces_paged)
+    # default (istio-injection=enabled): 1,200 pods with sidecars and three
+    # without, on three pages; kube-system (not injected): one without a
+    # sidecar that asks for none (not read) and one labelled
+    # sidecar.istio.io/inject=true (read by the cluster-wide list).
+    pods=$( { running_pod default web-7d9-b 2026-12-04T10:45:10Z '["web"]'
+              running_pod default web-7d9-a 2026-12-04T10:42:03Z '["web"]'
+              running_pod default batch-x 2026-12-04T10:43:00Z '["batch"]' '{"sidecar.istio.io/inject": "false"}'
+              running_pod default cart-5c4-x 2026-12-04T10:50:00Z '["web"]'
+              running_pod kube-system coredns-1 2026-12-04T08:00:00Z '["coredns"]'
+              running_pod kube-system tool-0 2026-12-04T10:47:00Z '["tool"]' '{"sidecar.istio.io/inject": "true"}'
+            } | jq -s -c .)
+    with_sidecar=$(running_pod default ok-N 2026-12-04T09:00:00Z '["web","istio-proxy"]' | jq -c .)
+    write_state ".pods += [range(1; 1201) as \$i | $with_sidecar | .metadata.name = \"ok-\(\$i)\"] + $pods
+                 | .namespaces += [{metadata: {name: \"kube-system\", labels: {\"kubernetes.io/metadata.name\": \"kube-system\"}}, status: {phase: \"Active\"}}]"
+    write_check_config ""
+    check 1 --config "$workdir/check.yaml" --output json
+    json '[.hygiene[] | select(.code == "sidecar_missing") | .object] == ["Namespace/default", "Namespace/kube-system"]'
+    json '.hygiene[] | select(.object == "Namespace/default")
+          | (.message | test("^3 running pods have no istio-proxy sidecar"))
+            and (.message | test("web-7d9-a \\(created 2026-12-04T10:42:03Z\\), web-7d9-b"))
+            and (.message | test("the earliest was created 2026-12-04T10:42:03Z"))
+            and (.doc == "docs/diagnoses.md#sidecar_missing")'
+    jq -s -e '[.[] | select(.path == "/api/v1/namespaces/default/pods")]
+              | length == 3 and (.[0].query.limit == "500") and (.[2].query | has("continue"))' \
+      "$workdir/requests.log" >/dev/null || fail "pods were not paged: $(grep /pods "$workdir/requests.log" | head -3)"
+    jq -s -e 'all(.path != "/api/v1/namespaces/kube-system/pods")' "$workdir/requests.log" >/dev/null \
+      || fail "an uninjected namespace's pods were read"
+    jq -s -e 'any(.path == "/api/v1/pods" and .query.labelSelector == "sidecar.istio.io/inject=true")' \
+      "$workdir/requests.log" >/dev/null || fail "no cluster-wide list of the pods asking for injection"
+    ;;
+  forbidden_pods_and_events_cost_only_their_outputs)
+    write_state '.forbidden = [{verb: "list", resource: "pods"}, {verb: "list", resource: "events"}]'
+    write_check_config ""
+    check 1 --config "$workdir/check.yaml" --output json
+    json '.hygiene_notes[] | select(.check == "sidecar_missing") | .rbac == ["verb \"list\" on \"mutatingwebhookconfigurations\" in API group \"admissionregistration.k8s.io\" (cluster-wide)", "verb \"list\" on \"namespaces\" (cluster-wide)", "verb \"list\" on \"pods\" (cluster-wide)"]'
+    json '.observed.error | test("forbidden \\(403\\): meshprobe needs RBAC verb \"list\" on \"events\" \\(cluster-wide\\)")'
+    json '[.hygiene_notes[].check] == ["sidecar_missing"]'
+    ;;
+  agent_counts_observed_webhook_failures_without_counting_twice)
+    write_state ".events = $(jq -s . <(failed_create_event a web-7d9 5 3))"
+    AGENT_PORT=$(free_port)
+    cat >"$workdir/agent.yaml" <<YAML
+listen: 127.0.0.1:$AGENT_PORT
+vantage: test
+node_name: node-1
+defaults: {interval: 500ms, timeout: 400ms}
+kubernetes: {kubeconfig: kubeconfig.yaml, refresh: 1s}
+ca_bundles:
+  injector: {mutating_webhook: istio-sidecar-injector}
+targets:
+  - name: istiod-webhook-pods
+    url: https://istiod.istio-system.svc:443/ready
+    discover: endpoints
+    ca: injector
+YAML
+    "$MESHPROBE" agent --config "$workdir/agent.yaml" >"$workdir/agent.log" 2>&1 &
+    agent_pid=$!
+    URL="http://127.0.0.1:$AGENT_PORT"
+    failures_are() {
+      curl -sf "$URL/metrics" | grep -qx 'meshprobe_webhook_call_failures_total{webhook="namespace.sidecar-injector.istio.io",diagnosis="webhook_timeout"} '"$1"
+    }
+    eventually 10 failures_are 3 || fail "metrics: $(curl -sf "$URL/metrics" | grep webhook_call)"
+    # Relisted every refresh: still 3. The Event's count grows 3 -> 5: 5.
+    lists() { jq -s '[.[] | select(.path == "/api/v1/events")] | length' "$workdir/requests.log"; }
+    relisted() { [ "$(lists)" -ge 3 ]; }
+    eventually 10 relisted || fail "events not listed again"
+    failures_are 3 || fail "a relist counted twice: $(curl -sf "$URL/metrics" | grep webhook_call)"
+    write_state ".events = $(jq -s . <(failed_create_event a web-7d9 1 5))"
+    eventually 10 failures_are 5 || fail "metrics: $(curl -sf "$URL/metrics" | grep webhook_call)"
+    curl -sf "$URL/status" | jq -e '.observed.recent[0] | .object == "ReplicaSet default/web-7d9" and .count == 5
+                                     and .diagnosis == "webhook_timeout"' >/dev/null \
+      || fail "status: $(curl -sf "$URL/status" | jq .observed)"
+    curl -sf "$URL/" | grep -q 'Observed webhook failures' || fail "the page has no observed failures"
+    grep -q 'event=webhook_call_failed' "$workdir/agent.log" || fail "failure not logged: $(tail -5 "$workdir/agent.log")"
+    kill -TERM "$agent_pid"
+    wait "$agent_pid" || fail "agent exit $?"
+    agent_pid=""
+    ;;
   agent_picks_up_a_swapped_ca_bundle_without_restart)
     AGENT_PORT=$(free_port)
     cat >"$workdir/agent.yaml" <<YAML
@@ -599,7 +719,7 @@ YAML
     curl -sf "$URL/metrics" >"$workdir/metrics.txt"
     grep -q '^meshprobe_hygiene_findings{code="webhook_ca_mismatch"} 2$' "$workdir/metrics.txt" \
       || fail "metrics: $(grep hygiene "$workdir/metrics.txt")"
-    [ "$(grep -c '^meshprobe_hygiene_check_success{check="[a-z_]*"} 1$' "$workdir/metrics.txt")" = 5 ] \
+    [ "$(grep -c '^meshprobe_hygiene_check_success{check="[a-z_]*"} 1$' "$workdir/metrics.txt")" = 6 ] \
       || fail "not every check ran: $(grep hygiene_check "$workdir/metrics.txt")"
     # Namespaces forbidden: that check says 0, the others still 1.
     write_state '.forbidden = [{verb: "list", resource: "namespaces"}]'

@@ -7,6 +7,8 @@ discovery.k8s.io/v1, metav1.Status) over HTTPS on 127.0.0.1:
 
   GET /apis/admissionregistration.k8s.io/v1/{mutating,validating}webhookconfigurations[/NAME]
   GET /api/v1/namespaces[?fieldSelector=metadata.name=NS]  (field selectors on any list)
+  GET /api/v1/{events,pods}[?fieldSelector=reason=FailedCreate|labelSelector=...]  (all namespaces)
+  GET /api/v1/namespaces/NS/{events,pods}  (paged like every list)
   POST /api/v1/namespaces  (the one real create: `check --create-canary`; the state file gains it)
   GET /api/v1/namespaces/NS/services[/NAME]
   GET /apis/discovery.k8s.io/v1/namespaces/NS/endpointslices?labelSelector=kubernetes.io/service-name=NAME
@@ -47,7 +49,7 @@ test swaps a caBundle between two reads by rewriting it:
                              # kind the cluster's API version lacks
    "mutatingwebhookconfigurations": [...], "validatingwebhookconfigurations": [...],
    "namespaces": [...], "services": [...], "endpointslices": [...],
-   "configmaps": [...], "pods": [...],
+   "configmaps": [...], "pods": [...], "events": [...],
    "drop": ["IP:PORT"],      # the proxy's dial to it times out; a webhook's dial to
                              # it gets no answer until the webhook's timeoutSeconds
    "dial_timeout": 2.0,      # seconds, the proxy's; the real API server waits about 30
@@ -83,6 +85,7 @@ LIST_KINDS = {
     "endpointslices": ("discovery.k8s.io/v1", "EndpointSlice"),
     "configmaps": ("v1", "ConfigMap"),
     "pods": ("v1", "Pod"),
+    "events": ("v1", "Event"),
 }
 GROUPS = {
     "mutatingwebhookconfigurations": "admissionregistration.k8s.io",
@@ -530,6 +533,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(*forbidden(state, verb, resource, None, segments[4] if verb == "get" else None))
             if verb == "get":
                 return self.reply(*single(state, resource, None, segments[4]))
+            return self.reply(*list_response(state, resource, None, query))
+        # /api/v1/RESOURCE: a list across every namespace
+        if segments[:2] == ["api", "v1"] and len(segments) == 3 and segments[2] in ("events", "pods"):
+            resource = segments[2]
+            if is_forbidden(state, "list", resource, None):
+                return self.reply(*forbidden(state, "list", resource, None, None))
             return self.reply(*list_response(state, resource, None, query))
         if segments == ["api", "v1", "namespaces"]:
             if is_forbidden(state, "list", "namespaces", None):

@@ -240,10 +240,30 @@ TEST_F(KubeApiTest, AForbiddenNamespaceListLeavesTheOtherReadsOfTheClusterView) 
   ApiClient client(credentials(), fast());
   KubeApi api(client);
   const ClusterView view = read_cluster_view(api, "istio-system");
-  ASSERT_EQ(view.unread.size(), 1u);
+  // The pods to read are those of the namespaces selected for injection:
+  // without the namespaces they are not listed, and say so.
+  ASSERT_EQ(view.unread.size(), 2u);
   EXPECT_THAT(view.unread.at(ViewRead::namespaces), HasSubstr("forbidden (403)"));
+  EXPECT_THAT(view.unread.at(ViewRead::pods), HasSubstr("not read: it needs"));
   EXPECT_EQ(view.mutating.size(), 1u);
   EXPECT_EQ(view.services, (std::set<std::string>{"istiod"}));
+}
+
+TEST_F(KubeApiTest, FailedCreateEventsAreListedAcrossNamespacesWithTheFieldSelector) {
+  server_->set_state(state(R"(,"events":[
+    {"metadata":{"name":"a.1","namespace":"shop","uid":"u-a"},"reason":"FailedCreate",
+     "involvedObject":{"kind":"ReplicaSet","namespace":"shop","name":"a"},"message":"m","count":2},
+    {"metadata":{"name":"b.1","namespace":"web","uid":"u-b"},"reason":"FailedCreate",
+     "involvedObject":{"kind":"ReplicaSet","namespace":"web","name":"b"},"message":"m"},
+    {"metadata":{"name":"c.1","namespace":"shop","uid":"u-c"},"reason":"Scheduled","message":"m"}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client, nullptr, 1);  // a page per event: the list is paged
+  const auto events = api.list_failed_create_events();
+  ASSERT_TRUE(events.has_value()) << events.error().message;
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].involved_name, "a");
+  EXPECT_EQ((*events)[0].count, 2);
+  EXPECT_EQ((*events)[1].involved_ns, "web");
 }
 
 TEST_F(KubeApiTest, AKindTheServerDoesNotServeIsAnUnreadListWithTheServersWords) {

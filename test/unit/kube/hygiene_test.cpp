@@ -5,8 +5,10 @@
 #include "kube/hygiene.h"
 
 #include <gmock/gmock.h>
-#include <set>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
 
 #include "test_files.h"
 
@@ -183,6 +185,7 @@ ClusterView view_without(ViewRead read, std::string why) {
     case ViewRead::validating: view.validating.clear(); break;
     case ViewRead::namespaces: view.namespaces.clear(); break;
     case ViewRead::services: view.services.clear(); break;
+    case ViewRead::pods: view.sidecarless_pods.clear(); break;
   }
   view.unread.emplace(read, std::move(why));
   return view;
@@ -207,8 +210,10 @@ TEST(HygieneChecks, ForbiddenNamespacesCostOnlyTheInjectionLabelCheck) {
 TEST(HygieneChecks, ANoteNamesTheCheckTheFailedReadAndTheRbacTheCheckNeeds) {
   const ClusterView view = view_without(ViewRead::namespaces, "forbidden (403): said so");
   const auto notes = incomplete_check_notes(view);
-  ASSERT_EQ(notes.size(), 1u);
+  // The sidecar check reads namespaces too.
+  ASSERT_EQ(notes.size(), 2u);
   EXPECT_EQ(notes[0].check, kInjectionLabelUnmatched);
+  EXPECT_EQ(notes[1].check, kSidecarMissing);
   EXPECT_THAT(notes[0].message, HasSubstr("could not run: listing Namespaces failed: forbidden "
                                           "(403): said so"));
   EXPECT_THAT(notes[0].rbac, testing::Contains("verb \"list\" on \"namespaces\" (cluster-wide)"));
@@ -227,9 +232,9 @@ TEST(HygieneChecks, UnreadServicesStopTheStaleRevisionCheckButNotTheCaBundleChec
 }
 
 TEST(HygieneChecks, AKindTheServerDoesNotServeLeavesTheCaBundleCheckRunningOnTheOther) {
-  const ClusterView view =
-      view_without(ViewRead::validating, "not found (404): the server could not find the "
-                                         "requested resource");
+  const ClusterView view = view_without(ViewRead::validating,
+                                        "not found (404): the server could not find the "
+                                        "requested resource");
   EXPECT_TRUE(check_runs(view, kCaBundleMissing));
   EXPECT_FALSE(check_complete(view, kCaBundleMissing));
   EXPECT_FALSE(check_runs(view, kValidationNotEnforced));
@@ -241,12 +246,113 @@ TEST(HygieneChecks, AKindTheServerDoesNotServeLeavesTheCaBundleCheckRunningOnThe
 
 TEST(HygieneChecks, NoReadAtAllRunsNoCheck) {
   ClusterView view;
-  for (ViewRead read : {ViewRead::mutating, ViewRead::validating, ViewRead::namespaces,
-                        ViewRead::services}) {
+  for (ViewRead read :
+       {ViewRead::mutating, ViewRead::validating, ViewRead::namespaces, ViewRead::services}) {
     view.unread.emplace(read, "unauthorized (401)");
   }
   for (const HygieneCheck& check : hygiene_checks()) EXPECT_FALSE(check_runs(view, check.name));
   EXPECT_EQ(incomplete_check_notes(view).size(), kHygieneCodes.size());
+}
+
+// ---- sidecar_missing ---------------------------------------------------------
+
+std::vector<Pod> pods_of(std::string_view fixture) {
+  auto page = parse_pod_list(test::fixture(std::string(fixture)));
+  EXPECT_TRUE(page.has_value());
+  return page ? page->items : std::vector<Pod>();
+}
+
+const Pod& named(const std::vector<Pod>& pods, std::string_view name) {
+  const auto found = std::ranges::find(pods, name, &Pod::name);
+  EXPECT_NE(found, pods.end()) << name;
+  return *found;
+}
+
+// The view as read_cluster_view keeps it: only the pods missing a sidecar.
+ClusterView view_with_pods() {
+  ClusterView view = fixture_view();
+  for (std::string_view fixture : {"pods-default.json", "pods-inject-true.json"}) {
+    for (Pod& pod : pods_of(fixture)) {
+      if (missing_sidecar(pod)) view.sidecarless_pods.push_back(std::move(pod));
+    }
+  }
+  return view;
+}
+
+TEST(MissingSidecar, ARunningPodWithoutIstioProxyMissesItsSidecar) {
+  EXPECT_TRUE(missing_sidecar(named(pods_of("pods-default.json"), "web-7d9-a")));
+}
+
+TEST(MissingSidecar, AnIstioInitContainerAloneIsNoSidecar) {
+  EXPECT_TRUE(missing_sidecar(named(pods_of("pods-default.json"), "cart-5c4-x")));
+}
+
+TEST(MissingSidecar, AnIstioProxyContainerIsTheSidecar) {
+  EXPECT_FALSE(missing_sidecar(named(pods_of("pods-default.json"), "api-1f2-ok")));
+}
+
+TEST(MissingSidecar, ANativeSidecarInitContainerWithRestartPolicyAlwaysIsTheSidecar) {
+  EXPECT_FALSE(missing_sidecar(named(pods_of("pods-default.json"), "api-1f2-native")));
+}
+
+TEST(MissingSidecar, AnIstioProxyInitContainerWithoutRestartPolicyAlwaysIsNoSidecar) {
+  Pod pod = named(pods_of("pods-default.json"), "api-1f2-native");
+  pod.init_containers.back().restart_policy.clear();
+  EXPECT_TRUE(missing_sidecar(pod));
+}
+
+TEST(MissingSidecar, TheOptOutLabelIsRespected) {
+  EXPECT_FALSE(missing_sidecar(named(pods_of("pods-default.json"), "batch-opt-label")));
+}
+
+TEST(MissingSidecar, TheOptOutAnnotationIsRespected) {
+  EXPECT_FALSE(missing_sidecar(named(pods_of("pods-default.json"), "batch-opt-annotation")));
+}
+
+TEST(MissingSidecar, AHostNetworkPodIsNeverInjected) {
+  EXPECT_FALSE(missing_sidecar(named(pods_of("pods-default.json"), "node-agent-h")));
+}
+
+TEST(MissingSidecar, OnlyRunningPodsCount) {
+  EXPECT_FALSE(missing_sidecar(named(pods_of("pods-default.json"), "web-7d9-pending")));
+  EXPECT_FALSE(missing_sidecar(named(pods_of("pods-default.json"), "job-done")));
+}
+
+TEST(PodsToRead, OnlyNamespacesLabelledForInjectionThatAnInjectorSelects) {
+  // legacy asks for a revision nobody serves; optout is disabled; kube-system
+  // and istio-system ask for nothing.
+  EXPECT_THAT(pods_to_read(fixture_view()), ElementsAre("default", "apps", "payments"));
+}
+
+TEST(SidecarMissing, OneFindingPerNamespaceCountingItsPods) {
+  const auto found = findings_with(check_webhooks(view_with_pods()), kSidecarMissing);
+  EXPECT_THAT(what(found), ElementsAre("Namespace/default ", "Namespace/kube-system "));
+  EXPECT_THAT(found[0].message, HasSubstr("4 running pods have no istio-proxy sidecar"));
+  EXPECT_THAT(found[1].message, HasSubstr("1 running pod has no istio-proxy sidecar"));
+}
+
+TEST(SidecarMissing, TheEarliestCreatedAreNamedFirstWithTheirCreationTimes) {
+  const auto found = findings_with(check_webhooks(view_with_pods()), kSidecarMissing);
+  ASSERT_FALSE(found.empty());
+  EXPECT_THAT(found[0].message,
+              HasSubstr("web-7d9-a (created 2026-12-04T10:42:03Z), web-7d9-b (created "
+                        "2026-12-04T10:45:10Z), cart-5c4-x (created 2026-12-04T10:50:00Z) and 1 "
+                        "more"));
+  EXPECT_THAT(found[0].message, HasSubstr("the earliest was created 2026-12-04T10:42:03Z"));
+  EXPECT_THAT(found[0].remedy, HasSubstr("sidecar.istio.io/inject=false"));
+}
+
+TEST(SidecarMissing, APodAskingForInjectionInADisabledNamespaceIsNotAFinding) {
+  for (const Finding& f : check_webhooks(view_with_pods())) EXPECT_NE(f.object, "Namespace/optout");
+}
+
+TEST(SidecarMissing, UnreadPodsStopTheCheckAndSayWhichRbacItNeeds) {
+  const ClusterView view = view_without(ViewRead::pods, "forbidden (403): pods");
+  EXPECT_FALSE(check_runs(view, kSidecarMissing));
+  const auto notes = incomplete_check_notes(view);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0].check, kSidecarMissing);
+  EXPECT_THAT(notes[0].rbac, testing::Contains("verb \"list\" on \"pods\" (cluster-wide)"));
 }
 
 }  // namespace

@@ -513,5 +513,65 @@ TEST(ApplyHygieneFindings, AnUncheckedCaBundleStaysNotChecked) {
   EXPECT_EQ(facts.ca_bundle, CaBundleState::not_checked);
 }
 
+// --- observed failures --------------------------------------------------------
+
+ObservedFailure observed_timeout(std::string replica_set, std::string time) {
+  ObservedFailure failure;
+  failure.object = "ReplicaSet shop/" + replica_set;
+  failure.webhook = "namespace.sidecar-injector.istio.io";
+  failure.diagnosis = Diagnosis::webhook_timeout;
+  failure.time = std::move(time);
+  failure.message =
+      "Error creating: Internal error occurred: failed calling webhook "
+      "\"namespace.sidecar-injector.istio.io\": failed to call webhook: Post "
+      "\"https://istiod.istio-system.svc:443/inject?timeout=10s\": context deadline exceeded";
+  return failure;
+}
+
+std::vector<ObservedFailure> three_timeouts() {
+  return {observed_timeout("api-9f1", "2026-12-04T10:42:00Z"),
+          observed_timeout("web-5c4", "2026-12-04T10:41:00Z"),
+          observed_timeout("cart-7d9", "2026-12-04T10:40:00Z")};
+}
+
+TEST(JudgeWebhook, ObservedFailuresWithoutAnAdmissionCallAreTheVerdictNotAnUnconfirmedOk) {
+  WebhookFacts facts = healthy_injector();
+  facts.admission.reset();
+  facts.observed = three_timeouts();
+  const WebhookVerdict verdict = judge_webhook(facts);
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::webhook_timeout);
+  EXPECT_EQ(verdict.hop, kHopWebhookCall);
+  EXPECT_TRUE(verdict.confirmed());
+  EXPECT_EQ(verdict_code(verdict), "webhook_timeout");
+  EXPECT_THAT(verdict.message,
+              HasSubstr("the API server's real calls fail: 3 ReplicaSets failed to create pods in "
+                        "the last hour, all with webhook_timeout"));
+  EXPECT_FALSE(verdict.remedy.empty());
+}
+
+TEST(JudgeWebhook, ABrokenHopMentionsTheObservedFailures) {
+  WebhookFacts facts = firewalled_injector();
+  facts.observed = three_timeouts();
+  const WebhookVerdict verdict = judge_webhook(facts);
+  EXPECT_EQ(verdict.hop, kHopControlPlaneNetwork);
+  EXPECT_THAT(verdict.message, HasSubstr("; observed: 3 ReplicaSets failed to create pods"));
+  EXPECT_THAT(verdict.message, HasSubstr("the last: ReplicaSet shop/api-9f1 at "
+                                         "2026-12-04T10:42:00Z"));
+}
+
+TEST(JudgeWebhook, ARealCallThatPassesNowStaysOkButSaysWhatFailedBefore) {
+  WebhookFacts facts = healthy_injector();
+  facts.observed = three_timeouts();
+  const WebhookVerdict verdict = judge_webhook(facts);
+  EXPECT_EQ(verdict.diagnosis, Diagnosis::ok);
+  EXPECT_EQ(verdict.hop, kHopNone);
+  EXPECT_THAT(verdict.message, HasSubstr("yet 3 ReplicaSets failed to create pods"));
+  EXPECT_THAT(verdict.message, HasSubstr("the call passes now"));
+}
+
+TEST(JudgeWebhook, WithoutObservedFailuresTheMessageSaysNothingOfThem) {
+  EXPECT_THAT(judge_webhook(healthy_injector()).message, Not(HasSubstr("failed to create pods")));
+}
+
 }  // namespace
 }  // namespace meshprobe::kube

@@ -217,7 +217,8 @@ TEST(KubeMetricsText, AFailedCheckHasNoCounts) {
   report.error = "forbidden";
   metrics.set_hygiene(report);
   const std::string text = metrics.serialize();
-  EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_check_success{check=\"webhook_ca_mismatch\"} 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("meshprobe_hygiene_check_success{check=\"webhook_ca_mismatch\"} 0\n"));
   EXPECT_THAT(text, Not(HasSubstr("meshprobe_hygiene_findings{")));
 }
 
@@ -225,11 +226,14 @@ TEST(KubeMetricsText, SaysWhichCheckRanAndCountsOnlyThoseThatDid) {
   KubeMetrics metrics;
   metrics.set_hygiene(report_without_namespaces());
   const std::string text = metrics.serialize();
-  EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_check_success{check=\"injection_label_unmatched\"} "
-                              "0\n"));
-  EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_check_success{check=\"webhook_ca_mismatch\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("meshprobe_hygiene_check_success{check=\"injection_label_unmatched\"} "
+                        "0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("meshprobe_hygiene_check_success{check=\"webhook_ca_mismatch\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("meshprobe_hygiene_findings{code=\"webhook_ca_mismatch\"} 1\n"));
-  EXPECT_THAT(text, Not(HasSubstr("meshprobe_hygiene_findings{code=\"injection_label_unmatched\"}")));
+  EXPECT_THAT(text,
+              Not(HasSubstr("meshprobe_hygiene_findings{code=\"injection_label_unmatched\"}")));
 }
 
 TEST(KubeMetricsText, CountsRefreshesByResult) {
@@ -255,6 +259,113 @@ TEST(KubeMetricsText, ReportsEachDiscoveredAddresssReadiness) {
               HasSubstr("meshprobe_endpoint_ready{target=\"pods\",url=\"https://istiod.istio-system"
                         ".svc:443/ready\",vantage=\"node\",node=\"n1\",address=\"10.8.1.7\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("address=\"10.8.0.12\"} 1\n"));
+}
+
+// --- observed webhook-call failures -------------------------------------------
+
+kube::ObservedFailures observed_timeouts() {
+  kube::ObservedFailureLog log;
+  kube::Event event;
+  event.ns = "shop";
+  event.name = "cart-7d9.17e0";
+  event.uid = "u1";
+  event.involved_kind = "ReplicaSet";
+  event.involved_ns = "shop";
+  event.involved_name = "cart-7d9";
+  event.reason = "FailedCreate";
+  event.message =
+      "Error creating: Internal error occurred: failed calling webhook "
+      "\"namespace.sidecar-injector.istio.io\": failed to call webhook: Post "
+      "\"https://istiod.istio-system.svc:443/inject?timeout=10s\": context deadline exceeded";
+  event.count = 3;
+  event.last_timestamp = "2026-12-04T10:42:00Z";
+  const std::vector<kube::Event> events = {event};
+  log.record(events);
+  return log.failures();
+}
+
+TEST(CheckJson, CarriesTheObservedFailuresWithTheirObjectTimeAndWords) {
+  HygieneReport report = report_with_mismatch();
+  report.observed = observed_timeouts();
+  const json::object out = json::parse(render_json({}, "bastion", &report)).as_object();
+  const json::object& observed = out.at("observed").as_object();
+  EXPECT_EQ(observed.at("read"), true);
+  EXPECT_TRUE(observed.at("error").is_null());
+  const json::object& total = observed.at("totals").as_array().at(0).as_object();
+  EXPECT_EQ(total.at("webhook"), "namespace.sidecar-injector.istio.io");
+  EXPECT_EQ(total.at("diagnosis"), "webhook_timeout");
+  EXPECT_EQ(total.at("failures"), 3);
+  const json::object& recent = observed.at("recent").as_array().at(0).as_object();
+  EXPECT_EQ(recent.at("object"), "ReplicaSet shop/cart-7d9");
+  EXPECT_EQ(recent.at("time"), "2026-12-04T10:42:00Z");
+  EXPECT_EQ(recent.at("count"), 3);
+  EXPECT_THAT(std::string(recent.at("message").as_string()),
+              HasSubstr("context deadline exceeded"));
+}
+
+TEST(CheckTable, ListsTheObservedFailures) {
+  HygieneReport report = report_with_mismatch();
+  report.observed = observed_timeouts();
+  const std::string table = render_table({}, "bastion", false, &report);
+  EXPECT_THAT(table, HasSubstr("OBSERVED"));
+  EXPECT_THAT(table, HasSubstr("webhook_timeout  ReplicaSet shop/cart-7d9"));
+}
+
+TEST(CheckTable, TheSummaryCountsFailingWebhooks) {
+  HygieneReport report;
+  report.ran = true;
+  kube::WebhookVerdict verdict;
+  verdict.webhook = "namespace.sidecar-injector.istio.io";
+  verdict.diagnosis = Diagnosis::webhook_timeout;
+  verdict.hop = std::string(kube::kHopWebhookCall);
+  report.verdicts.push_back(verdict);
+  EXPECT_THAT(render_table({}, "bastion", false, &report),
+              HasSubstr("0 hygiene findings, 1 webhook failing (vantage bastion)"));
+}
+
+TEST(CheckTable, TheSummaryHasNoFailingWebhooksWhenEveryVerdictIsOk) {
+  HygieneReport report;
+  report.ran = true;
+  kube::WebhookVerdict verdict;
+  verdict.hop = std::string(kube::kHopInferred);
+  report.verdicts.push_back(verdict);
+  EXPECT_THAT(render_table({}, "bastion", false, &report), Not(HasSubstr("failing")));
+}
+
+TEST(Status, CarriesTheObservedFailures) {
+  ResultsStore store;
+  KubeStatus kube;
+  kube.hygiene = report_with_mismatch();
+  kube.hygiene.observed = observed_timeouts();
+  const json::object status =
+      json::parse(render_status_json(store, {"node", "n1", "0.1.0", "c.yaml"}, &kube)).as_object();
+  EXPECT_EQ(status.at("observed").at("recent").as_array().at(0).at("object"),
+            "ReplicaSet shop/cart-7d9");
+}
+
+TEST(StatusPage, ShowsTheObservedFailures) {
+  ResultsStore store;
+  KubeStatus kube;
+  kube.hygiene = report_with_mismatch();
+  kube.hygiene.observed = observed_timeouts();
+  const std::string html = render_status_html(store, {"node", "n1", "0.1.0", "c.yaml"}, &kube);
+  EXPECT_THAT(html, HasSubstr("Observed webhook failures"));
+  EXPECT_THAT(html, HasSubstr("ReplicaSet shop/cart-7d9"));
+  EXPECT_THAT(html, HasSubstr("context deadline exceeded"));
+}
+
+TEST(KubeMetricsText, CountsWebhookCallFailuresByWebhookAndDiagnosis) {
+  KubeMetrics metrics;
+  metrics.set_observed(observed_timeouts());
+  EXPECT_THAT(metrics.serialize(),
+              HasSubstr("meshprobe_webhook_call_failures_total{webhook=\"namespace.sidecar-"
+                        "injector.istio.io\",diagnosis=\"webhook_timeout\"} 3\n"));
+}
+
+TEST(KubeMetricsText, HasNoWebhookCallFailuresBeforeTheEventsWereRead) {
+  KubeMetrics metrics;
+  metrics.set_observed({});
+  EXPECT_THAT(metrics.serialize(), Not(HasSubstr("meshprobe_webhook_call_failures_total")));
 }
 
 }  // namespace

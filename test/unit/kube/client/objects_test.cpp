@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/base64.h"
 #include "test_files.h"
 
@@ -98,6 +100,53 @@ TEST(Objects, RefusesTextThatIsNotJson) {
   auto map = parse_config_map("<html>502 Bad Gateway</html>");
   ASSERT_FALSE(map);
   EXPECT_THAT(map.error().message, HasSubstr("not JSON"));
+}
+
+TEST(Objects, ParsesAFailedCreateEventWithItsInvolvedObjectAndCount) {
+  const auto page = parse_event_list(R"({"kind":"EventList","apiVersion":"v1",
+    "metadata":{"resourceVersion":"812"},
+    "items":[{"metadata":{"name":"web-7d9.17e0c5","namespace":"shop","uid":"u-1"},
+      "involvedObject":{"kind":"ReplicaSet","namespace":"shop","name":"web-7d9","apiVersion":"apps/v1"},
+      "reason":"FailedCreate","message":"Error creating: x","type":"Warning","count":5,
+      "firstTimestamp":"2026-12-04T10:40:00Z","lastTimestamp":"2026-12-04T10:42:00Z",
+      "eventTime":null}]})");
+  ASSERT_TRUE(page.has_value()) << page.error().message;
+  ASSERT_EQ(page->items.size(), 1u);
+  const Event& event = page->items[0];
+  EXPECT_EQ(event.uid, "u-1");
+  EXPECT_EQ(event.involved_kind, "ReplicaSet");
+  EXPECT_EQ(event.involved_ns, "shop");
+  EXPECT_EQ(event.involved_name, "web-7d9");
+  EXPECT_EQ(event.reason, "FailedCreate");
+  EXPECT_EQ(event.count, 5);
+  EXPECT_EQ(event.first_timestamp, "2026-12-04T10:40:00Z");
+  EXPECT_EQ(event.last_timestamp, "2026-12-04T10:42:00Z");
+}
+
+TEST(Objects, AnEventWithOnlyAnEventTimeTakesItForItsTimestamps) {
+  const auto page = parse_event_list(R"({"kind":"EventList","items":[{"metadata":{"name":"e"},
+    "reason":"FailedCreate","message":"m","eventTime":"2026-12-04T10:42:00.123456Z",
+    "firstTimestamp":null,"lastTimestamp":null}]})");
+  ASSERT_TRUE(page.has_value()) << page.error().message;
+  EXPECT_EQ(page->items[0].last_timestamp, "2026-12-04T10:42:00.123456Z");
+  EXPECT_EQ(page->items[0].first_timestamp, "2026-12-04T10:42:00.123456Z");
+  EXPECT_EQ(page->items[0].count, 1);  // unset: it happened once
+}
+
+TEST(Objects, ParsesAPodListWithContainersInitContainersAndPhase) {
+  const auto page = parse_pod_list(test::fixture("pods-default.json"));
+  ASSERT_TRUE(page.has_value()) << page.error().message;
+  const auto native = std::ranges::find(page->items, "api-1f2-native", &Pod::name);
+  ASSERT_NE(native, page->items.end());
+  EXPECT_EQ(native->phase, "Running");
+  EXPECT_EQ(native->creation_timestamp, "2026-12-04T09:01:00Z");
+  ASSERT_EQ(native->init_containers.size(), 2u);
+  EXPECT_EQ(native->init_containers[1].name, "istio-proxy");
+  EXPECT_EQ(native->init_containers[1].restart_policy, "Always");
+}
+
+TEST(Objects, RefusesAPodListThatIsAnotherKind) {
+  EXPECT_FALSE(parse_pod_list(R"({"kind":"EventList","items":[]})").has_value());
 }
 
 TEST(Objects, ParsesTheApiServersStatus) {
