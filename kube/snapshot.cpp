@@ -138,6 +138,7 @@ KubeSnapshot read_snapshot(kube::KubeApi& api, const Config& config) {
             std::optional<kube::ServiceEndpoints>(std::move(found->endpoints)));
       }
     }
+    snapshot.control_plane = kube::read_control_plane(api);
   }
   return snapshot;
 }

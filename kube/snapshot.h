@@ -13,6 +13,7 @@
 #include "common/expected.h"
 #include "config/config.h"
 #include "config/service_host.h"
+#include "kube/control_plane.h"
 #include "kube/endpoint_discovery.h"
 #include "kube/hygiene.h"
 #include "probes/ca_bundle.h"
@@ -41,6 +42,9 @@ struct KubeSnapshot {
   std::optional<kube::ClusterView> cluster;
   // The endpoints behind each of kube::ca_checks(cluster), in that order.
   std::vector<Expected<std::optional<kube::ServiceEndpoints>>> ca_check_endpoints;
+  // The platform and the API server's addresses, for the webhook verdicts'
+  // remedies; read with the hygiene view, unset when the checks are off.
+  std::optional<kube::ControlPlaneRead> control_plane;
 };
 
 // Reads everything `config` needs from the cluster; blocks.

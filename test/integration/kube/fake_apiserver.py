@@ -11,6 +11,7 @@ discovery.k8s.io/v1, metav1.Status) over HTTPS on 127.0.0.1:
   GET /api/v1/namespaces/NS/services[/NAME]
   GET /apis/discovery.k8s.io/v1/namespaces/NS/endpointslices?labelSelector=kubernetes.io/service-name=NAME
   GET /api/v1/namespaces/NS/configmaps/NAME
+  GET /api/v1/nodes[?limit=N]  (spec.providerID names the platform: gce://, aws:///, azure:///)
   GET /api/v1/namespaces/NS/services/SCHEME:NAME:PORT/proxy/PATH
   GET /api/v1/namespaces/NS/pods/SCHEME:NAME:PORT/proxy/PATH
   POST /api/v1/namespaces/NS/pods?dryRun=All[&fieldManager=...]
@@ -47,7 +48,7 @@ test swaps a caBundle between two reads by rewriting it:
                              # kind the cluster's API version lacks
    "mutatingwebhookconfigurations": [...], "validatingwebhookconfigurations": [...],
    "namespaces": [...], "services": [...], "endpointslices": [...],
-   "configmaps": [...], "pods": [...],
+   "configmaps": [...], "pods": [...], "nodes": [...],
    "drop": ["IP:PORT"],      # the proxy's dial to it times out; a webhook's dial to
                              # it gets no answer until the webhook's timeoutSeconds
    "dial_timeout": 2.0,      # seconds, the proxy's; the real API server waits about 30
@@ -79,6 +80,7 @@ LIST_KINDS = {
     "endpointslices": ("discovery.k8s.io/v1", "EndpointSlice"),
     "configmaps": ("v1", "ConfigMap"),
     "pods": ("v1", "Pod"),
+    "nodes": ("v1", "Node"),
 }
 GROUPS = {
     "mutatingwebhookconfigurations": "admissionregistration.k8s.io",
@@ -464,6 +466,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if how is None:
             return self.reply(*status(401, "Unauthorized", "Unauthorized"))
         segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")]
+        if segments == ["api", "v1", "nodes"]:
+            return self.route_nodes(state, query)
         if segments == ["api", "v1", "namespaces"]:
             return self.create_namespace(state, body)
         target = None
@@ -506,6 +510,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         user = state.get("user", "system:serviceaccount:meshprobe:meshprobe")
         equivalent = GATEWAY_VERSIONS if target["resource"] == "gateways" else ()
         return self.reply(*self.server.admission.create(state, target, namespace, obj, user, options, equivalent))
+
+    def route_nodes(self, state, query):
+        """GET /api/v1/nodes: cluster-scoped, paged like every list (the
+        control-plane context reads one node, limit=1)."""
+        if is_forbidden(state, "list", "nodes", None):
+            return self.reply(*forbidden(state, "list", "nodes", None, None))
+        return self.reply(*list_response(state, "nodes", None, query))
 
     def route(self, state, path, query, how):
         if how is None:
