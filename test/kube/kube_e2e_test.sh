@@ -400,14 +400,19 @@ YAML
     track_pid $!
     URL="http://127.0.0.1:$AGENT_PORT"
     status() { curl -sf "$URL/status"; }
-    verdict() { status | jq -c '.verdicts[]? | select(.webhook == "namespace.sidecar-injector.istio.io")'; }
-    timed_out() { verdict | jq -e '.diagnosis == "tcp_timeout"' >/dev/null; }
-    eventually 20 timed_out || fail "verdict: $(verdict); status: $(status | jq -c '{verdicts, kubernetes}')"
-    verdict | jq -e '.hop == "control_plane_network" and .confirmed and .platform == "gke"
+    # The namespace injector's verdict meets the jq condition $1 (one call:
+    # jq 1.6 passes -e on empty input, so no pipe of one jq into another).
+    verdict_is() {
+      status | jq -e '[.verdicts[]? | select(.webhook == "namespace.sidecar-injector.istio.io")]
+                      | length == 1 and (.[0] | '"$1"')' >/dev/null
+    }
+    verdicts() { status | jq -c '{verdicts, errors: .kubernetes.errors}'; }
+    eventually 20 verdict_is '.diagnosis == "tcp_timeout"' || fail "status: $(verdicts)"
+    verdict_is '.hop == "control_plane_network" and .confirmed and .platform == "gke"
           and (.message | test("the API server cannot reach istiod pod istiod-5f8d7c-abcde 127.0.0.1:'"$ISTIOD_PORT"'"))
           and (.remedy | test("GKE private cluster: add tcp:'"$ISTIOD_PORT"' to the control plane.s firewall rule"))
           and (.remedy | test("the API server answers from 172.18.0.2"))
-          and .notes == []' >/dev/null || fail "verdict: $(verdict)"
+          and .notes == []' || fail "status: $(verdicts)"
     curl -sf "$URL/metrics" >"$workdir/metrics.txt"
     grep -q '^meshprobe_webhook_verdict{configuration="istio-sidecar-injector",webhook="namespace.sidecar-injector.istio.io",diagnosis="tcp_timeout"} 1$' \
       "$workdir/metrics.txt" || fail "metrics: $(grep webhook_verdict "$workdir/metrics.txt")"
@@ -423,12 +428,14 @@ YAML
     grep -q 'GKE private cluster: add tcp:'"$ISTIOD_PORT" "$workdir/page.html" || fail "no remedy on the page"
     # istiod reachable again: the verdict changes, and the old series goes.
     write_state "$with_canary"' | .nodes[0].spec.providerID = "gce://proj/us-central1-a/gke-node-1"'
-    passed() { verdict | jq -e '.diagnosis == "ok" and .hop == "none"' >/dev/null; }
-    eventually 20 passed || fail "verdict: $(verdict)"
+    eventually 20 verdict_is '.diagnosis == "ok" and .hop == "none"' || fail "status: $(verdicts)"
     curl -sf "$URL/metrics" >"$workdir/metrics.txt"
     grep -q '^meshprobe_webhook_verdict{configuration="istio-sidecar-injector",webhook="namespace.sidecar-injector.istio.io",diagnosis="ok"} 1$' \
       "$workdir/metrics.txt" || fail "metrics: $(grep webhook_verdict "$workdir/metrics.txt")"
-    ! grep -q 'diagnosis="tcp_timeout"' "$workdir/metrics.txt" || fail "the old verdict's series stayed"
+    ! grep -q '^meshprobe_webhook_verdict{.*diagnosis="tcp_timeout"' "$workdir/metrics.txt" \
+      || fail "the old verdict's series stayed: $(grep webhook_verdict "$workdir/metrics.txt")"
+    [ "$(grep -c '^meshprobe_webhook_verdict{' "$workdir/metrics.txt")" = 3 ] \
+      || fail "metrics: $(grep webhook_verdict "$workdir/metrics.txt")"
     ;;
   admission_verdict_from_check_names_the_eks_rule_and_the_api_servers_addresses)
     write_state "$with_canary"' | .mutatingwebhookconfigurations[0].webhooks[].timeoutSeconds = 2

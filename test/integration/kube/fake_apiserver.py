@@ -466,8 +466,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if how is None:
             return self.reply(*status(401, "Unauthorized", "Unauthorized"))
         segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")]
-        if segments == ["api", "v1", "nodes"]:
-            return self.route_nodes(state, query)
         if segments == ["api", "v1", "namespaces"]:
             return self.create_namespace(state, body)
         target = None
@@ -538,6 +536,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if verb == "get":
                 return self.reply(*single(state, resource, None, segments[4]))
             return self.reply(*list_response(state, resource, None, query))
+        if segments == ["api", "v1", "nodes"]:
+            return self.route_nodes(state, query)
         if segments == ["api", "v1", "namespaces"]:
             if is_forbidden(state, "list", "namespaces", None):
                 return self.reply(*forbidden(state, "list", "namespaces", None, None))
