@@ -1,9 +1,11 @@
 // The agent's per-webhook verdicts: the join `check` makes after its round
 // (kube/webhook_facts.h), made over the store's latest results, the last
 // snapshot and the last hygiene report. Joined when shown (/status, / and
-// /metrics), not when a round ends: a verdict changes only when someone
+// /metrics), not when a round ends: a verdict is only seen when someone
 // looks, rounds end many times a second on a large agent while scrapes come
-// every 15 s or so, and the join over a handful of webhooks is cheap.
+// every 15 s or so, and the join over a handful of webhooks is cheap. Only
+// the current verdicts are written, so a changed verdict's old series is
+// gone from the next scrape.
 #pragma once
 
 #include <functional>
