@@ -714,10 +714,15 @@ YAML
       || fail "not every check ran: $(grep hygiene_check "$workdir/metrics.txt")"
     # Namespaces forbidden: that check says 0, the others still 1.
     write_state '.forbidden = [{verb: "list", resource: "namespaces"}]'
-    check_off() { curl -sf "$URL/metrics" | grep -q '^meshprobe_hygiene_check_success{check="injection_label_unmatched"} 0$'; }
-    eventually 10 check_off || fail "metrics: $(curl -sf "$URL/metrics" | grep hygiene_check)"
-    curl -sf "$URL/metrics" | grep -q '^meshprobe_hygiene_check_success{check="webhook_ca_bundle_missing"} 1$' \
-      || fail "the caBundle check stopped with the namespaces"
+    # Scrapes go to a file first: `curl | grep -q` fails under pipefail when
+    # grep stops reading before curl has written the whole exposition.
+    check_off() {
+      curl -sf "$URL/metrics" >"$workdir/metrics-forbidden.txt" &&
+        grep -q '^meshprobe_hygiene_check_success{check="injection_label_unmatched"} 0$' "$workdir/metrics-forbidden.txt"
+    }
+    eventually 10 check_off || fail "metrics: $(grep hygiene_check "$workdir/metrics-forbidden.txt")"
+    grep -q '^meshprobe_hygiene_check_success{check="webhook_ca_bundle_missing"} 1$' "$workdir/metrics-forbidden.txt" \
+      || fail "the caBundle check stopped with the namespaces: $(grep hygiene_check "$workdir/metrics-forbidden.txt")"
     status | jq -e '.kubernetes.hygiene_notes[0].check == "injection_label_unmatched"' >/dev/null \
       || fail "status: $(status | jq .kubernetes)"
     grep -q '^meshprobe_endpoint_ready{target="istiod-webhook-pods",.*address="127.0.0.1"} 1$' "$workdir/metrics.txt" \
