@@ -19,6 +19,7 @@
 #include "agent/results/metrics.h"
 #include "agent/results/status_page.h"
 #include "agent/results/store.h"
+#include "agent/results/webhook_verdicts.h"
 #include "agent/routes.h"
 #include "agent/scheduler.h"
 #include "agent/targets/expand.h"
@@ -226,7 +227,10 @@ class Agent {
     kube_ = std::make_unique<KubeRefresh>(io_, prober_, log_, std::move(connection),
                                           [this] { apply(config_); });
     routes_.add_metrics(kube_->metrics());
-    routes_.show_kubernetes(kube_->status());
+    webhook_verdicts_ = std::make_unique<WebhookVerdicts>(
+        store_, kube_->status(), [refresh = kube_.get()] { return refresh->snapshot(); });
+    routes_.add_metrics(*webhook_verdicts_);
+    routes_.show_kubernetes(kube_->status(), *webhook_verdicts_);
   }
 
   // A reload that turns Kubernetes mode on connects now; one that changes
@@ -357,7 +361,8 @@ class Agent {
   HttpServer server_;
   asio::signal_set signals_;
   FileWatch watch_;
-  std::unique_ptr<KubeRefresh> kube_;  // Kubernetes mode only
+  std::unique_ptr<KubeRefresh> kube_;                  // Kubernetes mode only
+  std::unique_ptr<WebhookVerdicts> webhook_verdicts_;  // with kube_
 };
 
 }  // namespace

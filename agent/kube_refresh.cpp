@@ -22,6 +22,11 @@ std::vector<std::string> snapshot_errors(const KubeSnapshot& snapshot) {
   if (snapshot.cluster) {
     for (const auto& [read, why] : snapshot.cluster->unread) errors.push_back("hygiene: " + why);
   }
+  if (snapshot.control_plane) {
+    for (const std::string& why : snapshot.control_plane->unread) {
+      errors.push_back("control plane: " + why);
+    }
+  }
   return errors;
 }
 

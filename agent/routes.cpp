@@ -17,10 +17,12 @@ constexpr const char* kPlainText = "text/plain; charset=utf-8";
 HttpResponse Routes::operator()(const HttpRequest& request) const {
   if (request.path == "/metrics") return metrics();
   if (request.path == "/status") {
-    return {200, "application/json", render_status_json(store_, identity_, kube_)};
+    return {200, "application/json",
+            render_status_json(store_, identity_, kube_, current_verdicts())};
   }
   if (request.path == "/") {
-    return {200, "text/html; charset=utf-8", render_status_html(store_, identity_, kube_)};
+    return {200, "text/html; charset=utf-8",
+            render_status_html(store_, identity_, kube_, current_verdicts())};
   }
   // /-/healthy and /-/ready: the Prometheus ecosystem's names for the same.
   if (request.path == "/healthz" || request.path == "/-/healthy") {
@@ -33,6 +35,10 @@ HttpResponse Routes::operator()(const HttpRequest& request) const {
   }
   if (request.path == "/-/reload") return reload(request);
   return {404, kPlainText, "not found\n"};
+}
+
+std::vector<kube::WebhookVerdict> Routes::current_verdicts() const {
+  return verdicts_ != nullptr ? verdicts_->current() : std::vector<kube::WebhookVerdict>();
 }
 
 // As Prometheus and its exporters answer it: POST only, refused unless the

@@ -11,6 +11,7 @@
 #include "agent/results/metrics_source.h"
 #include "agent/results/status_page.h"
 #include "agent/results/store.h"
+#include "agent/results/webhook_verdicts.h"
 #include "kube/hygiene_report.h"
 
 namespace meshprobe {
@@ -23,7 +24,11 @@ class Routes {
   // /metrics shows the sources in the order they were added.
   void add_metrics(const MetricsSource& source) { metrics_.push_back(&source); }
   // Kubernetes mode: /status and / show the connection and the hygiene.
-  void show_kubernetes(const KubeStatus& status) { kube_ = &status; }
+  // With the hygiene on, also the webhook verdicts, joined per request.
+  void show_kubernetes(const KubeStatus& status, const WebhookVerdicts& verdicts) {
+    kube_ = &status;
+    verdicts_ = &verdicts;
+  }
 
   // The lifecycle API (--web.enable-lifecycle): POST /-/reload runs
   // `reload`, which returns why the config was refused, or "".
@@ -33,12 +38,14 @@ class Routes {
 
  private:
   HttpResponse metrics() const;
+  std::vector<kube::WebhookVerdict> current_verdicts() const;
   HttpResponse reload(const HttpRequest& request) const;
 
   const ResultsStore& store_;
   const AgentIdentity& identity_;
   std::vector<const MetricsSource*> metrics_;
   const KubeStatus* kube_ = nullptr;
+  const WebhookVerdicts* verdicts_ = nullptr;
   std::function<std::string()> reload_;
 };
 

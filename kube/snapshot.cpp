@@ -144,6 +144,7 @@ KubeSnapshot read_snapshot(kube::KubeApi& api, const Config& config) {
       }
     }
     read_failed_creates(api, snapshot);
+    snapshot.control_plane = kube::read_control_plane(api);
   }
   return snapshot;
 }

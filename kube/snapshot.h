@@ -13,6 +13,7 @@
 #include "common/expected.h"
 #include "config/config.h"
 #include "config/service_host.h"
+#include "kube/control_plane.h"
 #include "kube/endpoint_discovery.h"
 #include "kube/hygiene.h"
 #include "kube/observed_failures.h"
@@ -46,6 +47,9 @@ struct KubeSnapshot {
   // the webhook calls the API server made for real that failed. Unset when
   // not read.
   std::optional<Expected<std::vector<kube::Event>>> failed_create_events;
+  // The platform and the API server's addresses, for the webhook verdicts'
+  // remedies; read with the hygiene view, unset when the checks are off.
+  std::optional<kube::ControlPlaneRead> control_plane;
 };
 
 // Adds the snapshot's FailedCreate events to `log` (or why they could not be

@@ -99,6 +99,7 @@ WebhookFacts facts_of(const WebhookConfiguration& config, const Webhook& hook,
                       const KubeSnapshot& snapshot, const std::vector<CaCheck>& checks,
                       std::span<const ProbeResult> results, const HygieneReport& hygiene) {
   WebhookFacts facts;
+  if (snapshot.control_plane) facts.control_plane = snapshot.control_plane->context;
   facts.webhook = hook.name;
   facts.configuration = config.name;
   facts.kind = config.kind;
@@ -143,8 +144,10 @@ std::vector<WebhookVerdict> webhook_verdicts(const KubeSnapshot& snapshot,
     for (const WebhookConfiguration& config : *configs) {
       for (const Webhook& hook : config.webhooks) {
         if (!hook.service || hook.service->ns != view.istio_namespace) continue;
-        verdicts.push_back(
-            judge_webhook(facts_of(config, hook, snapshot, checks, results, hygiene)));
+        WebhookVerdict verdict =
+            judge_webhook(facts_of(config, hook, snapshot, checks, results, hygiene));
+        if (snapshot.control_plane) verdict.notes = snapshot.control_plane->unread;
+        verdicts.push_back(std::move(verdict));
       }
     }
   }

@@ -63,8 +63,15 @@ std::string addresses_text(std::span<const std::string> addresses,
 
 WebhookVerdict verdict_of(const WebhookFacts& facts, Diagnosis diagnosis, std::string_view hop,
                           std::string message, std::string remedy) {
-  return WebhookVerdict{facts.webhook,    facts.configuration, diagnosis,
-                        std::string(hop), std::move(message),  std::move(remedy)};
+  WebhookVerdict verdict;
+  verdict.webhook = facts.webhook;
+  verdict.configuration = facts.configuration;
+  verdict.diagnosis = diagnosis;
+  verdict.hop = std::string(hop);
+  verdict.message = std::move(message);
+  verdict.remedy = std::move(remedy);
+  verdict.platform = facts.control_plane.platform;
+  return verdict;
 }
 
 std::string webhook_text(const WebhookFacts& facts) {

@@ -115,6 +115,11 @@ struct WebhookVerdict {
   std::string hop;      // one of the kHop* names
   std::string message;  // one sentence: the hop, the pod IP:port, what each vantage saw
   std::string remedy;   // empty for hop "none"
+  // The platform the remedy was written for (unknown: the generic remedy).
+  Platform platform = Platform::unknown;
+  // What could not be read for it (the control plane's context: the node,
+  // the API server's addresses), with the RBAC it needs; the verdict stands.
+  std::vector<std::string> notes;
 
   // The verdict rests on the API server's real call: an ok that is not
   // confirmed is hop "inferred".

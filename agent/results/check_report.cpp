@@ -336,6 +336,7 @@ std::string render_verdicts(const HygieneReport& hygiene, const Painter& painter
     out += "hop " + verdict.hop + '\n';
     out += render_note("message", verdict.message, "", painter);
     if (!verdict.remedy.empty()) out += render_note("remedy", verdict.remedy, "", painter);
+    for (const std::string& note : verdict.notes) out += render_note("note", note, "", painter);
   }
   return out + '\n';
 }
@@ -457,14 +458,21 @@ json::object observed_json(const kube::ObservedFailures& observed) {
       {"recent", std::move(recent)}};
 }
 
-json::array verdicts_json(const HygieneReport& hygiene) {
+json::array verdicts_json(const HygieneReport& hygiene) { return verdicts_json(hygiene.verdicts); }
+
+json::array verdicts_json(std::span<const kube::WebhookVerdict> verdicts) {
   json::array out;
-  for (const kube::WebhookVerdict& verdict : hygiene.verdicts) {
+  for (const kube::WebhookVerdict& verdict : verdicts) {
     const std::string_view verdict_code = kube::verdict_code(verdict);
-    json::object entry{{"webhook", verdict.webhook}, {"configuration", verdict.configuration},
-                       {"diagnosis", verdict_code},  {"confirmed", verdict.confirmed()},
-                       {"hop", verdict.hop},         {"message", verdict.message},
-                       {"remedy", verdict.remedy}};
+    json::object entry{{"webhook", verdict.webhook},
+                       {"configuration", verdict.configuration},
+                       {"diagnosis", verdict_code},
+                       {"confirmed", verdict.confirmed()},
+                       {"hop", verdict.hop},
+                       {"message", verdict.message},
+                       {"remedy", verdict.remedy},
+                       {"platform", kube::platform_name(verdict.platform)},
+                       {"notes", strings_json(verdict.notes)}};
     if (verdict.diagnosis != Diagnosis::ok) entry["doc"] = doc_link(code(verdict.diagnosis));
     out.emplace_back(std::move(entry));
   }

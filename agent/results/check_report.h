@@ -4,6 +4,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,7 +24,9 @@ namespace meshprobe {
 // could not run (or ran on part of what they read) and what went unverified,
 // and "verdicts": [{"webhook", "configuration", "diagnosis" ("ok" only when
 // the API server's real call confirmed it, "unconfirmed" for an ok inferred
-// without one), "confirmed", "hop", "message", "remedy", "doc" (failures)}], one per
+// without one), "confirmed", "hop", "message", "remedy", "platform" (gke,
+// eks, aks, unknown: whose remedy), "notes" (the control-plane reads that
+// failed, with their RBAC), "doc" (failures)}], one per
 // istio webhook (`check` joins them after its round).
 std::string render_json(const std::vector<ProbeResult>& results, std::string_view vantage,
                         const HygieneReport* hygiene = nullptr);
@@ -36,8 +39,9 @@ boost::json::object check_json(const std::vector<ProbeResult>& results, std::str
 // The "hygiene" array of render_json, for /status too.
 boost::json::array hygiene_json(const HygieneReport& hygiene);
 
-// The "verdicts" array of render_json.
+// The "verdicts" array of render_json; the agent's /status joins its own.
 boost::json::array verdicts_json(const HygieneReport& hygiene);
+boost::json::array verdicts_json(std::span<const kube::WebhookVerdict> verdicts);
 
 // The "observed" object of render_json, for /status too: the webhook calls
 // the API server made for real that failed (FailedCreate events).

@@ -351,10 +351,39 @@ std::string observed_section(const KubeStatus& kube) {
   return out + "</tbody>\n</table>\n";
 }
 
+// The verdicts of the webhooks, one row each; nothing before the first.
+std::string webhooks_section(std::span<const kube::WebhookVerdict> verdicts) {
+  if (verdicts.empty()) return {};
+  std::string rows;
+  for (const kube::WebhookVerdict& verdict : verdicts) {
+    const std::string_view verdict_code = kube::verdict_code(verdict);
+    const std::string_view css_class = verdict_code == "ok"  ? "ok"
+                                       : verdict.confirmed() ? "fail"
+                                                             : "warn";
+    std::string remedy = html_escape(verdict.remedy);
+    for (const std::string& note : verdict.notes) {
+      remedy +=
+          (remedy.empty() ? "" : "<br>") + std::string("<small>") + html_escape(note) + "</small>";
+    }
+    const std::string diagnosis = verdict.diagnosis == Diagnosis::ok ? html_escape(verdict_code)
+                                                                     : diagnosis_link(verdict_code);
+    rows += "<tr>" + cell(html_escape(verdict.webhook)) + cell(html_escape(verdict.configuration)) +
+            cell(fmt::format(R"(<span class="badge {}">{}</span>)", css_class,
+                             html_escape(verdict_code))) +
+            cell(diagnosis, "code") + cell(html_escape(verdict.hop)) +
+            cell(html_escape(verdict.message)) + cell(remedy) + "</tr>\n";
+  }
+  return "<h2>Webhooks</h2>\n<table>\n<thead><tr><th>Webhook</th><th>Configuration</th>"
+         "<th>Verdict</th><th>Diagnosis</th><th>Hop</th><th>Message</th><th>Remedy</th></tr>"
+         "</thead>\n<tbody>\n" +
+         rows + "</tbody>\n</table>\n";
+}
+
 }  // namespace
 
 std::string render_status_json(const ResultsStore& store, const AgentIdentity& identity,
-                               const KubeStatus* kube) {
+                               const KubeStatus* kube,
+                               std::span<const kube::WebhookVerdict> verdicts) {
   json::array targets;
   for (const TargetState& state : store.targets()) {
     targets.emplace_back(target_json(state, identity.vantage));
@@ -366,14 +395,18 @@ std::string render_status_json(const ResultsStore& store, const AgentIdentity& i
   };
   if (kube != nullptr) {
     status["kubernetes"] = kubernetes_json(*kube);
-    if (kube->hygiene.ran) status["hygiene"] = hygiene_json(kube->hygiene);
+    if (kube->hygiene.ran) {
+      status["hygiene"] = hygiene_json(kube->hygiene);
+      status["verdicts"] = verdicts_json(verdicts);
+    }
     if (kube->hygiene.observed.read) status["observed"] = observed_json(kube->hygiene.observed);
   }
   return json::serialize(status) + '\n';
 }
 
 std::string render_status_html(const ResultsStore& store, const AgentIdentity& identity,
-                               const KubeStatus* kube) {
+                               const KubeStatus* kube,
+                               std::span<const kube::WebhookVerdict> verdicts) {
   const WallClock::time_point now = WallClock::now();
   std::string rows;
   for (const TargetState& state : store.targets()) {
@@ -390,7 +423,7 @@ std::string render_status_html(const ResultsStore& store, const AgentIdentity& i
       "{}<table>\n<thead>\n{}</thead>\n<tbody>\n{}</tbody>\n</table>\n"
       "{}{}</body>\n</html>\n",
       html_escape(identity.vantage), kStyle, page_header(store, identity, now), kTableHead, rows,
-      kube != nullptr ? hygiene_section(*kube) : std::string(),
+      kube != nullptr ? webhooks_section(verdicts) + hygiene_section(*kube) : std::string(),
       kube != nullptr ? observed_section(*kube) : std::string());
 }
 

@@ -149,6 +149,13 @@ struct Event {
   std::string last_timestamp;
 };
 
+// A Node, for what it says of the platform (spec.providerID: `gce://...`,
+// `aws:///...`, `azure:///...`; empty on kind and bare metal).
+struct Node {
+  std::string name;
+  std::string provider_id;
+};
+
 struct ConfigMap {
   std::string ns;
   std::string name;
@@ -171,6 +178,7 @@ Expected<Service> parse_service(std::string_view json);
 Expected<ListPage<Service>> parse_service_list(std::string_view json);
 Expected<ListPage<EndpointSlice>> parse_endpoint_slice_list(std::string_view json);
 Expected<ListPage<Namespace>> parse_namespace_list(std::string_view json);
+Expected<ListPage<Node>> parse_node_list(std::string_view json);
 Expected<ConfigMap> parse_config_map(std::string_view json);
 Expected<Pod> parse_pod(std::string_view json);
 Expected<ListPage<Pod>> parse_pod_list(std::string_view json);

@@ -245,6 +245,15 @@ Namespace namespace_of(const json::object& object) {
   return {string_field(meta, "name"), string_map(object_field(meta, "labels"), "a label")};
 }
 
+Node node_of(const json::object& object) {
+  Node node;
+  node.name = string_field(metadata(object), "name");
+  if (const json::object* spec = object_field(object, "spec")) {
+    node.provider_id = string_field(*spec, "providerID");
+  }
+  return node;
+}
+
 std::vector<Container> containers_of(const json::object& spec, std::string_view key) {
   std::vector<Container> out;
   if (const json::array* list = array_field(spec, key)) {
@@ -413,6 +422,10 @@ Expected<ListPage<EndpointSlice>> parse_endpoint_slice_list(std::string_view tex
 Expected<ListPage<Namespace>> parse_namespace_list(std::string_view text) {
   return guarded("NamespaceList",
                  [&] { return list_page<Namespace>(text, "NamespaceList", namespace_of); });
+}
+
+Expected<ListPage<Node>> parse_node_list(std::string_view text) {
+  return guarded("NodeList", [&] { return list_page<Node>(text, "NodeList", node_of); });
 }
 
 Expected<ConfigMap> parse_config_map(std::string_view text) {

@@ -12,10 +12,27 @@ namespace {
 using namespace access;
 
 constexpr std::array kAllAccess = {
-    kGetMutating, kListMutating,    kGetValidating,      kListValidating, kListNamespaces,
-    kGetService,  kListServices,    kListEndpointSlices, kGetConfigMap,   kListEvents,
-    kListPods,    kGetServiceProxy, kGetPodProxy,
+    kGetMutating,
+    kListMutating,
+    kGetValidating,
+    kListValidating,
+    kListNamespaces,
+    kGetService,
+    kListServices,
+    kListEndpointSlices,
+    kGetConfigMap,
+    kListEvents,
+    kListPods,
+    kGetServiceProxy,
+    kGetPodProxy,
+    kListNodes,
+    kListKubernetesEndpointSlices,
 };
+
+std::string endpoint_slices_path(const std::string& ns, const std::string& service) {
+  return "/apis/discovery.k8s.io/v1/namespaces/" + url_encode(ns) +
+         "/endpointslices?labelSelector=" + url_encode("kubernetes.io/service-name=" + service);
+}
 
 std::string webhook_path(WebhookKind kind) {
   return std::string("/apis/admissionregistration.k8s.io/v1/") +
@@ -48,7 +65,8 @@ std::span<const ApiAccess> admission_api_access() {
 std::string describe_access(const ApiAccess& access, std::string_view ns) {
   std::string out = "verb " + in_quotes(access.verb) + " on " + in_quotes(access.resource);
   if (!access.group.empty()) out += " in API group " + in_quotes(access.group);
-  out += access.namespaced ? " in namespace " + in_quotes(ns) : std::string(" (cluster-wide)");
+  const std::string_view where = access.only_namespace.empty() ? ns : access.only_namespace;
+  out += access.namespaced ? " in namespace " + in_quotes(where) : std::string(" (cluster-wide)");
   return out;
 }
 
@@ -217,10 +235,24 @@ Expected<std::vector<Service>> KubeApi::list_services(const std::string& ns) {
 
 Expected<std::vector<EndpointSlice>> KubeApi::list_endpoint_slices(const std::string& ns,
                                                                    const std::string& service) {
-  return list<EndpointSlice>(
-      "/apis/discovery.k8s.io/v1/namespaces/" + url_encode(ns) +
-          "/endpointslices?labelSelector=" + url_encode("kubernetes.io/service-name=" + service),
-      kListEndpointSlices, ns, parse_endpoint_slice_list);
+  return list<EndpointSlice>(endpoint_slices_path(ns, service), kListEndpointSlices, ns,
+                             parse_endpoint_slice_list);
+}
+
+Expected<std::vector<EndpointSlice>> KubeApi::list_kubernetes_endpoint_slices() {
+  const std::string ns(kListKubernetesEndpointSlices.only_namespace);
+  return list<EndpointSlice>(endpoint_slices_path(ns, "kubernetes"), kListKubernetesEndpointSlices,
+                             ns, parse_endpoint_slice_list);
+}
+
+Expected<std::vector<Node>> KubeApi::list_some_nodes(std::size_t limit) {
+  const HttpResponse response = get("/api/v1/nodes?limit=" + std::to_string(limit));
+  if (response.status != 200) {
+    return Error{describe_failure(response, kListNodes, "", client_.credentials().server)};
+  }
+  auto page = parse_node_list(response.body);
+  if (!page) return page.error();
+  return std::move(page->items);
 }
 
 Expected<std::optional<ConfigMap>> KubeApi::get_config_map(const std::string& ns,

@@ -22,6 +22,9 @@ struct ApiAccess {
   std::string_view group;     // "" for the core group
   std::string_view resource;  // plural, with subresource: "services/proxy"
   bool namespaced = false;
+  // Set for a request made in this namespace only, whatever the istio
+  // namespace is (the `kubernetes` Service's slices: "default").
+  std::string_view only_namespace = {};
 };
 
 namespace access {
@@ -47,6 +50,11 @@ inline constexpr ApiAccess kListEvents{"list", "", "events", false};
 inline constexpr ApiAccess kListPods{"list", "", "pods", false};
 inline constexpr ApiAccess kGetServiceProxy{"get", "", "services/proxy", true};
 inline constexpr ApiAccess kGetPodProxy{"get", "", "pods/proxy", true};
+// The control plane's context for the webhook verdicts: one node's
+// providerID (the platform) and the API server's own addresses.
+inline constexpr ApiAccess kListNodes{"list", "", "nodes", false};
+inline constexpr ApiAccess kListKubernetesEndpointSlices{"list", "discovery.k8s.io",
+                                                         "endpointslices", true, "default"};
 // `check --create-canary`, with the user's own credentials only.
 inline constexpr ApiAccess kCreateNamespaces{"create", "", "namespaces", false};
 // The dry-run creates of admission targets, in the canary namespace only.
@@ -95,6 +103,11 @@ class KubeApi {
   // The slices labelled kubernetes.io/service-name=SERVICE.
   Expected<std::vector<EndpointSlice>> list_endpoint_slices(const std::string& ns,
                                                             const std::string& service);
+  // The slices of Service default/kubernetes: the API server's own addresses.
+  Expected<std::vector<EndpointSlice>> list_kubernetes_endpoint_slices();
+  // One page of at most `limit` nodes, not the whole list: a large cluster's
+  // nodes are megabytes, and one node's providerID names the platform.
+  Expected<std::vector<Node>> list_some_nodes(std::size_t limit);
   Expected<std::optional<ConfigMap>> get_config_map(const std::string& ns, const std::string& name);
   // Every Event with reason FailedCreate, cluster-wide (fieldSelector
   // reason=FailedCreate: the API server filters, only those cross the wire).

@@ -674,6 +674,23 @@ def case_rbac(rendered, workspace, args):
             check(set(rule.get("verbs", [])) <= {"get", "list", "watch"},
                   f"{where}: verbs {rule.get('verbs')} go beyond get/list/watch")
             check("secrets" not in rule.get("resources", []), f"{where}: reads Secrets")
+    # The webhook verdicts' control-plane context: one node's providerID
+    # (cluster-scoped) and the kubernetes Service's slices, in default only.
+    def granted(kind, namespace, resource, verb):
+        return any(o.get("kind") == kind and o["metadata"].get("namespace") == namespace
+                   and resource in rule.get("resources", []) and verb in rule.get("verbs", [])
+                   for o in objects for rule in o.get("rules", []))
+    check(granted("ClusterRole", None, "nodes", "list"),
+          "rbac.yaml: the ClusterRole does not grant list on nodes (the verdicts' platform)")
+    check(granted("Role", "default", "endpointslices", "list"),
+          "rbac.yaml: no Role in default grants list on endpointslices (the API server's "
+          "addresses)")
+    bound = {(b["roleRef"]["kind"], b["roleRef"]["name"], b["metadata"].get("namespace"))
+             for b in bindings}
+    for role in (o for o in objects if o.get("kind") == "Role"):
+        check(("Role", role["metadata"]["name"], role["metadata"]["namespace"]) in bound,
+              f"rbac.yaml: {name_of(role)} in {role['metadata']['namespace']} is not bound "
+              "in its namespace")
 
 
 def case_admission(rendered, workspace, args):

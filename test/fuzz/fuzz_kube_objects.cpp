@@ -82,6 +82,9 @@ void decode(std::string_view text, Decoded& out) {
   if (auto page = parse_namespace_list(text)) {
     for (Namespace& ns : page->items) out.view.namespaces.push_back(std::move(ns));
   }
+  if (auto page = parse_node_list(text)) {
+    for (const Node& node : page->items) check(node.provider_id.size() <= text.size());
+  }
   if (auto map = parse_config_map(text)) {
     for (const auto& [key, value] : map->data) check(key.size() + value.size() <= text.size());
   }

@@ -50,11 +50,24 @@ TOKEN=meshprobe-test-token
 CA_B64=$(b64 "$workdir/pki/ca.pem")
 OTHER_CA_B64=$(b64 "$workdir/pki/other-ca.pem")
 
+# The control plane as the webhook verdicts read it: the API server's own
+# EndpointSlice (default/kubernetes: its real address and port, 6443 in many
+# clusters) and a node whose providerID names the platform (kind's here; a
+# case sets gce:// or aws:///).
+KUBERNETES_SLICE='{"metadata": {"name": "kubernetes", "namespace": "default",
+  "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+  "addressType": "IPv4",
+  "endpoints": [{"addresses": ["172.18.0.2"], "conditions": {"ready": true}}],
+  "ports": [{"name": "https", "protocol": "TCP", "port": 6443}]}'
+NODE='{"metadata": {"name": "node-1", "labels": {"kubernetes.io/hostname": "node-1"}},
+  "spec": {"providerID": "kind://docker/kind/node-1"}, "status": {"nodeInfo": {"kubeletVersion": "v1.30.0"}}}'
+
 # Shapes as the API returns them (admissionregistration.k8s.io/v1,
 # core/v1, discovery.k8s.io/v1); istiod's Service maps 443 to the pod port.
 write_state() {  # write_state [JQ_FILTER]: the base cluster, changed by the filter
   jq -n --arg token "$TOKEN" --arg ca "$CA_B64" --argjson port "$ISTIOD_PORT" \
-        --arg root "$(cat "$workdir/pki/ca.pem")" '
+        --arg root "$(cat "$workdir/pki/ca.pem")" \
+        --argjson kubernetes_slice "$KUBERNETES_SLICE" --argjson node "$NODE" '
   def webhook($name; $selector; $path): {
     name: $name, admissionReviewVersions: ["v1beta1", "v1"], sideEffects: "None",
     failurePolicy: "Fail", matchPolicy: "Equivalent", timeoutSeconds: 10,
@@ -95,7 +108,7 @@ write_state() {  # write_state [JQ_FILTER]: the base cluster, changed by the fil
               {name: "grpc-xds", protocol: "TCP", port: 15010}]}],
     configmaps: [{metadata: {name: "istio-ca-root-cert", namespace: "istio-system"}, data: {"root-cert.pem": $root}}],
     pods: [{metadata: {name: "istiod-5f8d7c-abcde", namespace: "istio-system"}, status: {podIP: "127.0.0.1"}}]
-  } | '"${1:-.}" >"$workdir/state.tmp"
+  } | .endpointslices += [$kubernetes_slice] | .nodes = [$node] | '"${1:-.}" >"$workdir/state.tmp"
   mv "$workdir/state.tmp" "$workdir/state.json"
 }
 
@@ -388,6 +401,104 @@ YAML
     grep -q "^WEBHOOKS" "$workdir/out" || fail "no WEBHOOKS section: $(cat "$workdir/out")"
     grep -q "^tcp_timeout  namespace.sidecar-injector.istio.io  hop control_plane_network" "$workdir/out" \
       || fail "no verdict row: $(cat "$workdir/out")"
+    ;;
+  admission_timeout_in_the_agent_is_a_verdict_with_the_gke_remedy)
+    # The agent joins what it knows into the verdict: /status, / and the metric.
+    write_state "$with_canary"' | .mutatingwebhookconfigurations[0].webhooks[].timeoutSeconds = 2
+      | .drop = ["127.0.0.1:'"$ISTIOD_PORT"'"] | .nodes[0].spec.providerID = "gce://proj/us-central1-a/gke-node-1"'
+    AGENT_PORT=$(free_port)
+    cat >"$workdir/agent.yaml" <<YAML
+listen: 127.0.0.1:$AGENT_PORT
+vantage: test
+node_name: node-1
+kubernetes: {kubeconfig: kubeconfig.yaml, refresh: 2s}
+ca_bundles:
+  injector: {mutating_webhook: istio-sidecar-injector, webhook: namespace.sidecar-injector.istio.io}
+targets:
+  - {name: istiod-webhook-pods, url: "https://istiod.istio-system.svc:443/ready", discover: endpoints, ca: injector, interval: 1s, timeout: 1s}
+  - {name: injection-dry-run, admission: inject, interval: 3s, timeout: 3s}
+YAML
+    "$MESHPROBE" agent --config "$workdir/agent.yaml" >"$workdir/agent.log" 2>&1 &
+    track_pid $!
+    URL="http://127.0.0.1:$AGENT_PORT"
+    status() { curl -sf "$URL/status"; }
+    # The namespace injector's verdict meets the jq condition $1 (one call:
+    # jq 1.6 passes -e on empty input, so no pipe of one jq into another).
+    verdict_is() {
+      status | jq -e '[.verdicts[]? | select(.webhook == "namespace.sidecar-injector.istio.io")]
+                      | length == 1 and (.[0] | '"$1"')' >/dev/null
+    }
+    verdicts() { status | jq -c '{verdicts, errors: .kubernetes.errors}'; }
+    eventually 20 verdict_is '.diagnosis == "tcp_timeout"' || fail "status: $(verdicts)"
+    verdict_is '.hop == "control_plane_network" and .confirmed and .platform == "gke"
+          and (.message | test("the API server cannot reach istiod pod istiod-5f8d7c-abcde 127.0.0.1:'"$ISTIOD_PORT"'"))
+          and (.remedy | test("GKE private cluster: add tcp:'"$ISTIOD_PORT"' to the control plane.s firewall rule"))
+          and (.remedy | test("the API server answers from 172.18.0.2"))
+          and .notes == []' || fail "status: $(verdicts)"
+    curl -sf "$URL/metrics" >"$workdir/metrics.txt"
+    grep -q '^meshprobe_webhook_verdict{configuration="istio-sidecar-injector",webhook="namespace.sidecar-injector.istio.io",diagnosis="tcp_timeout"} 1$' \
+      "$workdir/metrics.txt" || fail "metrics: $(grep webhook_verdict "$workdir/metrics.txt")"
+    # One series per webhook of istio's configurations: three.
+    [ "$(grep -c '^meshprobe_webhook_verdict{' "$workdir/metrics.txt")" = 3 ] \
+      || fail "metrics: $(grep webhook_verdict "$workdir/metrics.txt")"
+    if command -v promtool >/dev/null; then
+      promtool check metrics <"$workdir/metrics.txt" >"$workdir/promtool.txt" 2>&1 \
+        || fail "promtool: $(cat "$workdir/promtool.txt")"
+    fi
+    curl -sf "$URL/" >"$workdir/page.html"
+    grep -q '<h2>Webhooks</h2>' "$workdir/page.html" || fail "no Webhooks section on the page"
+    grep -q 'GKE private cluster: add tcp:'"$ISTIOD_PORT" "$workdir/page.html" || fail "no remedy on the page"
+    # istiod reachable again: the verdict changes, and the old series goes.
+    write_state "$with_canary"' | .nodes[0].spec.providerID = "gce://proj/us-central1-a/gke-node-1"'
+    eventually 20 verdict_is '.diagnosis == "ok" and .hop == "none"' || fail "status: $(verdicts)"
+    curl -sf "$URL/metrics" >"$workdir/metrics.txt"
+    grep -q '^meshprobe_webhook_verdict{configuration="istio-sidecar-injector",webhook="namespace.sidecar-injector.istio.io",diagnosis="ok"} 1$' \
+      "$workdir/metrics.txt" || fail "metrics: $(grep webhook_verdict "$workdir/metrics.txt")"
+    ! grep -q '^meshprobe_webhook_verdict{.*diagnosis="tcp_timeout"' "$workdir/metrics.txt" \
+      || fail "the old verdict's series stayed: $(grep webhook_verdict "$workdir/metrics.txt")"
+    [ "$(grep -c '^meshprobe_webhook_verdict{' "$workdir/metrics.txt")" = 3 ] \
+      || fail "metrics: $(grep webhook_verdict "$workdir/metrics.txt")"
+    ;;
+  admission_verdict_from_check_names_the_eks_rule_and_the_api_servers_addresses)
+    write_state "$with_canary"' | .mutatingwebhookconfigurations[0].webhooks[].timeoutSeconds = 2
+      | .validatingwebhookconfigurations[0].webhooks[].timeoutSeconds = 2
+      | .drop = ["127.0.0.1:'"$ISTIOD_PORT"'"] | .nodes[0].spec.providerID = "aws:///us-east-1a/i-0abc123def4567890"
+      | (.endpointslices[] | select(.metadata.name == "kubernetes") | .endpoints) =
+          [{addresses: ["10.0.12.34"], conditions: {ready: true}}, {addresses: ["10.0.45.67"], conditions: {ready: true}}]'
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json
+    json '.verdicts[] | select(.webhook == "namespace.sidecar-injector.istio.io")
+          | .diagnosis == "tcp_timeout" and .hop == "control_plane_network" and .platform == "eks"
+          and (.remedy | test("EKS: add an inbound rule to the node security group allowing TCP '"$ISTIOD_PORT"' from the cluster security group"))
+          and (.remedy | test("the API server answers from 10.0.12.34, 10.0.45.67"))'
+    # Two reads, each once: one node, and the kubernetes Service's slices.
+    jq -s -e '[.[] | select(.path == "/api/v1/nodes")] | length == 1 and .[0].query.limit == "1"' \
+      "$workdir/requests.log" >/dev/null || fail "nodes read: $(grep nodes "$workdir/requests.log")"
+    jq -s -e '[.[] | select(.path == "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices")]
+              | length == 1 and .[0].query.labelSelector == "kubernetes.io/service-name=kubernetes"' \
+      "$workdir/requests.log" >/dev/null || fail "slices read: $(grep default "$workdir/requests.log")"
+    ;;
+  admission_verdict_with_nodes_forbidden_has_no_platform_and_names_the_verb)
+    write_state "$with_canary"' | .mutatingwebhookconfigurations[0].webhooks[].timeoutSeconds = 2
+      | .drop = ["127.0.0.1:'"$ISTIOD_PORT"'"] | .nodes[0].spec.providerID = "gce://proj/us-central1-a/gke-node-1"
+      | .forbidden = [{verb: "list", resource: "nodes"}]'
+    write_check_config "  - name: injection-dry-run
+    admission: inject
+    namespace: meshprobe-canary
+    timeout: 10s"
+    check 1 --config "$workdir/check.yaml" --output json
+    json '.verdicts[] | select(.webhook == "namespace.sidecar-injector.istio.io")
+          | .diagnosis == "tcp_timeout" and .hop == "control_plane_network" and .platform == "unknown"
+          and (.remedy | test("allow TCP '"$ISTIOD_PORT"' from the control plane"))
+          and (.remedy | test("GKE") | not)
+          and (.notes | length == 1)
+          and (.notes[0] | test("needs RBAC verb \"list\" on \"nodes\" \\(cluster-wide\\)") and test("cannot list resource \"nodes\""))'
+    # The other findings and verdicts are untouched by the failed read.
+    json '[.verdicts[] | .webhook] == ["rev.namespace.sidecar-injector.istio.io", "namespace.sidecar-injector.istio.io", "rev.validation.istio.io"]'
+    json '.hygiene == []'
+    check 1 --config "$workdir/check.yaml" --color never
+    # (The table wraps long notes: read it as one line.)
+    tr -s ' \n' ' ' <"$workdir/out" | grep -q 'note nodes: forbidden (403): meshprobe needs RBAC verb "list" on "nodes"' \
+      || fail "table lacks the note: $(cat "$workdir/out")"
     ;;
   admission_probe_in_an_unselected_namespace_is_injection_skipped)
     write_state '.namespaces += [{metadata: {name: "meshprobe-canary", labels: {"kubernetes.io/metadata.name": "meshprobe-canary"}}, status: {phase: "Active"}}]'
@@ -723,10 +834,15 @@ YAML
       || fail "not every check ran: $(grep hygiene_check "$workdir/metrics.txt")"
     # Namespaces forbidden: that check says 0, the others still 1.
     write_state '.forbidden = [{verb: "list", resource: "namespaces"}]'
-    check_off() { curl -sf "$URL/metrics" | grep -q '^meshprobe_hygiene_check_success{check="injection_label_unmatched"} 0$'; }
-    eventually 10 check_off || fail "metrics: $(curl -sf "$URL/metrics" | grep hygiene_check)"
-    curl -sf "$URL/metrics" | grep -q '^meshprobe_hygiene_check_success{check="webhook_ca_bundle_missing"} 1$' \
-      || fail "the caBundle check stopped with the namespaces"
+    # Scrapes go to a file first: `curl | grep -q` fails under pipefail when
+    # grep stops reading before curl has written the whole exposition.
+    check_off() {
+      curl -sf "$URL/metrics" >"$workdir/metrics-forbidden.txt" &&
+        grep -q '^meshprobe_hygiene_check_success{check="injection_label_unmatched"} 0$' "$workdir/metrics-forbidden.txt"
+    }
+    eventually 10 check_off || fail "metrics: $(grep hygiene_check "$workdir/metrics-forbidden.txt")"
+    grep -q '^meshprobe_hygiene_check_success{check="webhook_ca_bundle_missing"} 1$' "$workdir/metrics-forbidden.txt" \
+      || fail "the caBundle check stopped with the namespaces: $(grep hygiene_check "$workdir/metrics-forbidden.txt")"
     status | jq -e '.kubernetes.hygiene_notes[0].check == "injection_label_unmatched"' >/dev/null \
       || fail "status: $(status | jq .kubernetes)"
     grep -q '^meshprobe_endpoint_ready{target="istiod-webhook-pods",.*address="127.0.0.1"} 1$' "$workdir/metrics.txt" \

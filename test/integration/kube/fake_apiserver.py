@@ -13,6 +13,7 @@ discovery.k8s.io/v1, metav1.Status) over HTTPS on 127.0.0.1:
   GET /api/v1/namespaces/NS/services[/NAME]
   GET /apis/discovery.k8s.io/v1/namespaces/NS/endpointslices?labelSelector=kubernetes.io/service-name=NAME
   GET /api/v1/namespaces/NS/configmaps/NAME
+  GET /api/v1/nodes[?limit=N]  (spec.providerID names the platform: gce://, aws:///, azure:///)
   GET /api/v1/namespaces/NS/services/SCHEME:NAME:PORT/proxy/PATH
   GET /api/v1/namespaces/NS/pods/SCHEME:NAME:PORT/proxy/PATH
   POST /api/v1/namespaces/NS/pods?dryRun=All[&fieldManager=...]
@@ -49,7 +50,7 @@ test swaps a caBundle between two reads by rewriting it:
                              # kind the cluster's API version lacks
    "mutatingwebhookconfigurations": [...], "validatingwebhookconfigurations": [...],
    "namespaces": [...], "services": [...], "endpointslices": [...],
-   "configmaps": [...], "pods": [...], "events": [...],
+   "configmaps": [...], "pods": [...], "events": [...], "nodes": [...],
    "drop": ["IP:PORT"],      # the proxy's dial to it times out; a webhook's dial to
                              # it gets no answer until the webhook's timeoutSeconds
    "dial_timeout": 2.0,      # seconds, the proxy's; the real API server waits about 30
@@ -86,6 +87,7 @@ LIST_KINDS = {
     "configmaps": ("v1", "ConfigMap"),
     "pods": ("v1", "Pod"),
     "events": ("v1", "Event"),
+    "nodes": ("v1", "Node"),
 }
 GROUPS = {
     "mutatingwebhookconfigurations": "admissionregistration.k8s.io",
@@ -514,6 +516,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         equivalent = GATEWAY_VERSIONS if target["resource"] == "gateways" else ()
         return self.reply(*self.server.admission.create(state, target, namespace, obj, user, options, equivalent))
 
+    def route_nodes(self, state, query):
+        """GET /api/v1/nodes: cluster-scoped, paged like every list (the
+        control-plane context reads one node, limit=1)."""
+        if is_forbidden(state, "list", "nodes", None):
+            return self.reply(*forbidden(state, "list", "nodes", None, None))
+        return self.reply(*list_response(state, "nodes", None, query))
+
     def route(self, state, path, query, how):
         if how is None:
             return self.reply(*status(401, "Unauthorized", "Unauthorized"))
@@ -540,6 +549,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if is_forbidden(state, "list", resource, None):
                 return self.reply(*forbidden(state, "list", resource, None, None))
             return self.reply(*list_response(state, resource, None, query))
+        if segments == ["api", "v1", "nodes"]:
+            return self.route_nodes(state, query)
         if segments == ["api", "v1", "namespaces"]:
             if is_forbidden(state, "list", "namespaces", None):
                 return self.reply(*forbidden(state, "list", "namespaces", None, None))

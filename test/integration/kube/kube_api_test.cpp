@@ -10,6 +10,7 @@
 #include "fake_apiserver_process.h"
 #include "kube/ca_sources.h"
 #include "kube/client/reads.h"
+#include "kube/control_plane.h"
 #include "kube/hygiene.h"
 #include "test/support/test_pki.h"
 
@@ -264,6 +265,61 @@ TEST_F(KubeApiTest, FailedCreateEventsAreListedAcrossNamespacesWithTheFieldSelec
   EXPECT_EQ((*events)[0].involved_name, "a");
   EXPECT_EQ((*events)[0].count, 2);
   EXPECT_EQ((*events)[1].involved_ns, "web");
+}
+
+// Three nodes and the kubernetes Service's slice, in the API's shapes.
+constexpr const char* kControlPlane =
+    R"(,"nodes":[{"metadata":{"name":"gke-a"},"spec":{"providerID":"gce://p/us-central1-a/gke-a"}},)"
+    R"({"metadata":{"name":"gke-b"},"spec":{"providerID":"gce://p/us-central1-a/gke-b"}},)"
+    R"({"metadata":{"name":"gke-c"},"spec":{"providerID":"gce://p/us-central1-a/gke-c"}}],)"
+    R"("endpointslices":[{"metadata":{"name":"kubernetes","namespace":"default",)"
+    R"("labels":{"kubernetes.io/service-name":"kubernetes"}},"addressType":"IPv4",)"
+    R"("endpoints":[{"addresses":["172.16.0.2"],"conditions":{"ready":true}}],)"
+    R"("ports":[{"name":"https","protocol":"TCP","port":6443}]}])";
+
+TEST_F(KubeApiTest, TheControlPlaneIsReadFromOneNodeAndTheKubernetesSlice) {
+  server_->set_state(state(kControlPlane));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  const ControlPlaneRead read = read_control_plane(api);
+  EXPECT_TRUE(read.unread.empty());
+  EXPECT_EQ(read.context.platform, Platform::gke);
+  EXPECT_EQ(read.context.addresses, (std::vector<std::string>{"172.16.0.2"}));
+  // One page of one node, not the list.
+  EXPECT_EQ(requests_to("/api/v1/nodes"), 1u);
+  for (const std::string& line : server_->requests()) {
+    if (line.find(R"("path": "/api/v1/nodes")") != std::string::npos) {
+      EXPECT_THAT(line, HasSubstr(R"("limit": "1")"));
+    }
+  }
+}
+
+TEST_F(KubeApiTest, AForbiddenNodeListLeavesThePlatformUnknownAndTheAddressesRead) {
+  server_->set_state(
+      state(std::string(kControlPlane) + R"(,"forbidden":[{"verb":"list","resource":"nodes"}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  const ControlPlaneRead read = read_control_plane(api);
+  EXPECT_EQ(read.context.platform, Platform::unknown);
+  EXPECT_EQ(read.context.addresses, (std::vector<std::string>{"172.16.0.2"}));
+  ASSERT_EQ(read.unread.size(), 1u);
+  EXPECT_THAT(read.unread[0], HasSubstr("nodes: forbidden (403): meshprobe needs RBAC verb "
+                                        "\"list\" on \"nodes\" (cluster-wide)"));
+}
+
+TEST_F(KubeApiTest, AForbiddenKubernetesSliceNamesTheDefaultNamespace) {
+  server_->set_state(state(std::string(kControlPlane) +
+                           R"(,"forbidden":[{"verb":"list","resource":"endpointslices",)"
+                           R"("namespace":"default"}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  const ControlPlaneRead read = read_control_plane(api);
+  EXPECT_EQ(read.context.platform, Platform::gke);
+  EXPECT_TRUE(read.context.addresses.empty());
+  ASSERT_EQ(read.unread.size(), 1u);
+  EXPECT_THAT(read.unread[0],
+              HasSubstr("verb \"list\" on \"endpointslices\" in API group \"discovery.k8s.io\" "
+                        "in namespace \"default\""));
 }
 
 TEST_F(KubeApiTest, AKindTheServerDoesNotServeIsAnUnreadListWithTheServersWords) {

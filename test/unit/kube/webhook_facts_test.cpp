@@ -116,6 +116,37 @@ TEST(WebhookVerdicts, AFailedCallWithTheSamePodReachedDirectlyIsTheControlPlaneN
   EXPECT_THAT(verdict.message, testing::HasSubstr("10.8.0.12:15017"));
 }
 
+TEST(WebhookVerdicts, TheSnapshotsControlPlaneNamesThePlatformAndAddressesInTheRemedy) {
+  KubeSnapshot snapshot = cluster();
+  snapshot.control_plane = ControlPlaneRead{{Platform::gke, {"172.16.0.2"}}, {}};
+  const std::vector<ProbeResult> results{
+      admission(Diagnosis::tcp_timeout, "namespace.sidecar-injector.istio.io"),
+      direct_probe("10.8.0.12", "15017", true)};
+  const auto verdicts = webhook_verdicts(snapshot, results, HygieneReport{});
+  const WebhookVerdict& verdict = verdict_of(verdicts, "namespace.sidecar-injector.istio.io");
+  EXPECT_EQ(verdict.platform, Platform::gke);
+  EXPECT_THAT(verdict.remedy, testing::HasSubstr("GKE private cluster: add tcp:15017"));
+  EXPECT_THAT(verdict.remedy, testing::HasSubstr("the API server answers from 172.16.0.2"));
+  EXPECT_TRUE(verdict.notes.empty());
+}
+
+TEST(WebhookVerdicts, AControlPlaneReadThatFailedIsANoteOnEveryVerdict) {
+  KubeSnapshot snapshot = cluster();
+  snapshot.control_plane =
+      ControlPlaneRead{{}, {"nodes: forbidden (403): meshprobe needs RBAC verb \"list\""}};
+  const std::vector<ProbeResult> results{
+      admission(Diagnosis::tcp_timeout, "namespace.sidecar-injector.istio.io"),
+      direct_probe("10.8.0.12", "15017", true)};
+  const auto verdicts = webhook_verdicts(snapshot, results, HygieneReport{});
+  ASSERT_EQ(verdicts.size(), 2u);
+  const WebhookVerdict& verdict = verdict_of(verdicts, "namespace.sidecar-injector.istio.io");
+  EXPECT_EQ(verdict.hop, kHopControlPlaneNetwork);
+  EXPECT_EQ(verdict.platform, Platform::unknown);
+  for (const WebhookVerdict& each : verdicts) {
+    EXPECT_THAT(each.notes, testing::ElementsAre(testing::HasSubstr("nodes: forbidden (403)")));
+  }
+}
+
 TEST(WebhookVerdicts, ADirectProbeOfAnotherPortIsNotThePods) {
   const std::vector<ProbeResult> results{
       admission(Diagnosis::tcp_timeout, "namespace.sidecar-injector.istio.io"),

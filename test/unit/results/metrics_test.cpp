@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/results/webhook_verdicts.h"
 #include "meshprobe_version.h"
 
 namespace meshprobe {
@@ -522,6 +523,31 @@ TEST_F(MetricsTest, PromtoolFindsNoProblemsInARealisticExposition) {
 
   int status = 0;
   const std::string output = promtool_check(exposition(), status);
+
+  EXPECT_EQ(output, "");
+  ASSERT_TRUE(WIFEXITED(status)) << "promtool did not run";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+}
+
+TEST_F(MetricsTest, PromtoolAcceptsTheWebhookVerdictSeriesAfterTheProbeSeries) {
+  if (!std::filesystem::exists("/usr/bin/promtool")) {
+    GTEST_SKIP() << "promtool is not installed (Debian package `prometheus`): cannot lint";
+  }
+  round(webhook_, {ok_result(*webhook_, "10.0.0.1")});
+  kube::WebhookVerdict timed_out;
+  timed_out.webhook = "namespace.sidecar-injector.istio.io";
+  timed_out.configuration = "istio-sidecar-injector";
+  timed_out.diagnosis = Diagnosis::tcp_timeout;
+  timed_out.hop = kube::kHopControlPlaneNetwork;
+  kube::WebhookVerdict inferred;
+  inferred.webhook = "rev.validation.istio.io";
+  inferred.configuration = "istio-validator-istio-system";
+  inferred.hop = kube::kHopInferred;
+  const std::vector<kube::WebhookVerdict> verdicts{timed_out, inferred};
+
+  int status = 0;
+  const std::string output =
+      promtool_check(exposition() + webhook_verdict_metrics(verdicts), status);
 
   EXPECT_EQ(output, "");
   ASSERT_TRUE(WIFEXITED(status)) << "promtool did not run";

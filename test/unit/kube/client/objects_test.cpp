@@ -195,5 +195,30 @@ TEST(LabelSelectors, AnUnknownOperatorMatchesNothing) {
   EXPECT_FALSE(selector({{"a", "Gt", {"1"}}}).matches({{"a", "2"}}));
 }
 
+TEST(Objects, ParsesANodeListsProviderId) {
+  auto page = parse_node_list(test::fixture("nodes-gke.json"));
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].name, "gke-prod-default-pool-1a2b3c4d-x9z8");
+  EXPECT_EQ(page->items[0].provider_id,
+            "gce://my-project/us-central1-a/gke-prod-default-pool-1a2b3c4d-x9z8");
+  // limit=1 of a larger list: the rest is left to a continue nobody sends.
+  EXPECT_FALSE(page->continue_token.empty());
+}
+
+TEST(Objects, ANodeWithoutProviderIdHasAnEmptyOne) {
+  auto page = parse_node_list(
+      R"({"kind":"NodeList","apiVersion":"v1","metadata":{},"items":[{"metadata":{"name":"kind-control-plane"},"spec":{}}]})");
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].provider_id, "");
+}
+
+TEST(Objects, RefusesANodeListOfAnotherKind) {
+  auto page = parse_node_list(R"({"kind":"NamespaceList","items":[]})");
+  ASSERT_FALSE(page);
+  EXPECT_THAT(page.error().message, HasSubstr("expected a NodeList"));
+}
+
 }  // namespace
 }  // namespace meshprobe::kube

@@ -38,8 +38,14 @@ std::vector<Rule> rules(const std::string& file = "deploy/rbac.yaml") {
   return out;
 }
 
+// Where a namespaced request is made: its only namespace, else istio's.
+std::string request_namespace(const ApiAccess& access) {
+  return access.only_namespace.empty() ? "istio-system" : std::string(access.only_namespace);
+}
+
 bool grants(const Rule& rule, const ApiAccess& access) {
-  const bool scope_ok = rule.scope.empty() || (access.namespaced && rule.scope == "istio-system");
+  const bool scope_ok =
+      rule.scope.empty() || (access.namespaced && rule.scope == request_namespace(access));
   return scope_ok && rule.groups.count(std::string(access.group)) &&
          rule.resources.count(std::string(access.resource)) &&
          rule.verbs.count(std::string(access.verb));
@@ -74,14 +80,31 @@ TEST(Rbac, GrantsNoResourceMeshprobeDoesNotRead) {
   }
 }
 
-TEST(Rbac, NamespacedReadsStayInIstioSystem) {
+TEST(Rbac, NamespacedReadsStayInTheirNamespace) {
   for (const Rule& rule : rules()) {
     for (const ApiAccess& access : all_api_access()) {
       if (access.namespaced && grants(rule, access)) {
-        EXPECT_EQ(rule.scope, "istio-system") << access.resource << " is granted cluster-wide";
+        EXPECT_EQ(rule.scope, request_namespace(access))
+            << access.resource << " is granted beyond its namespace";
       }
     }
   }
+}
+
+TEST(Rbac, TheDefaultNamespaceGrantsOnlyTheKubernetesServicesSlices) {
+  for (const Rule& rule : rules()) {
+    if (rule.scope != "default") continue;
+    EXPECT_EQ(rule.resources, (std::set<std::string>{"endpointslices"}));
+    EXPECT_EQ(rule.verbs, (std::set<std::string>{"list"}));
+  }
+}
+
+TEST(Rbac, TheControlPlaneReadsNameTheirRule) {
+  EXPECT_EQ(describe_access(access::kListNodes, "istio-system"),
+            "verb \"list\" on \"nodes\" (cluster-wide)");
+  EXPECT_EQ(describe_access(access::kListKubernetesEndpointSlices, "istio-system"),
+            "verb \"list\" on \"endpointslices\" in API group \"discovery.k8s.io\" in namespace "
+            "\"default\"");
 }
 
 TEST(Rbac, ConfigMapsAreLimitedToTheMeshRoot) {
