@@ -23,6 +23,7 @@ constexpr std::array<HygieneCheck, kHygieneCodes.size()> kChecks = {{
     {kCaMismatch, bit(ViewRead::services), kWebhookLists},
     {kInjectionLabelUnmatched, bit(ViewRead::mutating) | bit(ViewRead::namespaces), 0},
     {kValidationNotEnforced, bit(ViewRead::validating), 0},
+    {kDiscoveryAddressStale, bit(ViewRead::mesh_config), 0},
 }};
 
 constexpr bool checks_follow_codes() {
@@ -53,6 +54,7 @@ constexpr std::string_view read_name(ViewRead read) {
     case ViewRead::validating: return "ValidatingWebhookConfigurations";
     case ViewRead::namespaces: return "Namespaces";
     case ViewRead::services: return "Services";
+    case ViewRead::mesh_config: return "the mesh ConfigMap";
   }
   return "";
 }
@@ -63,6 +65,7 @@ const ApiAccess& read_access(ViewRead read) {
     case ViewRead::validating: return access::kListValidating;
     case ViewRead::namespaces: return access::kListNamespaces;
     case ViewRead::services: return access::kListServices;
+    case ViewRead::mesh_config: return access::kGetConfigMap;
   }
   return access::kListServices;
 }
@@ -164,6 +167,24 @@ void check_injection_labels(const ClusterView& view, std::vector<Finding>& out) 
   }
 }
 
+// The proxies dial the discovery address for their xDS stream; a Service
+// that does not exist (an uninstalled revision's istiod) leaves every new
+// sidecar without configuration: "no healthy upstream".
+void check_discovery_address(const ClusterView& view, std::vector<Finding>& out) {
+  if (!check_runs(view, kDiscoveryAddressStale) || !view.mesh_discovery) return;
+  const MeshDiscovery& discovery = *view.mesh_discovery;
+  // Istio's default address is istiod's own Service: the webhook checks and
+  // the xDS target already say when that is missing.
+  if (!discovery.configured || !discovery.service || discovery.service_exists) return;
+  out.push_back(make_finding(
+      kDiscoveryAddressStale, "Service/" + discovery.service->ns + "/" + discovery.service->name,
+      "",
+      "the discovery address " + discovery.address + " (from " + discovery.source +
+          ") names Service " + discovery.service->ns + "/" + discovery.service->name +
+          ", which does not exist: the sidecars' xDS stream has no upstream (`no healthy "
+          "upstream`) and they receive no configuration"));
+}
+
 }  // namespace
 
 std::string_view hygiene_remedy(std::string_view code) {
@@ -186,6 +207,12 @@ std::string_view hygiene_remedy(std::string_view code) {
            "mutatingwebhookconfigurations -l istio.io/rev -L istio.io/rev), or install that "
            "revision; istio-injection=enabled needs the default revision or a \"default\" tag";
   }
+  if (code == kDiscoveryAddressStale) {
+    return "set the mesh config's defaultConfig.discoveryAddress (ConfigMap istio[-REV] in "
+           "istio's namespace, key mesh) to an installed revision's Service "
+           "(istiod[-REV].istio-system.svc:15012), or install that revision; then restart the "
+           "injected pods";
+  }
   if (code == kValidationNotEnforced) {
     return "make sure the API server reaches istiod on 15017 (see the apiserver vantage and "
            "tcp_timeout: on private clusters, allow the control-plane CIDR to the nodes)";
@@ -193,7 +220,8 @@ std::string_view hygiene_remedy(std::string_view code) {
   return "";
 }
 
-ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace) {
+ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace,
+                              const std::string& revision) {
   ClusterView view;
   view.istio_namespace = istio_namespace;
   const auto keep = [&view](ViewRead read, auto listed, auto& into) {
@@ -212,6 +240,12 @@ ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace) 
     for (const Service& service : *services) view.services.insert(service.name);
   } else {
     view.unread.emplace(ViewRead::services, services.error().message);
+  }
+  auto discovery = read_mesh_discovery(api, istio_namespace, revision);
+  if (discovery) {
+    view.mesh_discovery = std::move(*discovery);
+  } else {
+    view.unread.emplace(ViewRead::mesh_config, discovery.error().message);
   }
   return view;
 }
@@ -239,12 +273,15 @@ std::vector<std::string> check_rbac(std::string_view check, const std::string& i
   const HygieneCheck* found = find_check(check);
   if (found == nullptr) return rules;
   for (ViewRead read : {ViewRead::mutating, ViewRead::validating, ViewRead::namespaces,
-                        ViewRead::services}) {
+                        ViewRead::services, ViewRead::mesh_config}) {
     if (((found->needs | found->covers) & bit(read)) != 0) {
       rules.push_back(describe_access(read_access(read), istio_namespace));
     }
   }
   // The TLS check also reads its Services' endpoints (kube/snapshot.cpp).
+  if (check == kDiscoveryAddressStale) {
+    rules.push_back(describe_access(access::kGetService, istio_namespace));
+  }
   if (check == kCaMismatch) {
     rules.push_back(describe_access(access::kGetService, istio_namespace));
     rules.push_back(describe_access(access::kListEndpointSlices, istio_namespace));
@@ -265,8 +302,8 @@ std::vector<CheckNote> incomplete_check_notes(const ClusterView& view) {
     const std::string ran = check_runs(view, check.name)
                                 ? "ran on part of what it reads (its findings there stand)"
                                 : "could not run";
-    notes.push_back({std::string(check.name), "check " + std::string(check.name) + " " + ran +
-                                                  ": " + why,
+    notes.push_back({std::string(check.name),
+                     "check " + std::string(check.name) + " " + ran + ": " + why,
                      check_rbac(check.name, view.istio_namespace)});
   }
   return notes;
@@ -277,6 +314,7 @@ std::vector<Finding> check_webhooks(const ClusterView& view) {
   for (const WebhookConfiguration& config : view.mutating) check_configuration(config, view, out);
   for (const WebhookConfiguration& config : view.validating) check_configuration(config, view, out);
   check_injection_labels(view, out);
+  check_discovery_address(view, out);
   sort_findings(out);
   return out;
 }

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 #include "common/expected.h"
 #include "kube/client/objects.h"
 #include "kube/endpoint_discovery.h"
+#include "kube/mesh_config.h"
 #include "probes/diagnosis.h"
 
 namespace meshprobe::kube {
@@ -29,11 +31,13 @@ inline constexpr std::string_view kStaleRevision = "webhook_stale_revision";
 inline constexpr std::string_view kCaMismatch = "webhook_ca_mismatch";
 inline constexpr std::string_view kInjectionLabelUnmatched = "injection_label_unmatched";
 inline constexpr std::string_view kValidationNotEnforced = "webhook_validation_not_enforced";
+// The mesh config's discovery address names a Service that does not exist.
+inline constexpr std::string_view kDiscoveryAddressStale = "discovery_address_stale";
 
 // In the order findings are listed.
-inline constexpr std::array<std::string_view, 5> kHygieneCodes = {
-    kCaBundleMissing, kStaleRevision, kCaMismatch, kInjectionLabelUnmatched,
-    kValidationNotEnforced};
+inline constexpr std::array<std::string_view, 6> kHygieneCodes = {
+    kCaBundleMissing,         kStaleRevision,         kCaMismatch,
+    kInjectionLabelUnmatched, kValidationNotEnforced, kDiscoveryAddressStale};
 
 std::string_view hygiene_remedy(std::string_view code);
 
@@ -49,7 +53,8 @@ struct Finding {
 // The lists the checks read from the cluster, each on its own: one that
 // fails (a 403, a kind the API server does not serve) costs only the checks
 // that need it.
-enum class ViewRead : std::uint8_t { mutating, validating, namespaces, services };
+// mesh_config: the mesh ConfigMap and the Service its discovery address names.
+enum class ViewRead : std::uint8_t { mutating, validating, namespaces, services, mesh_config };
 
 // What the checks read from the cluster.
 struct ClusterView {
@@ -58,6 +63,9 @@ struct ClusterView {
   std::vector<WebhookConfiguration> validating;
   std::vector<Namespace> namespaces;
   std::set<std::string> services;  // Service names in istio_namespace
+  // The revision's discovery address (kube/mesh_config.h); unset when its
+  // read failed (see `unread`).
+  std::optional<MeshDiscovery> mesh_discovery;
   // The reads that failed, with why (the API server's words); a read not
   // here succeeded.
   std::map<ViewRead, std::string> unread;
@@ -66,16 +74,18 @@ struct ClusterView {
 };
 
 // Lists webhook configurations, namespaces and the istio namespace's
-// Services; a list that fails is recorded in `unread` and the others are
-// still read.
-ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace);
+// Services, and reads the mesh config of `revision` (empty: the default
+// revision's `istio`); a read that fails is recorded in `unread` and the
+// others are still read.
+ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace,
+                              const std::string& revision = "");
 
 // One hygiene check per code, named by it (the `check` label of
 // meshprobe_hygiene_check_success). A check runs when its `needs` were read
 // (without them a finding could be false), on whichever of its `covers` were
 // read (those only bound what it sees); it is complete when all of both were.
 struct HygieneCheck {
-  std::string_view name;  // the code of its findings
+  std::string_view name;    // the code of its findings
   std::uint8_t needs = 0;   // bits of ViewRead
   std::uint8_t covers = 0;  // bits of ViewRead
 };
@@ -106,8 +116,8 @@ std::vector<std::string> check_rbac(std::string_view check, const std::string& i
 // Every finding that needs no connection to istiod: a missing caBundle, a
 // webhook calling a Service that does not exist, a validating webhook left at
 // failurePolicy Ignore, a namespace labelled for injection that no injector
-// webhook selects. Only the checks that run (check_runs) report. Sorted by
-// code order, object, webhook.
+// webhook selects, a discovery address whose Service does not exist. Only the checks that run
+// (check_runs) report. Sorted by code order, object, webhook.
 std::vector<Finding> check_webhooks(const ClusterView& view);
 
 // Whether a caBundle verifies what istiod serves is learned by a TLS
