@@ -192,7 +192,11 @@ expectations() {
       echo "cp webhook-pod tls_unknown_authority" ;;
     no-healthy-upstream)
       # Only the address is wrong: istiod's xDS answers on its real names.
-      echo "node xds-discovery dns_not_found $SVC_OLD_REV" ;;
+      echo "node xds-discovery dns_not_found $SVC_OLD_REV"
+      # `check --kubeconfig` reads the address from the emulated mesh config
+      # (mesh_config_checks) and finds the Service it names missing.
+      echo "node xds-mesh-config dns_not_found ${SVC_OLD_REV%%.*}"
+      echo "node discovery-hygiene discovery_address_stale ${SVC_OLD_REV%%.*}" ;;
     xds-unreachable)
       echo "node xds-discovery tcp_timeout"
       echo "node xds-svc tcp_timeout"
@@ -725,6 +729,80 @@ lab_check() {
   print_checks "$1"
 }
 
+# --- the mesh config, from an emulated API server -----------------------------
+# The sidecars' discovery address as a cluster holds it: ConfigMap
+# istio-$REVISION in istio-system, key mesh (MeshConfig YAML), served by
+# test/integration/kube/fake_apiserver.py on the node's loopback with the
+# Services that exist (istiod and the revision's, not the old revision's).
+LAB_APISERVER=$REPO_DIR/test/integration/kube/fake_apiserver.py
+LAB_API_TOKEN=meshprobe-lab-token
+
+# Starts the emulator (process "apiserver" in the node namespace) serving the
+# current discovery address; writes $STATE/apiserver/kubeconfig.
+start_lab_apiserver() {
+  local dir=$STATE/apiserver discovery
+  discovery=$(cat "$STATE/discovery-address")
+  mkdir -p "$dir"
+  [ -f "$dir/pki/leaf.pem" ] || "$TESTPEER" pki "$dir/pki" --san 127.0.0.1 >/dev/null
+  jq -n --arg token "$LAB_API_TOKEN" --arg root "$(cat "$BUNDLE_ROOT")" \
+        --arg mesh "$(printf 'defaultConfig:\n  discoveryAddress: %s\n  proxyMetadata: {}\nrootNamespace: istio-system\ntrustDomain: cluster.local\n' "$discovery")" \
+        --arg rev "$REVISION" '
+    def service($name; $ip): {metadata: {name: $name, namespace: "istio-system", labels: {app: "istiod"}},
+      spec: {type: "ClusterIP", clusterIP: $ip, selector: {app: "istiod"},
+             ports: [{name: "https-webhook", protocol: "TCP", port: 443, targetPort: 15017},
+                     {name: "grpc-xds", protocol: "TCP", port: 15012, targetPort: 15012}]}};
+    {token: $token,
+     namespaces: [{metadata: {name: "istio-system", labels: {"kubernetes.io/metadata.name": "istio-system"}}, status: {phase: "Active"}}],
+     services: [service("istiod"; "'"$VIP"'"), service("istiod-" + $rev; "'"$VIP_REV"'")],
+     configmaps: [{metadata: {name: ("istio-" + $rev), namespace: "istio-system", labels: {"istio.io/rev": $rev}},
+                   data: {mesh: $mesh, meshNetworks: "networks: {}"}},
+                  {metadata: {name: "istio-ca-root-cert", namespace: "istio-system"}, data: {"root-cert.pem": $root}}]}' \
+    >"$dir/state.json"
+  rm -f "$dir/api.port"
+  WAIT_READY=0 start_process apiserver "$NS_NODE" python3 "$LAB_APISERVER" --state "$dir/state.json" \
+    --cert "$dir/pki/leaf.pem" --key "$dir/pki/leaf-key.pem" --port-file "$dir/api.port"
+  local _
+  for _ in $(seq 1 100); do [ -s "$dir/api.port" ] && break; sleep 0.05; done
+  [ -s "$dir/api.port" ] || die "the emulated API server did not start: $(cat "$STATE/logs/apiserver.log")"
+  cat >"$dir/kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+current-context: lab
+clusters:
+- name: lab
+  cluster:
+    server: https://127.0.0.1:$(cat "$dir/api.port")
+    certificate-authority-data: $(base64 -w0 <"$dir/pki/ca.pem")
+contexts:
+- name: lab
+  context: {cluster: lab, user: meshprobe}
+users:
+- name: meshprobe
+  user: {token: $LAB_API_TOKEN}
+YAML
+}
+
+# `meshprobe check --kubeconfig` from the node: its xDS target is the mesh
+# config's discovery address. Writes two rows of the node's table:
+# xds-mesh-config (that target's result) and discovery-hygiene (the
+# discovery_address_stale finding, as a result: its code and message).
+mesh_config_checks() {
+  local dir=$STATE/checks/node rc=0
+  start_lab_apiserver
+  in_ns "$NS_NODE" "$MESHPROBE" check --kubeconfig "$STATE/apiserver/kubeconfig" --revision "$REVISION" \
+    --output json --vantage node --timeout "$CHECK_TIMEOUT" >"$dir/mesh-config.json" 2>"$dir/mesh-config.err" || rc=$?
+  stop_process apiserver
+  local label
+  for label in xds-mesh-config discovery-hygiene; do
+    echo "$rc" >"$dir/$label.rc"
+    printf '%s|%s|%s|%s\n' "--kubeconfig" root "" "the discovery address read from the emulated mesh config" >"$dir/$label.meta"
+  done
+  jq '{results: [.results[]? | select(.name == "xds-discovery-address")]}' "$dir/mesh-config.json" \
+    >"$dir/xds-mesh-config.json" 2>/dev/null || echo '{"results": []}' >"$dir/xds-mesh-config.json"
+  jq '{results: [.hygiene[]? | select(.code == "discovery_address_stale") | {diagnosis: .code, message}]}' \
+    "$dir/mesh-config.json" >"$dir/discovery-hygiene.json" 2>/dev/null || echo '{"results": []}' >"$dir/discovery-hygiene.json"
+}
+
 # Checks both vantages and compares every target with the scenario's expected
 # diagnosis (and message fragment). Prints the table; returns 1 on a mismatch.
 verify_scenario() {
@@ -740,6 +818,7 @@ verify_scenario() {
   local node_pid=$!
   run_checks cp
   wait "$node_pid"
+  [ "$name" = no-healthy-upstream ] && mesh_config_checks
 
   printf '%-14s %-17s %-22s %-22s %-5s %s\n' vantage target expected got "" message
   local file got message rc count want frag verdict observed
