@@ -710,7 +710,7 @@ YAML
     curl -sf "$URL/metrics" >"$workdir/metrics.txt"
     grep -q '^meshprobe_hygiene_findings{code="webhook_ca_mismatch"} 2$' "$workdir/metrics.txt" \
       || fail "metrics: $(grep hygiene "$workdir/metrics.txt")"
-    [ "$(grep -c '^meshprobe_hygiene_check_success{check="[a-z_]*"} 1$' "$workdir/metrics.txt")" = 5 ] \
+    [ "$(grep -c '^meshprobe_hygiene_check_success{check="[a-z_]*"} 1$' "$workdir/metrics.txt")" = 6 ] \
       || fail "not every check ran: $(grep hygiene_check "$workdir/metrics.txt")"
     # Namespaces forbidden: that check says 0, the others still 1.
     write_state '.forbidden = [{verb: "list", resource: "namespaces"}]'
