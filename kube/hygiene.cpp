@@ -54,9 +54,14 @@ constexpr std::string_view read_name(ViewRead read) {
     case ViewRead::validating: return "ValidatingWebhookConfigurations";
     case ViewRead::namespaces: return "Namespaces";
     case ViewRead::services: return "Services";
-    case ViewRead::mesh_config: return "the mesh ConfigMap";
+    case ViewRead::mesh_config: return "the mesh config";
   }
   return "";
+}
+
+// The lists are listed; the mesh config is one ConfigMap (and a Service), got.
+constexpr std::string_view read_verb(ViewRead read) {
+  return read == ViewRead::mesh_config ? "reading " : "listing ";
 }
 
 const ApiAccess& read_access(ViewRead read) {
@@ -297,7 +302,7 @@ std::vector<CheckNote> incomplete_check_notes(const ClusterView& view) {
     for (const auto& [read, reason] : view.unread) {
       if (((check.needs | check.covers) & bit(read)) == 0) continue;
       if (!why.empty()) why += "; ";
-      why += "listing " + std::string(read_name(read)) + " failed: " + reason;
+      why += std::string(read_verb(read)) + std::string(read_name(read)) + " failed: " + reason;
     }
     const std::string ran = check_runs(view, check.name)
                                 ? "ran on part of what it reads (its findings there stand)"

@@ -225,7 +225,8 @@ TEST(DiscoveryAddress, AnUnreadMeshConfigIsANoteNamingTheConfigMapRbac) {
   const auto notes = incomplete_check_notes(view);
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_EQ(notes[0].check, kDiscoveryAddressStale);
-  EXPECT_THAT(notes[0].message, HasSubstr("ConfigMap istio-system/istio: forbidden"));
+  EXPECT_THAT(notes[0].message, HasSubstr("could not run: reading the mesh config failed: reading "
+                                          "ConfigMap istio-system/istio: forbidden"));
   EXPECT_THAT(notes[0].rbac,
               testing::Contains("verb \"get\" on \"configmaps\" in namespace \"istio-system\""));
 }
