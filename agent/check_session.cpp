@@ -54,16 +54,18 @@ bool kubernetes_builtins(const CheckOptions& options) {
   return options.config_path.empty() && options.target_urls.empty() && !options.kubeconfig.empty();
 }
 
-// The targets and settings of this run.
-Expected<Config> run_config(const CheckOptions& options) {
+// The targets and settings of this run. `discovery_address`: the mesh
+// config's, for the Kubernetes built-in set's xDS target.
+Expected<Config> run_config(const CheckOptions& options,
+                            const std::string& discovery_address = "") {
   Config config;
   try {
     if (!options.config_path.empty()) {
       config = load_config(options.config_path);
     } else if (kubernetes_builtins(options)) {
-      config = parse_config(
-          kubernetes_builtin_config(options.revision, "istio-system", options.canary_namespace),
-          "built-in Kubernetes targets");
+      config = parse_config(kubernetes_builtin_config(options.revision, "istio-system",
+                                                      options.canary_namespace, discovery_address),
+                            "built-in Kubernetes targets");
     }
   } catch (const ConfigError& e) {
     return Error{e.what()};
@@ -148,6 +150,19 @@ Expected<std::unique_ptr<CheckSession>> CheckSession::open(const CheckOptions& o
     auto connection = KubeConnection::open(config->kubernetes, options.kubeconfig);
     if (!connection) return Error{"meshprobe check: " + connection.error().message};
     kube = std::move(*connection);
+  }
+  // The built-in set probes the discovery address the sidecars are given,
+  // read once here (a --watch keeps it; the hygiene reads it every round).
+  if (kube && kubernetes_builtins(options)) {
+    auto discovery = kube->mesh_discovery(config->kubernetes.istio_namespace, options.revision);
+    if (!discovery) {
+      err << "meshprobe check: the mesh config's discovery address could not be read ("
+          << discovery.error().message << "): probing istiod's xDS port\n";
+    } else if (discovery->configured) {
+      auto with_discovery = run_config(options, discovery->address);
+      if (!with_discovery) return with_discovery.error();
+      config = std::move(with_discovery);
+    }
   }
   // The built-in set's admission targets need their canary namespace; a
   // config's own admission targets are run as written.

@@ -1,5 +1,6 @@
 #include "agent/explain.h"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <ostream>
 #include <set>
 
+#include "agent/check_session.h"
 #include "common/text.h"
 #include "kube/hygiene.h"
 #include "kube/webhook_call_error.h"
@@ -321,7 +323,13 @@ std::vector<std::string> check_commands(const ExplainRow& row, const ExplainFoun
       // The hygiene checks name each webhook that calls a missing Service;
       // --revision would aim the probes at the uninstalled revision.
       return {std::string(kKubeconfigCheck)};
-    case ExplainPath::discovery:
+    case ExplainPath::discovery: {
+      // The second reads the mesh config's discovery address and probes
+      // exactly that, with the hygiene's discovery_address_stale.
+      const std::string port = found.port.empty() ? "15012" : found.port;
+      return {"meshprobe check grpc://" + host_of(found) + ":" + port,
+              std::string(kKubeconfigCheck)};
+    }
     case ExplainPath::proxy_config: {
       const std::string port = found.port.empty() ? "15012" : found.port;
       return {"meshprobe check grpc://" + host_of(found) + ":" + port};
@@ -453,27 +461,30 @@ std::string found_text(const ExplainFound& found) {
   return out;
 }
 
+boost::json::object explanation_json(const Explanation& explanation) {
+  boost::json::array matches;
+  for (const ExplainMatch& match : explanation.matches) {
+    boost::json::object entry = row_json(*match.row);
+    boost::json::array commands;
+    for (const std::string& command : match.check_commands) commands.emplace_back(command);
+    entry["check_command"] = match.check_commands.front();
+    entry["check_commands"] = std::move(commands);
+    entry["found"] = found_json(explanation.found);
+    matches.push_back(std::move(entry));
+  }
+  boost::json::array closest;
+  for (const ExplainRow* row : explanation.closest) closest.push_back(row_json(*row));
+  return {{"recognised", !explanation.matches.empty()},
+          {"matches", std::move(matches)},
+          {"closest", std::move(closest)}};
+}
+
 }  // namespace
 
 int print_explanation(const Explanation& explanation, OutputFormat output, std::ostream& out) {
   const bool recognised = !explanation.matches.empty();
   if (output == OutputFormat::json) {
-    boost::json::array matches;
-    for (const ExplainMatch& match : explanation.matches) {
-      boost::json::object entry = row_json(*match.row);
-      boost::json::array commands;
-      for (const std::string& command : match.check_commands) commands.emplace_back(command);
-      entry["check_command"] = match.check_commands.front();
-      entry["check_commands"] = std::move(commands);
-      entry["found"] = found_json(explanation.found);
-      matches.push_back(std::move(entry));
-    }
-    boost::json::array closest;
-    for (const ExplainRow* row : explanation.closest) closest.push_back(row_json(*row));
-    out << boost::json::serialize(boost::json::object{{"recognised", recognised},
-                                                      {"matches", std::move(matches)},
-                                                      {"closest", std::move(closest)}})
-        << "\n";
+    out << boost::json::serialize(explanation_json(explanation)) << "\n";
     return recognised ? 0 : 1;
   }
 
@@ -505,6 +516,68 @@ int print_explanation(const Explanation& explanation, OutputFormat output, std::
     }
   }
   return 0;
+}
+
+CheckOptions explain_check_options(const Explanation& explanation,
+                                   const ExplainCheckOptions& options, OutputFormat output) {
+  CheckOptions check;
+  check.kubeconfig = options.kubeconfig;
+  check.output = output;
+  check.revision = options.revision;
+  if (check.revision.empty()) {
+    const bool on_webhook_path =
+        std::any_of(explanation.matches.begin(), explanation.matches.end(),
+                    [](const ExplainMatch& m) { return m.row->path == ExplainPath::webhook; });
+    if (on_webhook_path) check.revision = explanation.found.revision;
+  }
+  return check;
+}
+
+std::string explain_check_command(const CheckOptions& check) {
+  std::string command = "meshprobe check --kubeconfig " + check.kubeconfig;
+  if (!check.revision.empty()) command += " --revision " + check.revision;
+  return command;
+}
+
+int explain_and_check(const Explanation& explanation, const ExplainCheckOptions& options,
+                      OutputFormat output, std::ostream& out, std::ostream& err) {
+  if (explanation.matches.empty()) {
+    print_explanation(explanation, output, out);
+    return kExplainNotRecognised;
+  }
+  const CheckOptions check = explain_check_options(explanation, options, output);
+  const std::string command = explain_check_command(check);
+  // Declared before the session: its connection's workers hand results to `io`.
+  boost::asio::io_context io;
+  auto session = CheckSession::open(check, io, err);
+  if (!session) {
+    err << "meshprobe explain: " << session.error().message << "\n";
+    return kExplainUsage;
+  }
+  const CheckRound round = (*session)->run_round();
+  const std::string report = render_check_report(round, (*session)->vantage(), check);
+  const int code = round.passed() ? kExplainRecognised : kExplainChecksFailed;
+
+  if (output == OutputFormat::json) {
+    boost::json::object document = explanation_json(explanation);
+    boost::json::value checked = boost::json::parse(report);
+    boost::json::object checks{
+        {"command", command}, {"passed", round.passed()}, {"report", checked}};
+    document["checks"] = std::move(checks);
+    if (const auto* verdicts = checked.as_object().if_contains("verdicts")) {
+      document["verdicts"] = *verdicts;
+    } else {
+      document["verdicts"] = boost::json::array();
+    }
+    out << boost::json::serialize(document) << "\n";
+    return code;
+  }
+  print_explanation(explanation, output, out);
+  out << "\nchecked: " << command << "\n" << report;
+  out << (round.passed() ? "verdict: every check passed: the path this error names works now\n"
+                         : "verdict: a check failed or found something (above): that is the "
+                           "hop to fix\n");
+  return code;
 }
 
 }  // namespace meshprobe

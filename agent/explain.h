@@ -76,6 +76,36 @@ Explanation explain(std::string_view text);
 // Prints the explanation; returns 0 when recognised, 1 when not.
 int print_explanation(const Explanation& explanation, OutputFormat output, std::ostream& out);
 
+// `explain --kubeconfig`: the cluster the error came from.
+struct ExplainCheckOptions {
+  std::string kubeconfig;
+  // --revision; empty: the revision the text names on the webhook path (a
+  // stale validator or a discovery address may name an uninstalled one, so
+  // only the webhook rows' revision aims the checks).
+  std::string revision;
+};
+
+inline constexpr int kExplainRecognised = 0;
+inline constexpr int kExplainNotRecognised = 1;
+inline constexpr int kExplainUsage = kExitUsage;  // as `check`: bad credentials, bad options
+inline constexpr int kExplainChecksFailed = 3;    // recognised; a check failed or found something
+
+// What `meshprobe check --kubeconfig` the explanation runs: its own
+// Kubernetes built-in set (the webhook's pods and the API server's path,
+// the mesh config's discovery address, the admission dry runs) and the
+// hygiene checks, which cover every row's check command.
+CheckOptions explain_check_options(const Explanation& explanation,
+                                   const ExplainCheckOptions& options, OutputFormat output);
+std::string explain_check_command(const CheckOptions& check);
+
+// Explains, then (when recognised) runs those checks through `check`'s
+// session and prints their report after the explanation (JSON: "checks"
+// with the command and check's own report, and its "verdicts"). Exit
+// kExplainRecognised when everything passed, kExplainChecksFailed when a
+// check did not, kExplainNotRecognised (no checks run), kExplainUsage.
+int explain_and_check(const Explanation& explanation, const ExplainCheckOptions& options,
+                      OutputFormat output, std::ostream& out, std::ostream& err);
+
 // What `meshprobe explain -` reads at most from standard input.
 inline constexpr std::size_t kExplainInputLimit = 1024 * 1024;
 

@@ -215,17 +215,29 @@ struct ExplainCommand {
   CLI::App* command = nullptr;
   std::vector<std::string> words;
   std::string output = "table";
+  meshprobe::ExplainCheckOptions cluster;
 
   explicit ExplainCommand(CLI::App& app) {
     command = app.add_subcommand(
         "explain",
         "Match an error as you saw it (kubectl, an event, an Envoy or pilot-agent log line) to "
-        "its cause, remedy, hop and the check to run (exit 0 recognised, 1 not)");
+        "its cause, remedy, hop and the check to run (exit 0 recognised, 1 not; with "
+        "--kubeconfig: 0 recognised and every check passed, 3 recognised and a check failed, "
+        "2 bad credentials)");
     command->add_option("text", words, "The error text (several words are joined), or - for stdin")
         ->required();
     command->add_option("--output,-o", output, "table or json")
         ->check(CLI::IsMember({"table", "json"}))
         ->capture_default_str();
+    auto* kubeconfig = command->add_option(
+        "--kubeconfig", cluster.kubeconfig,
+        "Run the checks against this cluster (check --kubeconfig's built-in set and the hygiene) "
+        "and print the verdict after the explanation");
+    command
+        ->add_option("--revision", cluster.revision,
+                     "With --kubeconfig: the Istio revision to check (default: the one the "
+                     "webhook error names)")
+        ->needs(kubeconfig);
   }
 
   int run() const {
@@ -244,6 +256,10 @@ struct ExplainCommand {
     }
     const auto format =
         output == "json" ? meshprobe::OutputFormat::json : meshprobe::OutputFormat::table;
+    if (!cluster.kubeconfig.empty()) {
+      return meshprobe::explain_and_check(meshprobe::explain(text), cluster, format, std::cout,
+                                          std::cerr);
+    }
     return meshprobe::print_explanation(meshprobe::explain(text), format, std::cout);
   }
 };

@@ -50,7 +50,8 @@ constexpr std::string_view kTopLevelKeys[] = {
     "listen", "vantage",  "node_name",  "node_name_env", "max_concurrency", "web_config_file",
     "log",    "defaults", "kubernetes", "ca_bundles",    "targets"};
 constexpr std::string_view kKubernetesKeys[] = {"kubeconfig",      "context", "refresh",
-                                                "request_timeout", "hygiene", "istio_namespace"};
+                                                "request_timeout", "hygiene", "istio_namespace",
+                                                "revision"};
 constexpr std::string_view kLogKeys[] = {"format"};
 constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout", "expiry_warning_days"};
 
@@ -227,6 +228,9 @@ void Parser::read_kubernetes(const Entry& entry, Config& config) const {
   if (const Entry* hygiene = keys.find("hygiene")) kube.hygiene = bool_value(*hygiene);
   if (const Entry* ns = keys.find("istio_namespace")) {
     kube.istio_namespace = kubernetes_name(*ns, 63, false, "namespace");
+  }
+  if (const Entry* revision = keys.find("revision")) {
+    kube.revision = kubernetes_name(*revision, 63, false, "revision");
   }
 }
 

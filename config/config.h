@@ -122,6 +122,9 @@ struct KubernetesConfig {
   std::chrono::milliseconds request_timeout{10000};  // per API request
   bool hygiene = true;
   std::string istio_namespace = "istio-system";
+  // The Istio revision whose mesh config (ConfigMap istio-REV) names the
+  // discovery address; empty: the default revision's `istio`.
+  std::string revision;
   int line = 0;
 };
 

@@ -86,6 +86,11 @@ Expected<std::map<std::string, std::string>> KubeConnection::create_namespace(
   return std::move(created->labels);
 }
 
+Expected<kube::MeshDiscovery> KubeConnection::mesh_discovery(const std::string& istio_namespace,
+                                                             const std::string& revision) {
+  return kube::read_mesh_discovery(impl_->api, istio_namespace, revision);
+}
+
 KubeSnapshot KubeConnection::read(const Config& config) {
   kube::KubeApi api(impl_->client, &impl_->stopping);
   api.give_up_when_unreachable();

@@ -15,6 +15,7 @@
 
 #include "common/expected.h"
 #include "config/config.h"
+#include "kube/mesh_config.h"
 #include "kube/snapshot.h"
 #include "probes/prober.h"
 
@@ -68,6 +69,11 @@ class KubeConnection {
   Expected<std::map<std::string, std::string>> create_namespace(
       const std::string& name, const std::map<std::string, std::string>& labels);
 
+  // The discovery address the mesh config of `revision` gives the sidecars
+  // (kube/mesh_config.h), and whether its Service exists. On the calling
+  // thread.
+  Expected<kube::MeshDiscovery> mesh_discovery(const std::string& istio_namespace,
+                                               const std::string& revision);
   // Abandons every request in flight and refuses new ones (shutdown).
   void cancel_all();
 

@@ -26,6 +26,7 @@ constexpr std::array<HygieneCheck, kHygieneCodes.size()> kChecks = {{
     {kValidationNotEnforced, bit(ViewRead::validating), 0},
     // Which namespaces are selected needs the injector webhooks.
     {kSidecarMissing, bit(ViewRead::mutating) | bit(ViewRead::namespaces) | bit(ViewRead::pods), 0},
+    {kDiscoveryAddressStale, bit(ViewRead::mesh_config), 0},
 }};
 
 constexpr bool checks_follow_codes() {
@@ -57,8 +58,14 @@ constexpr std::string_view read_name(ViewRead read) {
     case ViewRead::namespaces: return "Namespaces";
     case ViewRead::services: return "Services";
     case ViewRead::pods: return "Pods";
+    case ViewRead::mesh_config: return "the mesh config";
   }
   return "";
+}
+
+// The lists are listed; the mesh config is one ConfigMap (and a Service), got.
+constexpr std::string_view read_verb(ViewRead read) {
+  return read == ViewRead::mesh_config ? "reading " : "listing ";
 }
 
 const ApiAccess& read_access(ViewRead read) {
@@ -68,6 +75,7 @@ const ApiAccess& read_access(ViewRead read) {
     case ViewRead::namespaces: return access::kListNamespaces;
     case ViewRead::services: return access::kListServices;
     case ViewRead::pods: return access::kListPods;
+    case ViewRead::mesh_config: return access::kGetConfigMap;
   }
   return access::kListServices;
 }
@@ -229,6 +237,24 @@ void check_sidecars(const ClusterView& view, std::vector<Finding>& out) {
   }
 }
 
+// The proxies dial the discovery address for their xDS stream; a Service
+// that does not exist (an uninstalled revision's istiod) leaves every new
+// sidecar without configuration: "no healthy upstream".
+void check_discovery_address(const ClusterView& view, std::vector<Finding>& out) {
+  if (!check_runs(view, kDiscoveryAddressStale) || !view.mesh_discovery) return;
+  const MeshDiscovery& discovery = *view.mesh_discovery;
+  // Istio's default address is istiod's own Service: the webhook checks and
+  // the xDS target already say when that is missing.
+  if (!discovery.configured || !discovery.service || discovery.service_exists) return;
+  out.push_back(make_finding(
+      kDiscoveryAddressStale, "Service/" + discovery.service->ns + "/" + discovery.service->name,
+      "",
+      "the discovery address " + discovery.address + " (from " + discovery.source +
+          ") names Service " + discovery.service->ns + "/" + discovery.service->name +
+          ", which does not exist: the sidecars' xDS stream has no upstream (`no healthy "
+          "upstream`) and they receive no configuration"));
+}
+
 }  // namespace
 
 bool missing_sidecar(const Pod& pod) {
@@ -262,6 +288,12 @@ std::string_view hygiene_remedy(std::string_view code) {
     return "label the namespace with an installed revision (kubectl get "
            "mutatingwebhookconfigurations -l istio.io/rev -L istio.io/rev), or install that "
            "revision; istio-injection=enabled needs the default revision or a \"default\" tag";
+  }
+  if (code == kDiscoveryAddressStale) {
+    return "set the mesh config's defaultConfig.discoveryAddress (ConfigMap istio[-REV] in "
+           "istio's namespace, key mesh) to an installed revision's Service "
+           "(istiod[-REV].istio-system.svc:15012), or install that revision; then restart the "
+           "injected pods";
   }
   if (code == kValidationNotEnforced) {
     return "make sure the API server reaches istiod on 15017 (see the apiserver vantage and "
@@ -304,7 +336,8 @@ void read_sidecarless_pods(KubeApi& api, ClusterView& view) {
 
 }  // namespace
 
-ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace) {
+ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace,
+                              const std::string& revision) {
   ClusterView view;
   view.istio_namespace = istio_namespace;
   const auto keep = [&view](ViewRead read, auto listed, auto& into) {
@@ -325,6 +358,12 @@ ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace) 
     view.unread.emplace(ViewRead::services, services.error().message);
   }
   read_sidecarless_pods(api, view);
+  auto discovery = read_mesh_discovery(api, istio_namespace, revision);
+  if (discovery) {
+    view.mesh_discovery = std::move(*discovery);
+  } else {
+    view.unread.emplace(ViewRead::mesh_config, discovery.error().message);
+  }
   return view;
 }
 
@@ -351,12 +390,15 @@ std::vector<std::string> check_rbac(std::string_view check, const std::string& i
   const HygieneCheck* found = find_check(check);
   if (found == nullptr) return rules;
   for (ViewRead read : {ViewRead::mutating, ViewRead::validating, ViewRead::namespaces,
-                        ViewRead::services, ViewRead::pods}) {
+                        ViewRead::services, ViewRead::pods, ViewRead::mesh_config}) {
     if (((found->needs | found->covers) & bit(read)) != 0) {
       rules.push_back(describe_access(read_access(read), istio_namespace));
     }
   }
   // The TLS check also reads its Services' endpoints (kube/snapshot.cpp).
+  if (check == kDiscoveryAddressStale) {
+    rules.push_back(describe_access(access::kGetService, istio_namespace));
+  }
   if (check == kCaMismatch) {
     rules.push_back(describe_access(access::kGetService, istio_namespace));
     rules.push_back(describe_access(access::kListEndpointSlices, istio_namespace));
@@ -372,7 +414,7 @@ std::vector<CheckNote> incomplete_check_notes(const ClusterView& view) {
     for (const auto& [read, reason] : view.unread) {
       if (((check.needs | check.covers) & bit(read)) == 0) continue;
       if (!why.empty()) why += "; ";
-      why += "listing " + std::string(read_name(read)) + " failed: " + reason;
+      why += std::string(read_verb(read)) + std::string(read_name(read)) + " failed: " + reason;
     }
     const std::string ran = check_runs(view, check.name)
                                 ? "ran on part of what it reads (its findings there stand)"
@@ -390,6 +432,7 @@ std::vector<Finding> check_webhooks(const ClusterView& view) {
   for (const WebhookConfiguration& config : view.validating) check_configuration(config, view, out);
   check_injection_labels(view, out);
   check_sidecars(view, out);
+  check_discovery_address(view, out);
   sort_findings(out);
   return out;
 }

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 #include "common/expected.h"
 #include "kube/client/objects.h"
 #include "kube/endpoint_discovery.h"
+#include "kube/mesh_config.h"
 #include "probes/diagnosis.h"
 
 namespace meshprobe::kube {
@@ -30,11 +32,13 @@ inline constexpr std::string_view kCaMismatch = "webhook_ca_mismatch";
 inline constexpr std::string_view kInjectionLabelUnmatched = "injection_label_unmatched";
 inline constexpr std::string_view kValidationNotEnforced = "webhook_validation_not_enforced";
 inline constexpr std::string_view kSidecarMissing = "sidecar_missing";
+// The mesh config's discovery address names a Service that does not exist.
+inline constexpr std::string_view kDiscoveryAddressStale = "discovery_address_stale";
 
 // In the order findings are listed.
-inline constexpr std::array<std::string_view, 6> kHygieneCodes = {
-    kCaBundleMissing,         kStaleRevision,         kCaMismatch,
-    kInjectionLabelUnmatched, kValidationNotEnforced, kSidecarMissing};
+inline constexpr std::array<std::string_view, 7> kHygieneCodes = {
+    kCaBundleMissing,       kStaleRevision,  kCaMismatch,           kInjectionLabelUnmatched,
+    kValidationNotEnforced, kSidecarMissing, kDiscoveryAddressStale};
 
 std::string_view hygiene_remedy(std::string_view code);
 
@@ -50,7 +54,15 @@ struct Finding {
 // The lists the checks read from the cluster, each on its own: one that
 // fails (a 403, a kind the API server does not serve) costs only the checks
 // that need it.
-enum class ViewRead : std::uint8_t { mutating, validating, namespaces, services, pods };
+// mesh_config: the mesh ConfigMap and the Service its discovery address names.
+enum class ViewRead : std::uint8_t {
+  mutating,
+  validating,
+  namespaces,
+  services,
+  pods,
+  mesh_config
+};
 
 // What the checks read from the cluster.
 struct ClusterView {
@@ -63,6 +75,9 @@ struct ClusterView {
   // selected for injection (pods_to_read), and those labelled
   // sidecar.istio.io/inject=true elsewhere; the others are not kept.
   std::vector<Pod> sidecarless_pods;
+  // The revision's discovery address (kube/mesh_config.h); unset when its
+  // read failed (see `unread`).
+  std::optional<MeshDiscovery> mesh_discovery;
   // The reads that failed, with why (the API server's words); a read not
   // here succeeded.
   std::map<ViewRead, std::string> unread;
@@ -71,9 +86,11 @@ struct ClusterView {
 };
 
 // Lists webhook configurations, namespaces, the istio namespace's Services
-// and the pods of pods_to_read; a list that fails is recorded in `unread`
-// and the others are still read.
-ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace);
+// and the pods of pods_to_read, and reads the mesh config of `revision`
+// (empty: the default revision's `istio`); a read that fails is recorded in
+// `unread` and the others are still read.
+ClusterView read_cluster_view(KubeApi& api, const std::string& istio_namespace,
+                              const std::string& revision = "");
 
 // Whether the injector would have put a sidecar into `pod` and it has none:
 // a running pod, not on the host network, that did not opt out
@@ -134,6 +151,8 @@ std::vector<std::string> check_rbac(std::string_view check, const std::string& i
 // webhook selects, a namespace with running pods that have no sidecar (one
 // finding per namespace, the earliest created named first). Only the checks that run (check_runs)
 // report. Sorted by code order, object, webhook.
+// webhook selects, a discovery address whose Service does not exist. Only the checks that run
+// (check_runs) report. Sorted by code order, object, webhook.
 std::vector<Finding> check_webhooks(const ClusterView& view);
 
 // Whether a caBundle verifies what istiod serves is learned by a TLS

@@ -131,7 +131,8 @@ KubeSnapshot read_snapshot(kube::KubeApi& api, const Config& config) {
     snapshot.discoveries.emplace(tc.target->name, discover(reader, api, tc));
   }
   if (config.kubernetes.hygiene) {
-    snapshot.cluster = kube::read_cluster_view(api, config.kubernetes.istio_namespace);
+    snapshot.cluster =
+        kube::read_cluster_view(api, config.kubernetes.istio_namespace, config.kubernetes.revision);
     for (const kube::CaCheck& check : kube::ca_checks(*snapshot.cluster)) {
       auto found = reader.discover(check.service, check.port);
       if (!found) {

@@ -1,5 +1,7 @@
 #include "agent/targets/builtin.h"
 
+#include "config/service_host.h"
+
 namespace meshprobe {
 
 std::vector<Target> istiod_targets(const std::string& revision,
@@ -30,12 +32,39 @@ std::vector<Target> istiod_targets(const std::string& revision,
   return targets;
 }
 
+namespace {
+
+// The xDS target: the mesh config's discovery address when it names one,
+// so the probe dials what the sidecars dial; else istiod's xDS port. One
+// or the other, never both: they would probe the same pods twice.
+std::string xds_target(const std::string& istiod_host, const std::string& discovery_address) {
+  if (discovery_address.empty()) {
+    return "  - name: istiod-xds-pods\n"
+           "    url: grpc://" +
+           istiod_host +
+           ":15012\n"
+           "    discover: endpoints\n"
+           "    ca: mesh-root\n";
+  }
+  const auto target = parse_target_url("grpc://" + discovery_address);
+  const bool service = target && parse_service_host(target->host).has_value();
+  return "  - name: xds-discovery-address\n"
+         "    url: \"grpc://" +
+         discovery_address + "\"\n" + (service ? "    discover: endpoints\n" : "") +
+         "    ca: mesh-root\n"
+         "    labels: {discovery_address: mesh_config}\n";
+}
+
+}  // namespace
+
 std::string kubernetes_builtin_config(const std::string& revision,
                                       const std::string& istio_namespace,
-                                      const std::string& canary_namespace) {
+                                      const std::string& canary_namespace,
+                                      const std::string& discovery_address) {
   const std::string suffix = revision.empty() ? "" : "-" + revision;
   const std::string host = "istiod" + suffix + "." + istio_namespace + ".svc";
   return "kubernetes: {istio_namespace: " + istio_namespace +
+         (revision.empty() ? std::string() : ", revision: " + revision) +
          "}\n"
          "ca_bundles:\n"
          "  injector: {mutating_webhook: istio-sidecar-injector" +
@@ -50,13 +79,8 @@ std::string kubernetes_builtin_config(const std::string& revision,
          host +
          ":443/ready\n"
          "    discover: endpoints\n"
-         "    ca: injector\n"
-         "  - name: istiod-xds-pods\n"
-         "    url: grpc://" +
-         host +
-         ":15012\n"
-         "    discover: endpoints\n"
-         "    ca: mesh-root\n"
+         "    ca: injector\n" +
+         xds_target(host, discovery_address) +
          "  - name: istiod-webhook-from-apiserver\n"
          "    url: https://" +
          host +

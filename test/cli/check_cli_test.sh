@@ -383,6 +383,13 @@ YAML
   explain_without_text_is_usage_error)
     run 2 explain
     ;;
+  explain_revision_needs_kubeconfig)
+    run 2 explain 'no healthy upstream' --revision 1-22
+    ;;
+  explain_kubeconfig_that_cannot_be_loaded_is_usage_error)
+    run 2 explain 'no healthy upstream' --kubeconfig "$workdir/missing-kubeconfig"
+    grep -q 'meshprobe explain: ' "$workdir/err" || fail "no message: $(cat "$workdir/err")"
+    ;;
   *)
     echo "unknown case: $CASE"; exit 2 ;;
 esac

@@ -43,6 +43,9 @@ case "$CASE" in
     eventually 5 test -s "$workdir/istiod.port" || fail "webhook-serve did not start: $(cat "$workdir/istiod.out")"
     ISTIOD_PORT=$(sed 's/.*://' "$workdir/istiod.port")
     ;;
+  discovery_address_on_the_webhook_port*)
+    # Go's net/http on istiod's webhook port: h2 and SETTINGS, then a 404.
+    ISTIOD_PORT=$(serve --mode tls_http --also-h2 --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem") ;;
   *) ISTIOD_PORT=$(serve --mode tls_http --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem") ;;
 esac
 REFUSED_PORT=$(free_port)
@@ -120,6 +123,15 @@ start_apiserver() {
 
 # The canary namespace of the admission targets, labelled for injection.
 with_canary='.namespaces += [{metadata: {name: "meshprobe-canary", labels: {"kubernetes.io/metadata.name": "meshprobe-canary", "istio-injection": "enabled"}}, status: {phase: "Active"}}]'
+
+# The mesh config as istioctl installs it: ConfigMap istio (istio-REV for a
+# revision) in istio-system, its MeshConfig a YAML string under data.mesh.
+with_mesh_config() {  # with_mesh_config CONFIGMAP_NAME DISCOVERY_ADDRESS: a write_state filter
+  local mesh
+  mesh=$(printf 'accessLogFile: /dev/stdout\ndefaultConfig:\n  discoveryAddress: %s\n  proxyMetadata: {}\nrootNamespace: istio-system\ntrustDomain: cluster.local\n' "$2")
+  printf '.configmaps += [{metadata: {name: "%s", namespace: "istio-system", labels: {"istio.io/rev": "default"}}, data: {mesh: %s, meshNetworks: "networks: {}"}}]' \
+    "$1" "$(jq -Rs . <<<"$mesh")"
+}
 
 # Every admission request was a dry run.
 all_creates_are_dry_runs() {
@@ -544,7 +556,7 @@ YAML
     "$MESHPROBE" agent --config "$workdir/agent.yaml" >"$workdir/agent.log" 2>&1 &
     track_pid $!
     metrics() { curl -sf "http://127.0.0.1:$AGENT_PORT/metrics"; }
-    passing() { metrics | grep -q "^probe_success{target=\"$1\",url=\"admission://[a-z]*/meshprobe-canary\",vantage=\"apiserver\",.*} 1$"; }
+    passing() { grep -q "^probe_success{target=\"$1\",url=\"admission://[a-z]*/meshprobe-canary\",vantage=\"apiserver\",.*} 1$" <(metrics); }
     eventually 15 passing injection-dry-run || fail "metrics: $(metrics | grep probe_success)"
     eventually 15 passing validation-dry-run || fail "metrics: $(metrics | grep probe_success)"
     all_creates_are_dry_runs
@@ -557,6 +569,105 @@ YAML
     json '.results[1] | .diagnosis == "tcp_refused" and .address_labels.port == "15012"'
     json '.results[2] | .vantage == "apiserver" and .diagnosis == "ok"'
     json '.hygiene == []'
+    ;;
+  stale_discovery_address_is_probed_and_found)
+    # The sidecars are told to dial a revision that is not installed.
+    write_state "$(with_mesh_config istio istiod-asm-1121-3.istio-system.svc:15012)"
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json
+    json '[.results[] | .name] == ["istiod-webhook-pods", "xds-discovery-address", "istiod-webhook-from-apiserver"]'
+    json '.results[1] | .url == "grpc://istiod-asm-1121-3.istio-system.svc:15012" and .diagnosis == "dns_not_found"
+          and (.message | test("Service \"istiod-asm-1121-3\" not found"))'
+    json '[.hygiene[] | .code] == ["discovery_address_stale"]'
+    json '.hygiene[0] | .object == "Service/istio-system/istiod-asm-1121-3"
+          and (.message | test("ConfigMap istio-system/istio "))'
+    grep -q '"path": "/api/v1/namespaces/istio-system/configmaps/istio"' "$workdir/requests.log" \
+      || fail "the mesh ConfigMap was not read"
+    ;;
+  revision_reads_its_own_mesh_config)
+    # --revision 1-22: ConfigMap istio-1-22, not istio (which names a good address).
+    write_state "$(with_mesh_config istio istiod.istio-system.svc:15012) | $(with_mesh_config istio-1-22 istiod-gone.istio-system.svc:15012)"
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --revision 1-22 --output json
+    json '[.results[] | select(.name == "xds-discovery-address") | .url] == ["grpc://istiod-gone.istio-system.svc:15012"]'
+    json '[.hygiene[] | select(.code == "discovery_address_stale") | .object] == ["Service/istio-system/istiod-gone"]'
+    ;;
+  discovery_address_on_the_webhook_port_is_grpc_not_grpc)
+    # The Service exists, but 443 is its webhook port: the real gRPC probe says so.
+    write_state "$(with_mesh_config istio istiod.istio-system.svc:443)"
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json
+    json '[.results[] | .name] == ["istiod-webhook-pods", "xds-discovery-address", "istiod-webhook-from-apiserver"]'
+    json '.results[1] | .url == "grpc://istiod.istio-system.svc:443" and .address == "127.0.0.1"
+          and .diagnosis == "grpc_not_grpc"'
+    json '.hygiene == []'
+    ;;
+  bad_mesh_yaml_is_a_note_not_a_crash)
+    write_state '.configmaps += [{metadata: {name: "istio", namespace: "istio-system"}, data: {mesh: "defaultConfig:\n  discoveryAddress: [a\n"}}]'
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json
+    json '[.results[] | .name] == ["istiod-webhook-pods", "istiod-xds-pods", "istiod-webhook-from-apiserver"]'
+    json '[.hygiene_notes[] | select(.check == "discovery_address_stale") | .message][0]
+          | test("ConfigMap istio-system/istio: its key \"mesh\" is not valid YAML")'
+    grep -q "discovery address could not be read" "$workdir/err" || fail "no note on stderr"
+    ;;
+  agent_reports_a_stale_discovery_address)
+    write_state "$(with_mesh_config istio-asm-1121-3 istiod-asm-1121-3.istio-system.svc:15012)"
+    AGENT_PORT=$(free_port)
+    # kubernetes.revision: the agent reads ConfigMap istio-asm-1121-3.
+    cat >"$workdir/agent.yaml" <<YAML
+listen: 127.0.0.1:$AGENT_PORT
+vantage: test
+node_name: node-1
+kubernetes: {kubeconfig: kubeconfig.yaml, refresh: 1s, revision: asm-1121-3}
+targets:
+  - {name: istiod-webhook, url: "tcp://127.0.0.1:$ISTIOD_PORT", interval: 1s, timeout: 1s}
+YAML
+    "$MESHPROBE" agent --config "$workdir/agent.yaml" >"$workdir/agent.log" 2>&1 &
+    track_pid $!
+    metrics() { curl -sf "http://127.0.0.1:$AGENT_PORT/metrics"; }
+    stale_reported() { grep -q '^meshprobe_hygiene_findings{code="discovery_address_stale"} 1$' <(metrics); }
+    eventually 15 stale_reported || fail "metrics: $(metrics | grep hygiene)"
+    grep -q '^meshprobe_hygiene_check_success{check="discovery_address_stale"} 1$' <(metrics) \
+      || fail "the check did not succeed: $(metrics | grep hygiene_check)"
+    grep -q 'event=hygiene_finding.*discovery_address_stale' "$workdir/agent.log" || fail "finding not logged"
+    ;;
+  explain_with_kubeconfig_runs_the_checks_and_prints_the_verdict)
+    write_state "$(with_mesh_config istio istiod-asm-1121-3.istio-system.svc:15012)"
+    rc=0
+    "$MESHPROBE" explain 'warning envoy config StreamAggregatedResources gRPC config stream closed: 14, no healthy upstream' \
+      --kubeconfig "$workdir/kubeconfig.yaml" >"$workdir/out" 2>"$workdir/err" || rc=$?
+    [ "$rc" = 3 ] || fail "exit $rc, expected 3 (recognised, a check failed)"
+    grep -q '^discovery_address: The discovery address is wrong' "$workdir/out" || fail "no explanation"
+    grep -q "^checked: meshprobe check --kubeconfig $workdir/kubeconfig.yaml$" "$workdir/out" || fail "no checked line"
+    grep -q 'xds-discovery-address' "$workdir/out" || fail "the discovery address was not probed"
+    grep -q 'discovery_address_stale' "$workdir/out" || fail "no finding in the report"
+    grep -q '^verdict: a check failed' "$workdir/out" || fail "no verdict"
+    rc=0
+    "$MESHPROBE" explain 'no healthy upstream' --kubeconfig "$workdir/kubeconfig.yaml" --output json \
+      >"$workdir/out" 2>"$workdir/err" || rc=$?
+    [ "$rc" = 3 ] || fail "json: exit $rc, expected 3"
+    json '.recognised == true and .matches[0].id == "discovery_address"'
+    json '.checks.passed == false and .checks.command == "meshprobe check --kubeconfig '"$workdir"'/kubeconfig.yaml"'
+    json '[.checks.report.results[] | select(.name == "xds-discovery-address") | .diagnosis] == ["dns_not_found"]'
+    json '[.checks.report.hygiene[] | .code] == ["discovery_address_stale"]'
+    json '.verdicts | type == "array"'
+    ;;
+  explain_with_kubeconfig_on_a_healthy_cluster_exits_0)
+    # istiod's xDS port (gRPC over TLS) on the pod port the slice names for 15012.
+    XDS_PORT=$(serve --mode tls_h2 --cert "$workdir/pki/leaf.pem" --key "$workdir/pki/leaf-key.pem")
+    write_state "$(with_mesh_config istio istiod.istio-system.svc:15012)"'
+      | .endpointslices[0].ports |= map(if .name == "https-dns" then .port = '"$XDS_PORT"' else . end)'
+    rc=0
+    "$MESHPROBE" explain 'gRPC config stream closed: 14, no healthy upstream' \
+      --kubeconfig "$workdir/kubeconfig.yaml" >"$workdir/out" 2>"$workdir/err" || rc=$?
+    [ "$rc" = 0 ] || fail "exit $rc, expected 0 (recognised, every check passed)"
+    grep -q '^verdict: every check passed' "$workdir/out" || fail "no passing verdict"
+    grep -q 'xds-discovery-address' "$workdir/out" || fail "the discovery address was not probed"
+    ;;
+  explain_unrecognised_with_kubeconfig_runs_nothing)
+    rc=0
+    "$MESHPROBE" explain 'the weather is fine' --kubeconfig "$workdir/kubeconfig.yaml" >"$workdir/out" 2>"$workdir/err" || rc=$?
+    [ "$rc" = 1 ] || fail "exit $rc, expected 1"
+    if grep -q '"path": "/api/v1/namespaces/istio-system/configmaps/istio"' "$workdir/requests.log"; then
+      fail "an unrecognised text ran the checks"
+    fi
     ;;
   not_ready_endpoint_is_probed_and_labelled)
     write_state '.endpointslices[0].endpoints += [{addresses: ["127.0.0.2"], conditions: {ready: false, serving: false, terminating: true},
@@ -773,7 +884,7 @@ YAML
     agent_pid=$!
     URL="http://127.0.0.1:$AGENT_PORT"
     failures_are() {
-      curl -sf "$URL/metrics" | grep -qx 'meshprobe_webhook_call_failures_total{webhook="namespace.sidecar-injector.istio.io",diagnosis="webhook_timeout"} '"$1"
+      grep -qx 'meshprobe_webhook_call_failures_total{webhook="namespace.sidecar-injector.istio.io",diagnosis="webhook_timeout"} '"$1" <(curl -sf "$URL/metrics")
     }
     eventually 10 failures_are 3 || fail "metrics: $(curl -sf "$URL/metrics" | grep webhook_call)"
     # Relisted every refresh: still 3. The Event's count grows 3 -> 5: 5.
@@ -786,7 +897,7 @@ YAML
     curl -sf "$URL/status" | jq -e '.observed.recent[0] | .object == "ReplicaSet default/web-7d9" and .count == 5
                                      and .diagnosis == "webhook_timeout"' >/dev/null \
       || fail "status: $(curl -sf "$URL/status" | jq .observed)"
-    curl -sf "$URL/" | grep -q 'Observed webhook failures' || fail "the page has no observed failures"
+    grep -q 'Observed webhook failures' <(curl -sf "$URL/") || fail "the page has no observed failures"
     grep -q 'event=webhook_call_failed' "$workdir/agent.log" || fail "failure not logged: $(tail -5 "$workdir/agent.log")"
     kill -TERM "$agent_pid"
     wait "$agent_pid" || fail "agent exit $?"
@@ -830,7 +941,7 @@ YAML
     curl -sf "$URL/metrics" >"$workdir/metrics.txt"
     grep -q '^meshprobe_hygiene_findings{code="webhook_ca_mismatch"} 2$' "$workdir/metrics.txt" \
       || fail "metrics: $(grep hygiene "$workdir/metrics.txt")"
-    [ "$(grep -c '^meshprobe_hygiene_check_success{check="[a-z_]*"} 1$' "$workdir/metrics.txt")" = 6 ] \
+    [ "$(grep -c '^meshprobe_hygiene_check_success{check="[a-z_]*"} 1$' "$workdir/metrics.txt")" = 7 ] \
       || fail "not every check ran: $(grep hygiene_check "$workdir/metrics.txt")"
     # Namespaces forbidden: that check says 0, the others still 1.
     write_state '.forbidden = [{verb: "list", resource: "namespaces"}]'

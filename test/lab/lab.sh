@@ -227,7 +227,11 @@ expectations() {
       echo "cp webhook-pod tls_unknown_authority" ;;
     no-healthy-upstream)
       # Only the address is wrong: istiod's xDS answers on its real names.
-      echo "node xds-discovery dns_not_found $SVC_OLD_REV" ;;
+      echo "node xds-discovery dns_not_found $SVC_OLD_REV"
+      # `check --kubeconfig` reads the address from the emulated mesh config
+      # (mesh_config_checks) and finds the Service it names missing.
+      echo "node xds-mesh-config dns_not_found ${SVC_OLD_REV%%.*}"
+      echo "node discovery-hygiene discovery_address_stale ${SVC_OLD_REV%%.*}" ;;
     xds-unreachable)
       echo "node xds-discovery tcp_timeout"
       echo "node xds-svc tcp_timeout"
@@ -773,6 +777,59 @@ lab_check() {
   print_checks "$1"
 }
 
+# --- the mesh config, from an emulated API server -----------------------------
+# The sidecars' discovery address as a cluster holds it: ConfigMap
+# istio-$REVISION in istio-system, key mesh (MeshConfig YAML), served by
+# test/integration/kube/fake_apiserver.py on the node's loopback with the
+# Services that exist (istiod and the revision's, not the old revision's).
+
+# Starts the emulator (process "meshapi" in the node namespace, apart from
+# `lab.sh apiserver`'s) serving the current discovery address; writes
+# $STATE/meshapi/kubeconfig.yaml.
+start_lab_apiserver() {
+  local dir=$STATE/meshapi discovery
+  discovery=$(cat "$STATE/discovery-address")
+  mkdir -p "$dir"
+  [ -f "$dir/pki/leaf.pem" ] || "$TESTPEER" pki "$dir/pki" --san 127.0.0.1 >/dev/null
+  jq -n --arg token "$API_TOKEN" --arg root "$(cat "$BUNDLE_ROOT")" \
+        --arg mesh "$(printf 'defaultConfig:\n  discoveryAddress: %s\n  proxyMetadata: {}\nrootNamespace: istio-system\ntrustDomain: cluster.local\n' "$discovery")" \
+        --arg rev "$REVISION" '
+    def service($name; $ip): {metadata: {name: $name, namespace: "istio-system", labels: {app: "istiod"}},
+      spec: {type: "ClusterIP", clusterIP: $ip, selector: {app: "istiod"},
+             ports: [{name: "https-webhook", protocol: "TCP", port: 443, targetPort: 15017},
+                     {name: "grpc-xds", protocol: "TCP", port: 15012, targetPort: 15012}]}};
+    {token: $token,
+     namespaces: [{metadata: {name: "istio-system", labels: {"kubernetes.io/metadata.name": "istio-system"}}, status: {phase: "Active"}}],
+     services: [service("istiod"; "'"$VIP"'"), service("istiod-" + $rev; "'"$VIP_REV"'")],
+     configmaps: [{metadata: {name: ("istio-" + $rev), namespace: "istio-system", labels: {"istio.io/rev": $rev}},
+                   data: {mesh: $mesh, meshNetworks: "networks: {}"}},
+                  {metadata: {name: "istio-ca-root-cert", namespace: "istio-system"}, data: {"root-cert.pem": $root}}]}' \
+    >"$dir/state.json"
+  start_emulator meshapi "$NS_NODE" "$dir" --listen 127.0.0.1
+  write_emulator_kubeconfig "$dir" "https://127.0.0.1:$(cat "$dir/port")" "$API_TOKEN"
+}
+
+# `meshprobe check --kubeconfig` from the node: its xDS target is the mesh
+# config's discovery address. Writes two rows of the node's table:
+# xds-mesh-config (that target's result) and discovery-hygiene (the
+# discovery_address_stale finding, as a result: its code and message).
+mesh_config_checks() {
+  local dir=$STATE/checks/node rc=0
+  start_lab_apiserver
+  in_ns "$NS_NODE" "$MESHPROBE" check --kubeconfig "$STATE/meshapi/kubeconfig.yaml" --revision "$REVISION" \
+    --output json --vantage node --timeout "$CHECK_TIMEOUT" >"$dir/mesh-config.json" 2>"$dir/mesh-config.err" || rc=$?
+  stop_process meshapi
+  local label
+  for label in xds-mesh-config discovery-hygiene; do
+    echo "$rc" >"$dir/$label.rc"
+    printf '%s|%s|%s|%s\n' "--kubeconfig" root "" "the discovery address read from the emulated mesh config" >"$dir/$label.meta"
+  done
+  jq '{results: [.results[]? | select(.name == "xds-discovery-address")]}' "$dir/mesh-config.json" \
+    >"$dir/xds-mesh-config.json" 2>/dev/null || echo '{"results": []}' >"$dir/xds-mesh-config.json"
+  jq '{results: [.hygiene[]? | select(.code == "discovery_address_stale") | {diagnosis: .code, message}]}' \
+    "$dir/mesh-config.json" >"$dir/discovery-hygiene.json" 2>/dev/null || echo '{"results": []}' >"$dir/discovery-hygiene.json"
+}
+
 # Checks both vantages and compares every target with the scenario's expected
 # diagnosis (and message fragment). Prints the table; returns 1 on a mismatch.
 verify_scenario() {
@@ -788,6 +845,7 @@ verify_scenario() {
   local node_pid=$!
   run_checks cp
   wait "$node_pid"
+  [ "$name" = no-healthy-upstream ] && mesh_config_checks
 
   printf '%-14s %-17s %-22s %-22s %-5s %s\n' vantage target expected got "" message
   local file got message rc count want frag verdict observed
@@ -924,26 +982,48 @@ write_apiserver_state() {
   mv -f "$STATE/apiserver/state.json.new" "$STATE/apiserver/state.json"
 }
 
-# A kubeconfig for the emulated API server, as a node's kubectl has it.
-write_kubeconfig() {
-  cat >"$STATE/apiserver/kubeconfig.yaml" <<YAML
-# written by test/lab/lab.sh: the emulated API server in the control-plane network
+# A kubeconfig for an emulated API server at SERVER whose CA is DIR/pki, as a
+# node's kubectl has it: DIR/kubeconfig.yaml.
+write_emulator_kubeconfig() {
+  local dir=$1 server=$2 token=$3
+  cat >"$dir/kubeconfig.yaml" <<YAML
+# written by test/lab/lab.sh: an emulated API server of the lab
 apiVersion: v1
 kind: Config
 current-context: lab
 clusters:
 - name: mplab
   cluster:
-    server: https://$API_IP:$API_PORT
-    certificate-authority-data: $(base64 -w0 <"$STATE/apiserver/pki/ca.pem")
+    server: $server
+    certificate-authority-data: $(base64 -w0 <"$dir/pki/ca.pem")
 contexts:
 - name: lab
   context: {cluster: mplab, user: meshprobe}
 users:
 - name: meshprobe
   user:
-    token: $API_TOKEN
+    token: $token
 YAML
+}
+
+# Starts test/integration/kube/fake_apiserver.py as process NAME in network
+# namespace NS, serving DIR/state.json with DIR/pki's leaf (ARGS: --listen,
+# --port, ...), and waits until it listens (DIR/port). Started afresh, so the
+# port file is its own.
+start_emulator() {
+  local name=$1 ns=$2 dir=$3 _
+  shift 3
+  stop_process "$name"
+  rm -f "$dir/port"
+  WAIT_READY=0 start_process "$name" "$ns" python3 "$FAKE_APISERVER" \
+    --state "$dir/state.json" --cert "$dir/pki/leaf.pem" --key "$dir/pki/leaf-key.pem" \
+    --port-file "$dir/port" "$@"
+  for _ in $(seq 1 100); do
+    [ -s "$dir/port" ] && break
+    alive "$(cat "$STATE/pids/$name.pid")" || break
+    sleep 0.05
+  done
+  [ -s "$dir/port" ] || die "the emulated API server did not start: $(cat "$STATE/logs/$name.log")"
 }
 
 # Starts the emulated API server inside the control-plane network and makes
@@ -956,23 +1036,11 @@ lab_apiserver() {
     || "$TESTPEER" pki "$STATE/apiserver/pki" --san "$API_IP" >/dev/null
   touch "$STATE/apiserver"/marker
   write_apiserver_state
-  write_kubeconfig
+  write_emulator_kubeconfig "$STATE/apiserver" "https://$API_IP:$API_PORT" "$API_TOKEN"
   # istiod as it is now, with the webhook server that answers AdmissionReviews.
   set_istiod "$(cat "$STATE/istiod")"
-  # Started afresh, so the port file it writes once it listens is its own.
-  stop_process apiserver
-  rm -f "$STATE/apiserver/port"
-  WAIT_READY=0 start_process apiserver "$NS_CP" python3 "$FAKE_APISERVER" \
-    --state "$STATE/apiserver/state.json" --cert "$STATE/apiserver/pki/leaf.pem" \
-    --key "$STATE/apiserver/pki/leaf-key.pem" --listen "$API_IP" --port "$API_PORT" \
-    --port-file "$STATE/apiserver/port" --log "$STATE/logs/apiserver-requests.log" --gopeer "$GOPEER"
-  local _
-  for _ in $(seq 1 100); do
-    [ -s "$STATE/apiserver/port" ] && break
-    alive "$(cat "$STATE/pids/apiserver.pid")" || break
-    sleep 0.05
-  done
-  [ -s "$STATE/apiserver/port" ] || die "the emulated API server did not start: $(cat "$STATE/logs/apiserver.log")"
+  start_emulator apiserver "$NS_CP" "$STATE/apiserver" --listen "$API_IP" --port "$API_PORT" \
+    --log "$STATE/logs/apiserver-requests.log" --gopeer "$GOPEER"
   log "apiserver: emulated at https://$API_IP:$API_PORT inside $NS_CP (webhooks' timeoutSeconds" \
       "$ADMISSION_TIMEOUT_SECONDS); kubeconfig $STATE/apiserver/kubeconfig.yaml; istiod's 15017 is Go's webhook server"
 }

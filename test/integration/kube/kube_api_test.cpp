@@ -12,6 +12,7 @@
 #include "kube/client/reads.h"
 #include "kube/control_plane.h"
 #include "kube/hygiene.h"
+#include "kube/mesh_config.h"
 #include "test/support/test_pki.h"
 
 namespace meshprobe::kube {
@@ -320,6 +321,54 @@ TEST_F(KubeApiTest, AForbiddenKubernetesSliceNamesTheDefaultNamespace) {
   EXPECT_THAT(read.unread[0],
               HasSubstr("verb \"list\" on \"endpointslices\" in API group \"discovery.k8s.io\" "
                         "in namespace \"default\""));
+}
+
+// ConfigMaps as the cluster holds them: the mesh root, and the mesh config
+// of revision 1-22 whose MeshConfig (a YAML string) names `address`.
+std::string with_mesh_config(const std::string& name, const std::string& address) {
+  return R"(,"configmaps":[{"metadata":{"name":"istio-ca-root-cert","namespace":"istio-system"},"data":{"root-cert.pem":"PEM"}},
+    {"metadata":{"name":")" +
+         name +
+         R"(","namespace":"istio-system"},"data":{"mesh":"defaultConfig:\n  discoveryAddress: )" +
+         address +
+         R"(\n  proxyMetadata: {}\nrootNamespace: istio-system\n","meshNetworks":"networks: {}"}}])";
+}
+
+TEST_F(KubeApiTest, ARevisionsMeshConfigNamesTheDiscoveryAddressAndWhetherItsServiceExists) {
+  server_->set_state(state(with_mesh_config("istio-1-22", "istiod-1-22.istio-system.svc:15012")));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  const auto discovery = read_mesh_discovery(api, "istio-system", "1-22");
+  ASSERT_TRUE(discovery) << discovery.error().message;
+  EXPECT_EQ(discovery->address, "istiod-1-22.istio-system.svc:15012");
+  EXPECT_TRUE(discovery->configured);
+  EXPECT_THAT(discovery->source, HasSubstr("ConfigMap istio-system/istio-1-22"));
+  ASSERT_TRUE(discovery->service);
+  EXPECT_EQ(discovery->service->name, "istiod-1-22");
+  EXPECT_FALSE(discovery->service_exists);
+}
+
+TEST_F(KubeApiTest, WithoutAMeshConfigTheDiscoveryAddressIsIstiosDefault) {
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  const auto discovery = read_mesh_discovery(api, "istio-system", "");
+  ASSERT_TRUE(discovery) << discovery.error().message;
+  EXPECT_EQ(discovery->address, "istiod.istio-system.svc:15012");
+  EXPECT_FALSE(discovery->configured);
+  EXPECT_THAT(discovery->source, HasSubstr("ConfigMap istio-system/istio does not exist"));
+  EXPECT_TRUE(discovery->service_exists);
+}
+
+TEST_F(KubeApiTest, AForbiddenMeshConfigIsAnUnreadReadOfTheClusterView) {
+  server_->set_state(
+      state(R"(,"forbidden":[{"verb":"get","resource":"configmaps","namespace":"istio-system"}])"));
+  ApiClient client(credentials(), fast());
+  KubeApi api(client);
+  const ClusterView view = read_cluster_view(api, "istio-system");
+  ASSERT_EQ(view.unread.size(), 1u);
+  EXPECT_THAT(view.unread.at(ViewRead::mesh_config),
+              HasSubstr("reading ConfigMap istio-system/istio: forbidden (403)"));
+  EXPECT_FALSE(view.mesh_discovery);
 }
 
 TEST_F(KubeApiTest, AKindTheServerDoesNotServeIsAnUnreadListWithTheServersWords) {

@@ -137,7 +137,8 @@ TEST(ExplainGuide, ConfigStreamClosedNoHealthyUpstreamIsTheDiscoveryAddress) {
   const Explanation e = explain(kGuideDiscoveryAddress);
   EXPECT_EQ(ids(e), Ids{"discovery_address"});
   EXPECT_EQ(e.matches[0].check_commands,
-            std::vector<std::string>{"meshprobe check grpc://istiod.istio-system.svc:15012"});
+            (std::vector<std::string>{"meshprobe check grpc://istiod.istio-system.svc:15012",
+                                      "meshprobe check --kubeconfig ~/.kube/config"}));
 }
 
 TEST(ExplainGuide, LdsUpdateRejectedIsARejectedConfiguration) {
@@ -221,7 +222,49 @@ TEST(ExplainVariants, EnvoyLogOfAWrongDiscoveryAddressChecksThatAddress) {
       "stream closed: 14, no healthy upstream (discovery istiod-1-22.istio-system.svc:15010)");
   EXPECT_EQ(ids(e), Ids{"discovery_address"});
   EXPECT_EQ(e.matches[0].check_commands,
-            std::vector<std::string>{"meshprobe check grpc://istiod-1-22.istio-system.svc:15010"});
+            (std::vector<std::string>{"meshprobe check grpc://istiod-1-22.istio-system.svc:15010",
+                                      "meshprobe check --kubeconfig ~/.kube/config"}));
+}
+
+// ---- explain --kubeconfig: which check runs ----------------------------------
+
+TEST(ExplainChecks, AWebhookErrorChecksTheRevisionItNames) {
+  const Explanation e = explain(
+      "Internal error occurred: failed calling webhook \"namespace.sidecar-injector.istio.io\": "
+      "failed to call webhook: Post \"https://istiod-asm-1122-0.istio-system.svc:443/"
+      "inject?timeout=10s\": context deadline exceeded");
+  const CheckOptions check = explain_check_options(e, {"/k/config", ""}, OutputFormat::table);
+  EXPECT_EQ(check.kubeconfig, "/k/config");
+  EXPECT_EQ(check.revision, "asm-1122-0");
+  EXPECT_EQ(explain_check_command(check),
+            "meshprobe check --kubeconfig /k/config --revision asm-1122-0");
+}
+
+TEST(ExplainChecks, ADiscoveryErrorNamingARevisionChecksTheDefaultMeshConfig) {
+  // The address names the revision that is gone: its mesh config is not
+  // the one the sidecars were given.
+  const Explanation e = explain(
+      "gRPC config stream closed: 14, no healthy upstream (discovery "
+      "istiod-asm-1121-3.istio-system.svc:15012)");
+  const CheckOptions check = explain_check_options(e, {"/k/config", ""}, OutputFormat::json);
+  EXPECT_EQ(check.revision, "");
+  EXPECT_EQ(check.output, OutputFormat::json);
+  EXPECT_EQ(explain_check_command(check), "meshprobe check --kubeconfig /k/config");
+}
+
+TEST(ExplainChecks, AGivenRevisionWins) {
+  const Explanation e = explain("no healthy upstream");
+  EXPECT_EQ(explain_check_options(e, {"/k/config", "1-22"}, OutputFormat::table).revision, "1-22");
+}
+
+TEST(ExplainChecks, AnUnrecognisedTextRunsNoCheck) {
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(explain_and_check(explain("the weather is fine"), {"/nonexistent/kubeconfig", ""},
+                              OutputFormat::table, out, err),
+            kExplainNotRecognised);
+  EXPECT_NE(out.str().find("not recognised"), std::string::npos);
+  EXPECT_EQ(err.str(), "");
 }
 
 TEST(ExplainVariants, NoHealthyUpstreamAloneIsTheDiscoveryAddress) {

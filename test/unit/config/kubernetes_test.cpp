@@ -37,6 +37,22 @@ targets: [{url: "tcp://a.example:1"}]
   EXPECT_EQ(config.kubernetes.line, 1);
 }
 
+TEST_F(ConfigTest, TheRevisionNamesWhoseMeshConfigIsRead) {
+  const Config config = parsed(R"(
+kubernetes: {revision: asm-1121-3}
+targets: [{url: "tcp://a.example:1"}]
+)");
+  EXPECT_EQ(config.kubernetes.revision, "asm-1121-3");
+}
+
+TEST_F(ConfigTest, WithoutARevisionTheDefaultRevisionsMeshConfigIsRead) {
+  const Config config = parsed(R"(
+kubernetes: {}
+targets: [{url: "tcp://a.example:1"}]
+)");
+  EXPECT_EQ(config.kubernetes.revision, "");
+}
+
 TEST_F(ConfigTest, TakesTheKubeconfigRelativeToTheConfigFile) {
   const std::filesystem::path file = dir_.path() / "meshprobe.yaml";
   test::write_file(file,

@@ -172,6 +172,66 @@ TEST(CaChecks, AMismatchIsReportedForEveryWebhookSharingTheBundle) {
   }
 }
 
+// ---- The mesh config's discovery address ----------------------------------
+
+// What read_mesh_discovery gives for ConfigMap istio-system/istio whose
+// mesh sets `address`, the Service it names existing or not.
+MeshDiscovery configured_discovery(const std::string& address, bool service_exists) {
+  MeshDiscovery discovery;
+  discovery.address = address;
+  discovery.configured = true;
+  discovery.source = "ConfigMap istio-system/istio (mesh: defaultConfig.discoveryAddress)";
+  discovery.service = parse_service_host(address.substr(0, address.rfind(':')));
+  discovery.service_exists = service_exists;
+  return discovery;
+}
+
+TEST(DiscoveryAddress, AConfiguredAddressNamingAMissingServiceIsDiscoveryAddressStale) {
+  ClusterView view;
+  view.mesh_discovery = configured_discovery("istiod-asm-1121-3.istio-system.svc:15012", false);
+  const auto found = check_webhooks(view);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].code, kDiscoveryAddressStale);
+  EXPECT_EQ(found[0].object, "Service/istio-system/istiod-asm-1121-3");
+  EXPECT_THAT(found[0].message, HasSubstr("istiod-asm-1121-3.istio-system.svc:15012"));
+  EXPECT_THAT(found[0].message, HasSubstr("ConfigMap istio-system/istio"));
+  EXPECT_THAT(found[0].remedy, HasSubstr("discoveryAddress"));
+}
+
+TEST(DiscoveryAddress, AConfiguredAddressWhoseServiceExistsIsNoFinding) {
+  ClusterView view;
+  view.mesh_discovery = configured_discovery("istiod.istio-system.svc:15012", true);
+  EXPECT_THAT(check_webhooks(view), IsEmpty());
+}
+
+TEST(DiscoveryAddress, IstiosDefaultAddressIsLeftToTheWebhookChecksAndTheXdsTarget) {
+  ClusterView view;
+  view.mesh_discovery = configured_discovery("istiod.istio-system.svc:15012", false);
+  view.mesh_discovery->configured = false;
+  EXPECT_THAT(check_webhooks(view), IsEmpty());
+}
+
+TEST(DiscoveryAddress, AnAddressThatIsNoServiceHostIsNoFinding) {
+  ClusterView view;
+  view.mesh_discovery = configured_discovery("10.0.0.7:15012", false);
+  EXPECT_FALSE(view.mesh_discovery->service.has_value());
+  EXPECT_THAT(check_webhooks(view), IsEmpty());
+}
+
+TEST(DiscoveryAddress, AnUnreadMeshConfigIsANoteNamingTheConfigMapRbac) {
+  ClusterView view;
+  view.unread.emplace(ViewRead::mesh_config,
+                      "reading ConfigMap istio-system/istio: forbidden (403): said so");
+  EXPECT_FALSE(check_runs(view, kDiscoveryAddressStale));
+  const auto notes = incomplete_check_notes(view);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0].check, kDiscoveryAddressStale);
+  EXPECT_THAT(notes[0].message, HasSubstr("could not run: reading the mesh config failed: reading "
+                                          "ConfigMap istio-system/istio: forbidden"));
+  EXPECT_THAT(notes[0].rbac,
+              testing::Contains("verb \"get\" on \"configmaps\" in namespace \"istio-system\""));
+}
+
 TEST(Hygiene, EveryCodeHasARemedy) {
   for (std::string_view code : kHygieneCodes) EXPECT_FALSE(hygiene_remedy(code).empty()) << code;
 }
@@ -186,6 +246,7 @@ ClusterView view_without(ViewRead read, std::string why) {
     case ViewRead::namespaces: view.namespaces.clear(); break;
     case ViewRead::services: view.services.clear(); break;
     case ViewRead::pods: view.sidecarless_pods.clear(); break;
+    case ViewRead::mesh_config: view.mesh_discovery.reset(); break;
   }
   view.unread.emplace(read, std::move(why));
   return view;
@@ -246,8 +307,8 @@ TEST(HygieneChecks, AKindTheServerDoesNotServeLeavesTheCaBundleCheckRunningOnThe
 
 TEST(HygieneChecks, NoReadAtAllRunsNoCheck) {
   ClusterView view;
-  for (ViewRead read :
-       {ViewRead::mutating, ViewRead::validating, ViewRead::namespaces, ViewRead::services}) {
+  for (ViewRead read : {ViewRead::mutating, ViewRead::validating, ViewRead::namespaces,
+                        ViewRead::services, ViewRead::mesh_config}) {
     view.unread.emplace(read, "unauthorized (401)");
   }
   for (const HygieneCheck& check : hygiene_checks()) EXPECT_FALSE(check_runs(view, check.name));

@@ -213,6 +213,32 @@ TEST(KubernetesBuiltins, AreAValidConfigForTheRevision) {
   EXPECT_EQ(config.ca_bundles[1].kind, CaSourceKind::configmap);
 }
 
+TEST(KubernetesBuiltins, TheRevisionChoosesWhoseMeshConfigTheHygieneReads) {
+  EXPECT_EQ(parse_config(kubernetes_builtin_config("1-22"), "builtin").kubernetes.revision, "1-22");
+  EXPECT_EQ(parse_config(kubernetes_builtin_config(""), "builtin").kubernetes.revision, "");
+}
+
+TEST(KubernetesBuiltins, AConfiguredDiscoveryAddressIsTheXdsTargetInsteadOfIstiods) {
+  const Config config = parse_config(
+      kubernetes_builtin_config("", "istio-system", "", "istiod-asm-1121-3.istio-system.svc:15012"),
+      "builtin");
+  ASSERT_EQ(config.targets.size(), 3u);
+  const Target& xds = *config.targets[1].target;
+  EXPECT_EQ(xds.name, "xds-discovery-address");
+  EXPECT_EQ(xds.url, "grpc://istiod-asm-1121-3.istio-system.svc:15012");
+  EXPECT_EQ(xds.kind, ProbeKind::grpc);
+  EXPECT_EQ(config.targets[1].discover, Discovery::endpoints);
+  EXPECT_EQ(xds.labels.at("discovery_address"), "mesh_config");
+  for (const TargetConfig& tc : config.targets) EXPECT_NE(tc.target->name, "istiod-xds-pods");
+}
+
+TEST(KubernetesBuiltins, ADiscoveryAddressThatIsNoServiceIsProbedByName) {
+  const Config config = parse_config(
+      kubernetes_builtin_config("", "istio-system", "", "xds.mesh.example:15012"), "builtin");
+  EXPECT_EQ(config.targets[1].target->host, "xds.mesh.example");
+  EXPECT_EQ(config.targets[1].discover, Discovery::none);
+}
+
 TEST(KubernetesBuiltins, WithACanaryNamespaceDryRunAPodAndAGatewayThere) {
   const Config config =
       parse_config(kubernetes_builtin_config("", "istio-system", "mesh-canary"), "builtin");

@@ -107,10 +107,10 @@ TEST(Rbac, TheControlPlaneReadsNameTheirRule) {
             "\"default\"");
 }
 
-TEST(Rbac, ConfigMapsAreLimitedToTheMeshRoot) {
+TEST(Rbac, ConfigMapsAreLimitedToTheMeshRootAndTheMeshConfig) {
   for (const Rule& rule : rules()) {
     if (rule.resources.count("configmaps")) {
-      EXPECT_EQ(rule.names, (std::set<std::string>{"istio-ca-root-cert"}));
+      EXPECT_EQ(rule.names, (std::set<std::string>{"istio-ca-root-cert", "istio"}));
     }
   }
 }
