@@ -73,13 +73,15 @@ int session_index() {
 
 // OpenSSL hands over each session the server grants (TLS 1.2: at the end of
 // the handshake; TLS 1.3: each ticket as it is read, after the handshake);
-// the connection keeps the newest. Returning 1 makes the reference ours.
+// the connection keeps a copy of the newest. A copy, because OpenSSL marks a
+// connection's own session unresumable when the connection is freed without
+// a close_notify, as a probe's is.
 int keep_new_session(SSL* ssl, SSL_SESSION* session) {
   auto* tls = static_cast<TlsSession*>(SSL_get_ex_data(ssl, session_index()));
   if (tls == nullptr) return 0;
-  tls->received.reset(session);
+  tls->received.reset(SSL_SESSION_dup(session));
   if (tls->ticket_arrived) tls->ticket_arrived();
-  return 1;
+  return 0;
 }
 
 // Offers the session of the target address's last full verification, unless
@@ -98,7 +100,10 @@ void offer_session(Attempt& attempt, TlsSession& tls, const CaBundle& bundle) {
     sessions.forget(tls.session_key);
     return;
   }
-  if (SSL_set_session(ssl, cached->session.get()) != 1) return;
+  // A copy, for the same reason as in keep_new_session: the cached session
+  // must stay resumable however this connection ends.
+  const SessionPtr offered(SSL_SESSION_dup(cached->session.get()));
+  if (!offered || SSL_set_session(ssl, offered.get()) != 1) return;
   tls.offered_facts = cached->facts;
   tls.verified_at = cached->verified_at;
 }
