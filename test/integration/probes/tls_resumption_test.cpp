@@ -138,6 +138,27 @@ TEST_F(TlsResumption, UntrustedCertificatePassesResumedOnlyUntilTheFullVerificat
   EXPECT_EQ(handshake(due), "full");
 }
 
+TEST_F(TlsResumption, ResumedProbesDoNotPostponeTheNextFullVerification) {
+  TlsTestServer server(serving(ServerMode::tls_http, istiod_leaf()));
+  auto target = resuming(loopback_target("tls", server.port()), 1000ms);
+
+  const auto verified = std::chrono::steady_clock::now();
+  ProbeResult first = probe(target);
+  std::this_thread::sleep_until(verified + 400ms);
+  ProbeResult resumed_early = probe(target);
+  std::this_thread::sleep_until(verified + 800ms);
+  ProbeResult resumed_late = probe(target);
+  std::this_thread::sleep_until(verified + 1100ms);
+  ProbeResult due = probe(target);
+
+  EXPECT_EQ(handshake(first), "full");
+  EXPECT_EQ(handshake(resumed_early), "resumed");
+  EXPECT_EQ(handshake(resumed_late), "resumed");
+  ASSERT_TRUE(due.success) << describe(due);
+  EXPECT_EQ(handshake(due), "full");
+  EXPECT_GE(resumed_late.tls->verified_age, 800ms);
+}
+
 TEST_F(TlsResumption, FailedProbeDropsTheSessionSoTheNextOneIsFull) {
   TlsTestServer server(serving(ServerMode::tls_http, istiod_leaf()));
   auto target = resuming(loopback_target("https", server.port(), "/ready"));
