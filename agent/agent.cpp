@@ -278,6 +278,9 @@ class Agent {
       config_.web_config_file = next.web_config_file;
       if (web_changed) warn_about_plain_passwords();
       apply(next);
+      // A reload (a changed CA bundle file among its reasons) re-verifies
+      // every served chain in full before any session is resumed again.
+      prober_.forget_tls_sessions();
       config_.targets = std::move(next.targets);
       config_.ca_bundles = std::move(next.ca_bundles);
       config_.kubernetes.enabled = next.kubernetes.enabled;

@@ -6,7 +6,8 @@
 #
 # Environment: BENCH_IDLE_SECONDS (60), BENCH_SCALE_TARGETS (10000),
 # BENCH_SCALE_SECONDS (30), BENCH_TCP_PROBES (10000), BENCH_TLS_PROBES (2000),
-# BENCH_BLACKBOX_PROBES (1000). Only loopback is used.
+# BENCH_BLACKBOX_PROBES (1000), BENCH_RESUME_PROBES (1000), BENCH_RESUME_BLOCKS (3)
+# (bench/resumption.sh). Only loopback is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -229,3 +230,12 @@ for _ in $(seq 1 10); do
 done
 printf 'reported app phase vs the 200 ms server delay: worst error %s ms over 10 probes\n' "$(echo "$worst" | cut -c1-6)"
 bench timing_worst_error_ms "$(echo "$worst" | cut -c1-6)"
+
+echo "== 7. server CPU per probe with TLS session resumption: defaults vs full_verify_interval 0s"
+if [ -x "$BUILD/bench/meshprobe-bench-resumption" ] && [ -x "$BUILD/test/support/gopeer/meshprobe-gopeer" ] &&
+   command -v nginx >/dev/null; then
+  bench/resumption.sh "$BUILD" | tee "$work/resumption.txt"
+  grep '^BENCH' "$work/resumption.txt" >/dev/null
+else
+  echo "meshprobe-bench-resumption, meshprobe-gopeer or nginx missing: skipped"
+fi

@@ -53,7 +53,8 @@ constexpr std::string_view kKubernetesKeys[] = {"kubeconfig",      "context", "r
                                                 "request_timeout", "hygiene", "istio_namespace",
                                                 "revision"};
 constexpr std::string_view kLogKeys[] = {"format"};
-constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout", "expiry_warning_days"};
+constexpr std::string_view kDefaultsKeys[] = {"interval", "timeout", "expiry_warning_days",
+                                              "full_verify_interval"};
 
 // The shortest refresh: every refresh lists webhook configurations,
 // namespaces and Services, so a fleet of agents must not poll much faster.
@@ -190,6 +191,9 @@ void Parser::read_defaults(const Entry& entry, Config& config) const {
   if (timeout) config.default_timeout = duration_value(*timeout);
   if (const Entry* days = defaults.find("expiry_warning_days")) {
     config.expiry_warning_days = int_value(*days, kExpiryDaysRange);
+  }
+  if (const Entry* full_verify = defaults.find("full_verify_interval")) {
+    config.default_full_verify_interval = duration_or_zero_value(*full_verify);
   }
   if (config.default_timeout > config.default_interval) {
     fail((timeout ? timeout : interval)->value_line(),

@@ -142,7 +142,10 @@ struct Config {
   std::chrono::milliseconds default_interval{10000};
   std::chrono::milliseconds default_timeout = kDefaultProbeTimeout;
   int expiry_warning_days = 14;  // the default for targets
-  int max_concurrency = 256;     // probes in flight at once
+  // How long a TLS target may resume its session before a full handshake
+  // verifies the served chain again (Target::full_verify_interval).
+  std::chrono::milliseconds default_full_verify_interval = kDefaultFullVerifyInterval;
+  int max_concurrency = 256;  // probes in flight at once
   LogFormat log_format = LogFormat::logfmt;
   KubernetesConfig kubernetes;
   std::vector<CaBundleSource> ca_bundles;

@@ -84,13 +84,18 @@ std::string Parser::path_value(const Entry& entry) const {
   return yaml_text::relative_to_source(source_, path);
 }
 
-milliseconds Parser::duration_value(const Entry& entry) const {
+milliseconds Parser::duration_or_zero_value(const Entry& entry) const {
   const auto duration = parse_duration(scalar(entry, "a duration like 10s"));
   if (!duration) fail(entry.value_line(), entry.key + ": " + duration.error().message);
-  if (duration->count() <= 0) {
+  return *duration;
+}
+
+milliseconds Parser::duration_value(const Entry& entry) const {
+  const milliseconds duration = duration_or_zero_value(entry);
+  if (duration.count() <= 0) {
     fail(entry.value_line(), in_quotes(entry.key) + " must be greater than 0");
   }
-  return *duration;
+  return duration;
 }
 
 int Parser::int_value(const Entry& entry, IntRange range) const {

@@ -85,6 +85,9 @@ class Parser {
   // A non-empty file name, relative ones taken from the config's directory.
   std::string path_value(const Entry& entry) const;
   milliseconds duration_value(const Entry& entry) const;
+  // A duration where 0s has a meaning of its own (full_verify_interval: every
+  // probe verifies in full).
+  milliseconds duration_or_zero_value(const Entry& entry) const;
   int int_value(const Entry& entry, IntRange range) const;
   bool bool_value(const Entry& entry) const;
 

@@ -25,6 +25,7 @@ constexpr std::string_view kTargetKeys[] = {"name",
                                             "timeout",
                                             "expected_status",
                                             "expiry_warning_days",
+                                            "full_verify_interval",
                                             "labels",
                                             "discover",
                                             "via",
@@ -85,6 +86,7 @@ const KindSpecificKey kKindSpecificKeys[] = {
     {"ca", uses_tls, "tls, https and grpc"},
     {"server_name", uses_tls, "tls, https and grpc"},
     {"expiry_warning_days", uses_tls, "tls, https and grpc"},
+    {"full_verify_interval", uses_tls, "tls, https and grpc"},
     {"expected_status", is_https, "https"},
     {"grpc_method", is_grpc, "grpc"},
     {"grpc_expect_serving", is_grpc, "grpc"},
@@ -198,6 +200,9 @@ TargetConfig Parser::read_target(const YAML::Node& item, const Config& config) c
   const Entry* days = keys.find("expiry_warning_days");
   target.expiry_warning_days =
       days ? int_value(*days, kExpiryDaysRange) : config.expiry_warning_days;
+  const Entry* full_verify = keys.find("full_verify_interval");
+  target.full_verify_interval =
+      full_verify ? duration_or_zero_value(*full_verify) : config.default_full_verify_interval;
   if (const Entry* labels = keys.find("labels")) target.labels = read_labels(*labels);
   if (const Entry* expect = keys.find("expect")) target.expect = read_expect(*expect);
   result.target = std::make_shared<const Target>(std::move(target));

@@ -166,6 +166,7 @@ void Attempt::finish() {
   result_.duration = SteadyClock::now() - started_;
   result_.success = !failed_;
   if (!failed_) result_.diagnosis = Diagnosis::ok;
+  if (tls_) settle_tls_session(*this);
 }
 
 }  // namespace meshprobe::detail

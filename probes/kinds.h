@@ -30,6 +30,10 @@ void tcp_stalled(Attempt& attempt, const std::string& budget);
 // against the target's bundle (or the system store).
 boost::asio::awaitable<bool> tls_handshake(Attempt& attempt);
 void tls_stalled(Attempt& attempt, const std::string& budget);
+// tls_probe.cpp: once the attempt has finished, keeps the session it may
+// resume (a verified full handshake's, or a passing resumed one's newer
+// ticket) or, after a failure, drops the target address's session.
+void settle_tls_session(Attempt& attempt);
 
 // https_probe.cpp: GET the target's path, judge the response head's status.
 boost::asio::awaitable<void> https_exchange(Attempt& attempt);

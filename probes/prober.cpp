@@ -233,4 +233,6 @@ void Prober::set_delegate(std::string via, ProbeDelegate delegate) {
   impl_->delegates[std::move(via)] = std::move(delegate);
 }
 
+void Prober::forget_tls_sessions() { impl_->shared.tls_sessions.clear(); }
+
 }  // namespace meshprobe

@@ -64,6 +64,10 @@ class Prober {
   // naming a delegate that was never registered fail with local_resource.
   void set_delegate(std::string via, ProbeDelegate delegate);
 
+  // Drops every TLS session kept for resumption: the next probe of each
+  // target verifies its served chain in full (after a config reload).
+  void forget_tls_sessions();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -12,6 +12,10 @@ std::string_view phase_name(Phase phase) {
   return "unknown";
 }
 
+std::string_view handshake_name(HandshakeKind kind) {
+  return kind == HandshakeKind::resumed ? "resumed" : "full";
+}
+
 std::string_view grpc_status_name(int code) {
   static constexpr std::string_view kNames[kGrpcStatusCodes] = {
       "OK",

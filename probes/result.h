@@ -37,6 +37,12 @@ struct CertSummary {
   std::vector<std::string> sans;  // DNS names and IP addresses, capped
 };
 
+// A full handshake verified the served chain; a resumed one proved the
+// server still holds the session key, and its chain facts are those of the
+// last full verification.
+enum class HandshakeKind { full, resumed };
+std::string_view handshake_name(HandshakeKind kind);
+
 struct TlsInfo {
   std::string version;  // "TLSv1.3"
   std::string cipher;
@@ -44,6 +50,10 @@ struct TlsInfo {
   std::vector<CertSummary> chain;  // as served, leaf first, capped
   bool verified = false;
   std::optional<WallClock::time_point> earliest_expiry;  // over the chain
+  HandshakeKind handshake = HandshakeKind::full;
+  // How long before this handshake the chain (and `verified`) was verified
+  // in full: zero for a full handshake.
+  Duration verified_age{};
 };
 
 // The gRPC call of a grpc probe, as far as it got.

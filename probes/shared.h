@@ -12,6 +12,7 @@
 
 #include "probes/ca_bundle.h"
 #include "probes/detail/resolver.h"
+#include "probes/detail/session_cache.h"
 #include "probes/prober.h"
 #include "probes/target.h"
 
@@ -37,6 +38,7 @@ struct Shared {
   LookupPool lookups;
   std::unique_ptr<boost::asio::ssl::context> tls_plain, tls_http11, tls_h2;
   std::shared_ptr<const CaBundle> system_bundle;
+  SessionCache tls_sessions;
 };
 
 }  // namespace meshprobe::detail

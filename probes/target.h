@@ -23,6 +23,11 @@ enum class ProbeKind { tcp, tls, https, grpc };
 // `check --timeout`).
 inline constexpr std::chrono::milliseconds kDefaultProbeTimeout{3000};
 
+// How long a TLS target resumes its session before a full handshake verifies
+// the served chain again, unless the config says otherwise (`defaults` and
+// each target's `full_verify_interval`).
+inline constexpr std::chrono::milliseconds kDefaultFullVerifyInterval{300000};
+
 // The gRPC health check (grpc.health.v1): what a grpc probe calls unless
 // the target says otherwise.
 inline constexpr std::string_view kDefaultGrpcMethod = "/grpc.health.v1.Health/Check";
@@ -55,6 +60,12 @@ struct Target {
   std::string grpc_method{kDefaultGrpcMethod};
   bool grpc_expect_serving = false;
   int expiry_warning_days = 14;
+  // tls, https, grpc: a probe resumes the TLS session of the last one and
+  // reuses its verification of the served chain, until this long after that
+  // full verification; then (and after any failure) a full handshake verifies
+  // the chain again. 0: every probe verifies in full (a Target made outside
+  // the config, e.g. `check`'s built-in sets, unless it says otherwise).
+  std::chrono::milliseconds full_verify_interval{0};
 
   // When set, these addresses are probed instead of resolving `host`
   // (endpoint discovery hands them in); SNI and the expected name still come

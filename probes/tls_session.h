@@ -8,6 +8,12 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "probes/detail/session_cache.h"
 #include "probes/detail/tls_inspect.h"
 
 namespace meshprobe::detail {
@@ -22,6 +28,19 @@ struct TlsSession {
   // outlives the stream.
   GoPeerCheck peer_check;
   TlsStream stream;
+
+  // Resumption (Target::full_verify_interval > 0): the cache key; the facts
+  // of the offered session's full verification; when the chain this
+  // connection relies on was verified in full (that verification, or this
+  // handshake's); and the session the server granted during this connection
+  // (TLS 1.3 tickets arrive after the handshake; ticket_arrived is told when
+  // one does).
+  std::string session_key;
+  std::optional<TlsInfo> offered_facts;
+  std::chrono::steady_clock::time_point verified_at;
+  SessionPtr received;
+  bool fully_verified = false;
+  std::function<void()> ticket_arrived;
 };
 
 }  // namespace meshprobe::detail

@@ -67,6 +67,8 @@ json::object tls_json(const TlsInfo& tls) {
   out["cipher"] = tls.cipher;
   out["alpn"] = tls.alpn;
   out["verified"] = tls.verified;
+  out["handshake"] = handshake_name(tls.handshake);
+  out["verified_age_seconds"] = in_seconds(tls.verified_age);
   out["chain"] = std::move(chain);
   return out;
 }

@@ -303,6 +303,12 @@ struct Metrics::Impl {
                     .Register(*registry)),
         reload_success(reloads.Add({{"result", "success"}})),
         reload_failure(reloads.Add({{"result", "failure"}})),
+        tls_resumed(prometheus::BuildCounter()
+                        .Name("meshprobe_tls_resumed_total")
+                        .Help("TLS handshakes that resumed a session instead of verifying the "
+                              "served chain in full.")
+                        .Register(*registry)
+                        .Add({})),
         last_reload_successful(prometheus::BuildGauge()
                                    .Name("meshprobe_config_last_reload_successful")
                                    .Help("Whether the last configuration reload succeeded.")
@@ -352,6 +358,7 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& reloads;
   prometheus::Counter& reload_success;
   prometheus::Counter& reload_failure;
+  prometheus::Counter& tls_resumed;
   prometheus::Gauge& last_reload_successful;
 };
 
@@ -363,6 +370,7 @@ Metrics::~Metrics() = default;
 void Metrics::observe_round(const std::vector<ProbeResult>& round) {
   for (const ProbeResult& r : round) {
     impl_->by_kind[static_cast<std::size_t>(r.kind)]->Observe(seconds(r.duration));
+    if (r.tls && r.tls->handshake == HandshakeKind::resumed) impl_->tls_resumed.Increment();
   }
 }
 

@@ -160,8 +160,9 @@ Verdict verify_peer(SSL* ssl, GoPeerCheck& check) {
     return {Diagnosis::tls_protocol_error, "the server presented no certificate"};
   }
   if (!check.judged) {
-    // A handshake that skipped the certificate callback (it cannot, with no
-    // session resumption): judge the chain now, once.
+    // A handshake that skipped the certificate callback (only a resumed one
+    // does, and tls_probe.cpp reports those from their full verification
+    // without coming here): judge the chain now, once.
     std::vector<X509*> served;
     for (int i = 0; i < sk_X509_num(chain); ++i) served.push_back(sk_X509_value(chain, i));
     if (check.bundle == nullptr) {

@@ -1,6 +1,7 @@
 #include "test/support/tls_test_server.h"
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
@@ -11,7 +12,9 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <limits>
 #include <list>
+#include <mutex>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -314,22 +317,36 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, cons
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-SslCtxPtr make_server_context(const ServerOptions& options) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx) throw_openssl_error("SSL_CTX_new");
-  std::vector<X509Ptr> chain = read_certificates(options.cert_chain_pem);
-  EvpPkeyPtr key = read_private_key(options.key_pem);
-  if (SSL_CTX_use_certificate(ctx.get(), chain.front().get()) != 1) {
+void use_certificate(SSL_CTX* ctx, const std::string& cert_chain_pem, const std::string& key_pem) {
+  std::vector<X509Ptr> chain = read_certificates(cert_chain_pem);
+  EvpPkeyPtr key = read_private_key(key_pem);
+  if (SSL_CTX_use_certificate(ctx, chain.front().get()) != 1) {
     throw_openssl_error("SSL_CTX_use_certificate");
   }
+  SSL_CTX_clear_chain_certs(ctx);
   for (std::size_t i = 1; i < chain.size(); ++i) {
-    if (SSL_CTX_add1_chain_cert(ctx.get(), chain[i].get()) != 1) {
+    if (SSL_CTX_add1_chain_cert(ctx, chain[i].get()) != 1) {
       throw_openssl_error("SSL_CTX_add1_chain_cert");
     }
   }
-  if (SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 ||
-      SSL_CTX_check_private_key(ctx.get()) != 1) {
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
     throw_openssl_error("the key does not match the certificate");
+  }
+}
+
+SslCtxPtr make_server_context(const ServerOptions& options) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) throw_openssl_error("SSL_CTX_new");
+  use_certificate(ctx.get(), options.cert_chain_pem, options.key_pem);
+  if (options.max_tls_version != 0 &&
+      SSL_CTX_set_max_proto_version(ctx.get(), options.max_tls_version) != 1) {
+    throw_openssl_error("SSL_CTX_set_max_proto_version");
+  }
+  if (!options.session_resumption) {
+    SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+    // TLS 1.3 with SSL_OP_NO_TICKET still sends stateful tickets: none.
+    SSL_CTX_set_num_tickets(ctx.get(), 0);
   }
   // The options outlive the context: both belong to the server's Impl.
   SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, const_cast<ServerOptions*>(&options));
@@ -399,7 +416,9 @@ struct TlsTestServer::Impl {
         return;
       case ServerMode::tls_http:
       case ServerMode::tls_h2: {
+        std::unique_lock<std::mutex> serving(certificate_lock);
         TlsConnection session(tls.get(), fd, stop);
+        serving.unlock();
         if (!session.handshake()) return;
         if (options.mode == ServerMode::tls_http && session.alpn() != "h2") {
           serve_http(session);
@@ -471,6 +490,9 @@ struct TlsTestServer::Impl {
   UniqueFd listener;
   std::uint16_t port;
   SslCtxPtr tls;
+  // A connection's SSL copies the context's certificate when it is made:
+  // serve_certificate changes it only between those copies.
+  std::mutex certificate_lock;
   StopSignal stop;
   std::list<Worker> workers;  // touched by the acceptor only, until it is joined
   std::thread acceptor;
@@ -482,5 +504,23 @@ TlsTestServer::TlsTestServer(ServerOptions options)
 TlsTestServer::~TlsTestServer() = default;
 
 std::uint16_t TlsTestServer::port() const { return impl_->port; }
+
+void TlsTestServer::serve_certificate(const std::string& cert_chain_pem,
+                                      const std::string& key_pem) {
+  std::lock_guard<std::mutex> serving(impl_->certificate_lock);
+  use_certificate(impl_->tls.get(), cert_chain_pem, key_pem);
+}
+
+void TlsTestServer::forget_sessions() {
+  std::lock_guard<std::mutex> serving(impl_->certificate_lock);
+  SSL_CTX* ctx = impl_->tls.get();
+  // OpenSSL's ticket keys: 16 bytes of name, 32 of HMAC key, 32 of AES key.
+  unsigned char keys[80];
+  if (RAND_bytes(keys, sizeof keys) != 1 ||
+      SSL_CTX_ctrl(ctx, SSL_CTRL_SET_TLSEXT_TICKET_KEYS, sizeof keys, keys) != 1) {
+    throw_openssl_error("new session ticket keys");
+  }
+  SSL_CTX_flush_sessions(ctx, std::numeric_limits<long>::max());
+}
 
 }  // namespace meshprobe::test

@@ -41,6 +41,12 @@ struct ServerOptions {
   // TLS modes: the served chain (leaf first) and the leaf's key.
   std::string cert_chain_pem{};
   std::string key_pem{};
+  // The highest TLS version served (TLS1_2_VERSION: a TLS 1.2 server); 0:
+  // TLS 1.3.
+  int max_tls_version = 0;
+  // false: no session tickets and no session cache, so every handshake is
+  // full whatever session the client offers.
+  bool session_resumption = true;
 
   // tls_http
   int status = 200;
@@ -82,6 +88,12 @@ class TlsTestServer {
   TlsTestServer& operator=(const TlsTestServer&) = delete;
 
   std::uint16_t port() const;
+  // Serves another chain (leaf first) and key from the next handshake on,
+  // keeping the session ticket key: sessions granted before still resume.
+  void serve_certificate(const std::string& cert_chain_pem, const std::string& key_pem);
+  // New session ticket keys and an empty session cache: every session
+  // granted before is refused (the client's next handshake is full).
+  void forget_sessions();
 
  private:
   struct Impl;

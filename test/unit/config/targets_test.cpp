@@ -73,7 +73,8 @@ targets:
             at_line(3) +
                 "unknown key \"intervall\" in target; known keys: name, url, ca, "
                 "server_name, interval, timeout, expected_status, "
-                "expiry_warning_days, labels, discover, via, grpc_method, "
+                "expiry_warning_days, full_verify_interval, labels, discover, via, "
+                "grpc_method, "
                 "grpc_expect_serving, expect, admission, namespace");
 }
 

@@ -268,6 +268,23 @@ TEST(RenderJson, TlsDescribesTheHandshake) {
   EXPECT_EQ(tls.at("verified"), false);
 }
 
+TEST(RenderJson, TlsSaysAFullHandshakeVerifiedTheChainJustNow) {
+  const json::object tls = first_result(webhook_untrusted()).at("tls").as_object();
+  EXPECT_EQ(tls.at("handshake"), "full");
+  EXPECT_DOUBLE_EQ(tls.at("verified_age_seconds").as_double(), 0.0);
+}
+
+TEST(RenderJson, TlsOfAResumedHandshakeGivesTheAgeOfItsFullVerification) {
+  ProbeResult resumed = webhook_ok();
+  resumed.tls->handshake = HandshakeKind::resumed;
+  resumed.tls->verified_age = std::chrono::milliseconds(42500);
+
+  const json::object tls = first_result(resumed).at("tls").as_object();
+
+  EXPECT_EQ(tls.at("handshake"), "resumed");
+  EXPECT_DOUBLE_EQ(tls.at("verified_age_seconds").as_double(), 42.5);
+}
+
 TEST(RenderJson, TlsChainListsEachCertificateWithRfc3339Times) {
   const json::object tls = first_result(webhook_untrusted()).at("tls").as_object();
   EXPECT_EQ(tls.at("chain"), json::parse(R"([{

@@ -463,6 +463,19 @@ TEST_F(MetricsTest, ConfigReloadsAreCountedByResult) {
   EXPECT_EQ(value_of(text, "meshprobe_config_last_reload_successful", {}), 0);
 }
 
+TEST_F(MetricsTest, ResumedTlsHandshakesAreCounted) {
+  ProbeResult full;
+  full.kind = ProbeKind::tls;
+  full.tls = TlsInfo{};
+  ProbeResult resumed = full;
+  resumed.tls->handshake = HandshakeKind::resumed;
+  ProbeResult tcp;
+
+  metrics_.observe_round({full, resumed, resumed, tcp});
+
+  EXPECT_EQ(value_of(exposition(), "meshprobe_tls_resumed_total", {}), 2);
+}
+
 TEST_F(MetricsTest, AgentGaugesAndLatenessAreExposed) {
   metrics_.set_in_flight(3);
   metrics_.set_targets(7);
