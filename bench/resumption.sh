@@ -29,17 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() {  # wait_for SECONDS COMMAND...
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -lt "$deadline" ] || return 1; sleep 0.1; done
-}
-free_port() {
-  local port
-  for port in $(shuf -i 20000-32000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-  exit 1
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # A CA and a leaf for istiod's webhook Service name: KEYTYPE is rsa:2048 or
 # ec (P-256).
@@ -83,7 +74,7 @@ NGINX
   taskset -c 0 "$RESUME" "nginx_$key" "$port" "$worker" "$dir/ca.pem" "$PROBES" "$BLOCKS"
 
   taskset -c 1 "$GOPEER" https-server --listen 127.0.0.1:0 --cert "$dir/leaf.pem" \
-    --key "$dir/leaf-key.pem" --port-file "$work/go-$key.port" &
+    --key "$dir/leaf-key.pem" --port-file "$work/go-$key.port" >/dev/null &
   go_pid=$!; pids+=("$go_pid")
   wait_for 5 test -s "$work/go-$key.port"
   port=$(sed 's/.*://' "$work/go-$key.port")

@@ -43,17 +43,9 @@ cleanup() {
 trap cleanup EXIT
 
 bench() { echo "BENCH $1=$2"; }
-free_port() {
-  local port
-  for port in $(shuf -i 20000-32000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-  exit 1
-}
-wait_for() {  # wait_for SECONDS COMMAND...
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -lt "$deadline" ] || return 1; sleep 0.1; done
-}
+
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 serve() {  # serve CPU ARGS...: a testpeer pinned to a core; prints its port
   local cpu=$1 port out; shift
   port=$(free_port); out="$work/peer-$port.out"

@@ -1,0 +1,16 @@
+# Helpers shared by the bench scripts (bench/run.sh, bench/resumption.sh).
+# shellcheck shell=bash
+
+wait_for() {  # wait_for SECONDS COMMAND...
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -lt "$deadline" ] || return 1; sleep 0.1; done
+}
+
+# A loopback port nothing listens on, below the kernel's ephemeral range.
+free_port() {
+  local port
+  for port in $(shuf -i 20000-32000 -n 50); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+  exit 1
+}
