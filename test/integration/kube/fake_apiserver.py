@@ -41,6 +41,21 @@ that is not in the state is 404; a POST without dryRun=All is refused
 created with POST /api/v1/namespaces, which the state file gains). The request log
 holds one {"method","path","query","auth","status"} object per request.
 
+Every list path also watches (`watch=true`): HTTP/1.1 chunked, one
+WatchEvent per line ({"type": "ADDED|MODIFIED|DELETED|BOOKMARK|ERROR",
+"object": ...}), as kube-apiserver streams them. Each object carries
+metadata.resourceVersion (the global version of its last change; the global
+version grows by one per changed object whenever the state file changes, and
+a list's metadata.resourceVersion is the current one). `resourceVersion=RV`
+streams the changes after RV; an RV older than the first version (or than
+the state's "compacted_rv") answers an ERROR event with a 410 Expired Status
+("too old resource version"). `allowWatchBookmarks=true` adds a BOOKMARK
+every "bookmark_interval" seconds (1); `timeoutSeconds=N` ends the stream
+after N seconds. State keys for tests: "drop_watches": true closes open
+streams abruptly (no final chunk); "silent_watches": true sends nothing
+(not even bookmarks) while set. A watch is in the request log when it
+starts.
+
 The cluster lives in a JSON state file, read again whenever it changes, so a
 test swaps a caBundle between two reads by rewriting it:
 
@@ -109,6 +124,14 @@ class State:
         self.stamp = None
         self.data = {}
         self.faults = []
+        # The global resourceVersion: it grows by one on every change of an
+        # object; each object carries the version of its last change.
+        self.rv = None
+        self.first_rv = None
+        self.versions = {}  # (resource, namespace, name) -> (rv, object as written)
+        self.history = []   # (rv, resource, "ADDED"|"MODIFIED"|"DELETED", object)
+        self.changed = threading.Condition(self.lock)
+        self.versions_started = False
 
     def get(self):
         with self.lock:
@@ -116,10 +139,50 @@ class State:
             stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
             if stamp != self.stamp:
                 with open(self.path) as f:
-                    self.data = json.load(f)
-                self.faults = [dict(fault) for fault in self.data.get("faults", [])]
+                    data = json.load(f)
+                self.faults = [dict(fault) for fault in data.get("faults", [])]
                 self.stamp = stamp
+                self.data = self.versioned(data)
+                self.changed.notify_all()
             return self.data
+
+    def versioned(self, data):
+        """Stamps metadata.resourceVersion on every object and records the
+        changes since the last read as watch events (called under the lock)."""
+        if self.rv is None:
+            self.rv = int(data.get("resourceVersion", "1000"))
+            self.first_rv = self.rv
+        seen = set()
+        for resource in LIST_KINDS:
+            for obj in data.get(resource, []):
+                meta = obj.setdefault("metadata", {})
+                key = (resource, meta.get("namespace"), meta.get("name"))
+                seen.add(key)
+                written = json.dumps(obj, sort_keys=True)
+                known = self.versions.get(key)
+                if known is None or known[1] != written:
+                    # The first read's objects all stand at the first version.
+                    if self.versions_started:
+                        self.rv += 1
+                    self.versions[key] = (self.rv, written)
+                    meta["resourceVersion"] = str(self.rv)
+                    if self.versions_started:
+                        event = "MODIFIED" if known is not None else "ADDED"
+                        self.history.append((self.rv, resource, event, json.loads(json.dumps(obj))))
+                else:
+                    meta["resourceVersion"] = str(known[0])
+        for key in [k for k in self.versions if k not in seen]:
+            written = json.loads(self.versions.pop(key)[1])
+            self.rv += 1
+            written.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
+            self.history.append((self.rv, key[0], "DELETED", written))
+        self.versions_started = True
+        data["resourceVersion"] = str(self.rv)
+        return data
+
+    def events_after(self, rv, resource):
+        """The recorded changes of `resource` after `rv` (call under the lock)."""
+        return [(v, kind, obj) for v, r, kind, obj in self.history if v > rv and r == resource]
 
     def add(self, resource, obj):
         """A real create (only namespaces, for `check --create-canary`): the
@@ -433,12 +496,102 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         how = self.authenticated(state)
+        self.how = how
+        self.logged = False
         code = route(state, url.path, query, how)
-        entry = {"method": method, "path": url.path, "query": query, "auth": how, "status": code}
+        if not self.logged:
+            self.record_request(method, url.path, query, how, code)
+
+    def record_request(self, method, path, query, how, code):
+        self.logged = True
+        entry = {"method": method, "path": path, "query": query, "auth": how, "status": code}
         with self.server.log_lock:
             if self.server.log:
                 self.server.log.write(json.dumps(entry) + "\n")
                 self.server.log.flush()
+
+    def write_chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def send_watch_event(self, kind, obj):
+        self.write_chunk(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
+
+    def listed(self, resource, namespace, query, obj):
+        if namespace is not None and obj.get("metadata", {}).get("namespace") != namespace:
+            return False
+        if "labelSelector" in query and not matches_selector(obj, query["labelSelector"]):
+            return False
+        if "fieldSelector" in query and not matches_field_selector(obj, query["fieldSelector"]):
+            return False
+        return True
+
+    def watch(self, resource, namespace, query):
+        """A list path with watch=true: one WatchEvent per line, chunked, as
+        kube-apiserver streams them. The request is logged when it starts."""
+        self.record_request("GET", urllib.parse.urlsplit(self.path).path, query, self.how, 200)
+        try:
+            return self.stream_watch(resource, namespace, query)
+        except OSError:  # the client went away (or the stream was dropped)
+            self.close_connection = True
+            return 200
+
+    def stream_watch(self, resource, namespace, query):
+        state = self.server.state
+        data = state.get()
+        api_version, kind = LIST_KINDS[resource]
+        with state.lock:
+            current = state.rv
+            floor = max(state.first_rv, int(data.get("compacted_rv", state.first_rv)))
+            initial = [o for o in data.get(resource, []) if self.listed(resource, namespace, query, o)]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        since = query.get("resourceVersion", "")
+        if since in ("", "0"):
+            for obj in initial:  # the API's synthetic ADDED of the current objects
+                self.send_watch_event("ADDED", obj)
+            last = current
+        else:
+            last = int(since)
+            if last < floor:
+                _, gone = status(410, "Expired", "too old resource version: %d (%d)" % (last, floor))
+                self.send_watch_event("ERROR", gone)
+                self.write_chunk(b"")
+                return 200
+        timeout = float(query.get("timeoutSeconds", 1800))
+        deadline = time.monotonic() + timeout
+        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        next_bookmark = time.monotonic() + float(data.get("bookmark_interval", 1.0))
+        while time.monotonic() < deadline:
+            data = state.get()
+            if data.get("drop_watches"):
+                # Abruptly: no final chunk, no TLS close_notify.
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return 200
+            if not data.get("silent_watches"):
+                with state.lock:
+                    changes = state.events_after(last, resource)
+                    current = state.rv
+                for version, change, obj in changes:
+                    last = version
+                    if self.listed(resource, namespace, query, obj):
+                        self.send_watch_event(change, obj)
+                if bookmarks and time.monotonic() >= next_bookmark:
+                    last = max(last, current)
+                    self.send_watch_event("BOOKMARK", {"kind": kind, "apiVersion": api_version,
+                                                       "metadata": {"resourceVersion": str(last)}})
+                    next_bookmark = time.monotonic() + float(data.get("bookmark_interval", 1.0))
+            time.sleep(0.05)
+        self.write_chunk(b"")
+        return 200
+
+    def list_or_watch(self, state, resource, namespace, query):
+        if query.get("watch") in ("true", "1"):
+            return self.watch(resource, namespace, query)
+        return self.reply(*list_response(state, resource, namespace, query))
 
     def read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -521,7 +674,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         control-plane context reads one node, limit=1)."""
         if is_forbidden(state, "list", "nodes", None):
             return self.reply(*forbidden(state, "list", "nodes", None, None))
-        return self.reply(*list_response(state, "nodes", None, query))
+        return self.list_or_watch(state, "nodes", None, query)
 
     def route(self, state, path, query, how):
         if how is None:
@@ -542,19 +695,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(*forbidden(state, verb, resource, None, segments[4] if verb == "get" else None))
             if verb == "get":
                 return self.reply(*single(state, resource, None, segments[4]))
-            return self.reply(*list_response(state, resource, None, query))
+            return self.list_or_watch(state, resource, None, query)
         # /api/v1/RESOURCE: a list across every namespace
         if segments[:2] == ["api", "v1"] and len(segments) == 3 and segments[2] in ("events", "pods"):
             resource = segments[2]
             if is_forbidden(state, "list", resource, None):
                 return self.reply(*forbidden(state, "list", resource, None, None))
-            return self.reply(*list_response(state, resource, None, query))
+            return self.list_or_watch(state, resource, None, query)
         if segments == ["api", "v1", "nodes"]:
             return self.route_nodes(state, query)
         if segments == ["api", "v1", "namespaces"]:
             if is_forbidden(state, "list", "namespaces", None):
                 return self.reply(*forbidden(state, "list", "namespaces", None, None))
-            return self.reply(*list_response(state, "namespaces", None, query))
+            return self.list_or_watch(state, "namespaces", None, query)
         # /api/v1/namespaces/NS/RESOURCE[/NAME[/proxy/...]]
         if segments[:3] == ["api", "v1", "namespaces"] and len(segments) >= 5:
             namespace, resource = segments[3], segments[4]
@@ -578,14 +731,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(*forbidden(state, verb, resource, namespace, name))
             if verb == "get":
                 return self.reply(*single(state, resource, namespace, name))
-            return self.reply(*list_response(state, resource, namespace, query))
+            return self.list_or_watch(state, resource, namespace, query)
         # /apis/discovery.k8s.io/v1/namespaces/NS/endpointslices
         if segments[:4] == ["apis", "discovery.k8s.io", "v1", "namespaces"] and len(segments) == 6 \
                 and segments[5] == "endpointslices":
             namespace = segments[4]
             if is_forbidden(state, "list", "endpointslices", namespace):
                 return self.reply(*forbidden(state, "list", "endpointslices", namespace, None))
-            return self.reply(*list_response(state, "endpointslices", namespace, query))
+            return self.list_or_watch(state, "endpointslices", namespace, query)
         return self.reply(*status(404, "NotFound", "the server could not find the requested resource", {}))
 
 
