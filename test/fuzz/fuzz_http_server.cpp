@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -124,11 +125,31 @@ void exchange(boost::asio::io_context& io, const meshprobe::HttpServer& server,
   address.sin_family = AF_INET;
   address.sin_port = htons(server.port());
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    std::perror("fuzz_http_server: connect()");
-    fail("connect() to the server failed");
-  }
+  // Non-blocking, with the server driven meanwhile: a blocking connect()
+  // waits on the server's accept queue, where libFuzzer's SIGALRM ends it
+  // with EINTR (seen on a busy machine), and a server that stopped
+  // accepting must fail the bound below, not hang the run.
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    if (errno != EINPROGRESS) {
+      std::perror("fuzz_http_server: connect()");
+      fail("connect() to the server failed");
+    }
+    const auto connect_deadline = Clock::now() + kHangBound;
+    for (;;) {
+      pollfd ready{fd, POLLOUT, 0};
+      if (::poll(&ready, 1, 0) > 0) break;
+      if (drive(io) == 0) io.run_one_for(1ms);
+      if (Clock::now() > connect_deadline) fail("the server did not accept a connection in time");
+    }
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0) {
+      errno = error;
+      std::perror("fuzz_http_server: connect()");
+      fail("connect() to the server failed");
+    }
+  }
 
   std::size_t sent = 0;
   bool writing = true;
