@@ -29,6 +29,8 @@ ip link set lo up
 
 # shellcheck source=../lib/peers.sh
 source "$(dirname "$0")/../lib/peers.sh"
+# shellcheck source=../lib/kubeconfig.sh
+source "$(dirname "$0")/../lib/kubeconfig.sh"
 # The mounts go with the namespace; unmount anyway so rm can run.
 cleanup_hook() { umount -R "$workdir/tree" 2>/dev/null || true; }
 # Under the working directory (ctest: the build tree), not /tmp: the tree
@@ -169,22 +171,8 @@ case "$CASE" in
             validatingwebhookconfigurations: [], namespaces: [], services: [],
             endpointslices: [], configmaps: [], pods: []}' >"$workdir/state.json"
     start_fake_apiserver --log "$workdir/requests.log"
-    cat >"$workdir/config/kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-current-context: test
-clusters:
-- name: test
-  cluster:
-    server: https://127.0.0.1:$API_PORT
-    certificate-authority-data: $(base64 -w0 <"$workdir/api/ca.pem")
-contexts:
-- name: test
-  context: {cluster: test, user: meshprobe}
-users:
-- name: meshprobe
-  user: {token: deploy-test-token}
-YAML
+    write_token_kubeconfig "$workdir/config/kubeconfig" "https://127.0.0.1:$API_PORT" "$workdir/api/ca.pem" \
+      deploy-test-token
     seal_tree
     rc=0
     # stderr apart: it notes the admission probes left out (no canary namespace).

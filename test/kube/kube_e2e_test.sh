@@ -18,6 +18,8 @@ command -v python3 >/dev/null || { echo "SKIP: python3 is not installed (.ci/ins
 source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/peers.sh
 source "$(dirname "$0")/../lib/peers.sh"
+# shellcheck source=../lib/kubeconfig.sh
+source "$(dirname "$0")/../lib/kubeconfig.sh"
 make_workdir
 fail_context() {
   if [ -f "$workdir/out" ]; then echo "--- stdout"; head -c 4000 "$workdir/out"; echo; fi
@@ -142,23 +144,7 @@ all_creates_are_dry_runs() {
 }
 
 write_kubeconfig() {  # write_kubeconfig FILE [TOKEN]
-  cat >"$1" <<YAML
-apiVersion: v1
-kind: Config
-current-context: test
-clusters:
-- name: test-cluster
-  cluster:
-    server: https://127.0.0.1:$API_PORT
-    certificate-authority-data: $(b64 "$workdir/api/ca.pem")
-contexts:
-- name: test
-  context: {cluster: test-cluster, user: meshprobe}
-users:
-- name: meshprobe
-  user:
-    token: ${2:-$TOKEN}
-YAML
+  write_token_kubeconfig "$1" "https://127.0.0.1:$API_PORT" "$workdir/api/ca.pem" "${2:-$TOKEN}"
 }
 
 write_check_config() {  # write_check_config EXTRA_TARGETS_YAML

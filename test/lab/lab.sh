@@ -98,6 +98,8 @@
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/kubeconfig.sh
+source "$LAB_DIR/../lib/kubeconfig.sh"
 REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
 MESHPROBE=${MESHPROBE:-$REPO_DIR/build/agent/meshprobe}
 TESTPEER=${TESTPEER:-$REPO_DIR/build/test/support/meshprobe-testpeer}
@@ -985,25 +987,7 @@ write_apiserver_state() {
 # A kubeconfig for an emulated API server at SERVER whose CA is DIR/pki, as a
 # node's kubectl has it: DIR/kubeconfig.yaml.
 write_emulator_kubeconfig() {
-  local dir=$1 server=$2 token=$3
-  cat >"$dir/kubeconfig.yaml" <<YAML
-# written by test/lab/lab.sh: an emulated API server of the lab
-apiVersion: v1
-kind: Config
-current-context: lab
-clusters:
-- name: mplab
-  cluster:
-    server: $server
-    certificate-authority-data: $(base64 -w0 <"$dir/pki/ca.pem")
-contexts:
-- name: lab
-  context: {cluster: mplab, user: meshprobe}
-users:
-- name: meshprobe
-  user:
-    token: $token
-YAML
+  write_token_kubeconfig "$1/kubeconfig.yaml" "$2" "$1/pki/ca.pem" "$3"
 }
 
 # Starts test/integration/kube/fake_apiserver.py as process NAME in network

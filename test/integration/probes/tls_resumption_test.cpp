@@ -35,6 +35,12 @@ class TlsResumption : public ProbeTest {
     return results.empty() ? ProbeResult{} : results.front();
   }
 
+  // A probe and its re-probe: what resumption changes is the second.
+  std::pair<ProbeResult, ProbeResult> two_probes(const std::shared_ptr<Target>& target) {
+    ProbeResult first = probe(target);
+    return {std::move(first), probe(target)};
+  }
+
   static std::shared_ptr<Target> resuming(std::shared_ptr<Target> target,
                                           std::chrono::milliseconds full_verify_interval = 5min) {
     target->full_verify_interval = full_verify_interval;
@@ -62,8 +68,7 @@ TEST_F(TlsResumption, SecondProbeResumesTheTls13Session) {
   TlsTestServer server(serving(ServerMode::tls_http, istiod_leaf()));
   auto target = resuming(loopback_target("tls", server.port()));
 
-  ProbeResult first = probe(target);
-  ProbeResult second = probe(target);
+  auto [first, second] = two_probes(target);
 
   ASSERT_TRUE(first.success) << describe(first);
   ASSERT_TRUE(second.success) << describe(second);
@@ -82,8 +87,7 @@ TEST_F(TlsResumption, SecondProbeResumesTheTls12Session) {
   TlsTestServer server(options);
   auto target = resuming(loopback_target("tls", server.port()));
 
-  ProbeResult first = probe(target);
-  ProbeResult second = probe(target);
+  auto [first, second] = two_probes(target);
 
   ASSERT_TRUE(first.success) << describe(first);
   ASSERT_TRUE(second.success) << describe(second);
@@ -96,8 +100,7 @@ TEST_F(TlsResumption, HttpsProbeResumesWithTheTicketReadDuringItsExchange) {
   TlsTestServer server(serving(ServerMode::tls_http, istiod_leaf()));
   auto target = resuming(loopback_target("https", server.port(), "/ready"));
 
-  ProbeResult first = probe(target);
-  ProbeResult second = probe(target);
+  auto [first, second] = two_probes(target);
 
   ASSERT_TRUE(second.success) << describe(second);
   EXPECT_EQ(handshake(first), "full");
@@ -109,8 +112,7 @@ TEST_F(TlsResumption, FullVerifyIntervalZeroVerifiesEveryProbeInFull) {
   TlsTestServer server(serving(ServerMode::tls_http, istiod_leaf()));
   auto target = resuming(loopback_target("tls", server.port()), 0s);
 
-  ProbeResult first = probe(target);
-  ProbeResult second = probe(target);
+  auto [first, second] = two_probes(target);
 
   ASSERT_TRUE(second.success) << describe(second);
   EXPECT_EQ(handshake(first), "full");
@@ -196,8 +198,7 @@ TEST_F(TlsResumption, ServerWithoutTicketsOrCacheGetsFullVerifiedHandshakes) {
   TlsTestServer server(options);
   auto target = resuming(loopback_target("tls", server.port()));
 
-  ProbeResult first = probe(target);
-  ProbeResult second = probe(target);
+  auto [first, second] = two_probes(target);
 
   ASSERT_TRUE(second.success) << describe(second);
   EXPECT_EQ(handshake(first), "full");
