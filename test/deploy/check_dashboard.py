@@ -236,8 +236,11 @@ def case_alerts(source, args):
 def kubernetes_mode_names(source):
     """Series only an agent connected to an API server exports: taken from
     the source that writes them, as no API server runs in the tests."""
-    with open(os.path.join(source, "agent", "results", "kube_metrics.cpp")) as f:
-        return set(re.findall(r'"(meshprobe_[a-z_]+)"', f.read()))
+    names = set()
+    for writer in ("kube_metrics.cpp", "webhook_verdicts.cpp"):
+        with open(os.path.join(source, "agent", "results", writer)) as f:
+            names |= set(re.findall(r'"(meshprobe_[a-z_]+)"', f.read()))
+    return names
 
 
 def case_names(source, args):
