@@ -240,12 +240,12 @@ void check_sidecars(const ClusterView& view, std::vector<Finding>& out) {
 // The proxies dial the discovery address for their xDS stream; a Service
 // that does not exist (an uninstalled revision's istiod) leaves every new
 // sidecar without configuration: "no healthy upstream".
-void check_discovery_address(const ClusterView& view, std::vector<Finding>& out) {
-  if (!check_runs(view, kDiscoveryAddressStale) || !view.mesh_discovery) return;
-  const MeshDiscovery& discovery = *view.mesh_discovery;
+void check_one_discovery_address(const MeshDiscovery& discovery, std::set<std::string>& reported,
+                                 std::vector<Finding>& out) {
   // Istio's default address is istiod's own Service: the webhook checks and
   // the xDS target already say when that is missing.
   if (!discovery.configured || !discovery.service || discovery.service_exists) return;
+  if (!reported.insert(discovery.service->host()).second) return;
   out.push_back(make_finding(
       kDiscoveryAddressStale, "Service/" + discovery.service->ns + "/" + discovery.service->name,
       "",
@@ -253,6 +253,18 @@ void check_discovery_address(const ClusterView& view, std::vector<Finding>& out)
           ") names Service " + discovery.service->ns + "/" + discovery.service->name +
           ", which does not exist: the sidecars' xDS stream has no upstream (`no healthy "
           "upstream`) and they receive no configuration"));
+}
+
+// A pod's own proxy.istio.io/config overrides the mesh's address for that
+// pod: each overriding address is checked the same way, once per Service.
+void check_discovery_address(const ClusterView& view, std::vector<Finding>& out) {
+  if (!check_runs(view, kDiscoveryAddressStale) || !view.mesh_discovery) return;
+  std::set<std::string> reported;
+  std::vector<const MeshDiscovery*> addresses{&*view.mesh_discovery};
+  for (const MeshDiscovery& pods : view.pod_discoveries) addresses.push_back(&pods);
+  for (const MeshDiscovery* discovery : addresses) {
+    check_one_discovery_address(*discovery, reported, out);
+  }
 }
 
 }  // namespace
@@ -318,20 +330,33 @@ void read_sidecarless_pods(KubeApi& api, ClusterView& view) {
     view.unread.emplace(ViewRead::pods, "not read: it needs the injector webhooks and namespaces");
     return;
   }
-  const auto keep = [&view](Expected<std::vector<Pod>> listed) {
+  // The injected pods that set their own discovery address: their proxies
+  // dial it instead of the mesh config's.
+  std::vector<Pod> overriding;
+  const auto keep = [&view, &overriding](Expected<std::vector<Pod>> listed) {
     if (!listed) {
       view.unread.emplace(ViewRead::pods, listed.error().message);
       return false;
     }
     for (Pod& pod : *listed) {
-      if (missing_sidecar(pod)) view.sidecarless_pods.push_back(std::move(pod));
+      if (missing_sidecar(pod)) {
+        view.sidecarless_pods.push_back(std::move(pod));
+      } else if (has_sidecar(pod) &&
+                 pod.annotations.contains(std::string(kProxyConfigAnnotation))) {
+        overriding.push_back(std::move(pod));
+      }
     }
     return true;
   };
-  for (const std::string& ns : pods_to_read(view)) {
-    if (!keep(api.list_pods(ns))) return;
-  }
-  keep(api.list_pods_labelled(std::string(kInjectPodSelector)));
+  const auto read_all = [&] {
+    for (const std::string& ns : pods_to_read(view)) {
+      if (!keep(api.list_pods(ns))) return;
+    }
+    keep(api.list_pods_labelled(std::string(kInjectPodSelector)));
+  };
+  read_all();
+  view.pod_discoveries = pod_discovery_overrides(overriding);
+  resolve_pod_discovery_services(api, view.pod_discoveries);
 }
 
 }  // namespace

@@ -78,6 +78,10 @@ struct ClusterView {
   // The revision's discovery address (kube/mesh_config.h); unset when its
   // read failed (see `unread`).
   std::optional<MeshDiscovery> mesh_discovery;
+  // The discovery addresses injected pods override in their
+  // proxy.istio.io/config annotation (of the pods read for sidecar_missing),
+  // with their Services resolved.
+  std::vector<MeshDiscovery> pod_discoveries;
   // The reads that failed, with why (the API server's words); a read not
   // here succeeded.
   std::map<ViewRead, std::string> unread;

@@ -185,9 +185,11 @@ failed_create_event() {  # failed_create_event NAME REPLICASET MINUTES_AGO COUNT
 }
 
 # A running pod as the API returns it; CONTAINERS is a JSON array of names.
-running_pod() {  # running_pod NAMESPACE NAME CREATED CONTAINERS [LABELS_JSON]
-  jq -n --arg ns "$1" --arg name "$2" --arg at "$3" --argjson containers "$4" --argjson labels "${5:-{\}}" '
-    {metadata: {name: $name, namespace: $ns, uid: "uid-\($name)", creationTimestamp: $at, labels: ({app: "web"} + $labels)},
+running_pod() {  # running_pod NAMESPACE NAME CREATED CONTAINERS [LABELS_JSON [ANNOTATIONS_JSON]]
+  jq -n --arg ns "$1" --arg name "$2" --arg at "$3" --argjson containers "$4" --argjson labels "${5:-{\}}" \
+    --argjson annotations "${6:-{\}}" '
+    {metadata: {name: $name, namespace: $ns, uid: "uid-\($name)", creationTimestamp: $at, labels: ({app: "web"} + $labels),
+                annotations: $annotations},
      spec: {containers: [$containers[] | {name: ., image: "registry.example/\(.):1"}], nodeName: "node-1"},
      status: {phase: "Running", podIP: "10.8.1.9", startTime: $at}}'
 }
@@ -575,6 +577,24 @@ YAML
     check 1 --kubeconfig "$workdir/kubeconfig.yaml" --revision 1-22 --output json
     json '[.results[] | select(.name == "xds-discovery-address") | .url] == ["grpc://istiod-gone.istio-system.svc:15012"]'
     json '[.hygiene[] | select(.code == "discovery_address_stale") | .object] == ["Service/istio-system/istiod-gone"]'
+    ;;
+  a_pods_own_discovery_address_naming_a_missing_service_is_stale)
+    # The mesh's address is good; two injected pods override it with a
+    # revision that is gone, one with istiod's own (no finding), one with a
+    # ProxyConfig that sets no address.
+    gone='{"proxy.istio.io/config": "discoveryAddress: istiod-canary.istio-system.svc:15012\n"}'
+    pods=$( { running_pod default cart-1 2026-12-04T10:42:03Z '["web","istio-proxy"]' '{}' "$gone"
+              running_pod default cart-2 2026-12-04T10:43:03Z '["web","istio-proxy"]' '{}' "$gone"
+              running_pod default web-1 2026-12-04T10:44:03Z '["web","istio-proxy"]' '{}' \
+                '{"proxy.istio.io/config": "discoveryAddress: istiod.istio-system.svc:15012"}'
+              running_pod default hold-1 2026-12-04T10:45:03Z '["web","istio-proxy"]' '{}' \
+                '{"proxy.istio.io/config": "holdApplicationUntilProxyStarts: true"}'
+            } | jq -s -c .)
+    write_state "$(with_mesh_config istio istiod.istio-system.svc:15012) | .pods += $pods"
+    check 1 --kubeconfig "$workdir/kubeconfig.yaml" --output json
+    json '[.hygiene[] | .code] == ["discovery_address_stale"]'
+    json '.hygiene[0] | .object == "Service/istio-system/istiod-canary"
+          and (.message | test("annotation proxy.istio.io/config of 2 pods \\(first: default/cart-1\\)"))'
     ;;
   discovery_address_on_the_webhook_port_is_grpc_not_grpc)
     # The Service exists, but 443 is its webhook port: the real gRPC probe says so.

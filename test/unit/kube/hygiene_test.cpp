@@ -218,6 +218,26 @@ TEST(DiscoveryAddress, AnAddressThatIsNoServiceHostIsNoFinding) {
   EXPECT_THAT(check_webhooks(view), IsEmpty());
 }
 
+TEST(DiscoveryAddress, APodsOwnAddressNamingAMissingServiceIsDiscoveryAddressStale) {
+  ClusterView view;
+  view.mesh_discovery = configured_discovery("istiod.istio-system.svc:15012", true);
+  MeshDiscovery pods = configured_discovery("istiod-canary.istio-system.svc:15012", false);
+  pods.source = "annotation proxy.istio.io/config of 2 pods (first: shop/cart-1)";
+  view.pod_discoveries.push_back(pods);
+  const auto found = check_webhooks(view);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].code, kDiscoveryAddressStale);
+  EXPECT_EQ(found[0].object, "Service/istio-system/istiod-canary");
+  EXPECT_THAT(found[0].message, HasSubstr("annotation proxy.istio.io/config of 2 pods"));
+}
+
+TEST(DiscoveryAddress, TheMeshAndThePodsNamingTheSameMissingServiceIsOneFinding) {
+  ClusterView view;
+  view.mesh_discovery = configured_discovery("istiod-old.istio-system.svc:15012", false);
+  view.pod_discoveries.push_back(configured_discovery("istiod-old.istio-system.svc:15012", false));
+  EXPECT_EQ(check_webhooks(view).size(), 1u);
+}
+
 TEST(DiscoveryAddress, AnUnreadMeshConfigIsANoteNamingTheConfigMapRbac) {
   ClusterView view;
   view.unread.emplace(ViewRead::mesh_config,
