@@ -15,6 +15,8 @@ CASE=$3
 source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/peers.sh
 source "$(dirname "$0")/../lib/peers.sh"
+# shellcheck source=../lib/kubeconfig.sh
+source "$(dirname "$0")/../lib/kubeconfig.sh"
 make_workdir
 fail_context() { show_log "$workdir/agent.log" 20 "agent log"; }
 
@@ -114,25 +116,7 @@ start_apiserver() {  # start_apiserver TOKEN: an API server holding istio's root
   start_fake_apiserver --log "$workdir/requests.log"
 }
 write_kubeconfig() {  # write_kubeconfig FILE SERVER TOKEN: a token and a client key
-  cat >"$1" <<YAML
-apiVersion: v1
-kind: Config
-current-context: test
-clusters:
-- name: c
-  cluster:
-    server: $2
-    certificate-authority-data: $(base64 -w0 <"$workdir/api/ca.pem")
-contexts:
-- name: test
-  context: {cluster: c, user: u}
-users:
-- name: u
-  user:
-    token: $3
-    client-certificate-data: $(base64 -w0 <"$workdir/client.pem")
-    client-key-data: $(base64 -w0 <"$workdir/client-key.pem")
-YAML
+  write_token_kubeconfig "$1" "$2" "$workdir/api/ca.pem" "$3" "$workdir/client.pem" "$workdir/client-key.pem"
 }
 
 case "$CASE" in
