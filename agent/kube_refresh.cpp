@@ -1,6 +1,7 @@
 #include "agent/kube_refresh.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <set>
@@ -36,9 +37,14 @@ std::string finding_key(const kube::Finding& finding) {
 
 }  // namespace
 
+// How long a change waits for the changes that come with it (a rollout
+// updates many objects): they make one read, still within a second.
+constexpr auto kChangeSettle = std::chrono::milliseconds(300);
+
 struct KubeRefresh::Timer {
-  explicit Timer(boost::asio::io_context& io) : timer(io) {}
+  explicit Timer(boost::asio::io_context& io) : timer(io), change(io) {}
   boost::asio::steady_timer timer;
+  boost::asio::steady_timer change;  // kChangeSettle after a watched change
 };
 
 KubeRefresh::KubeRefresh(boost::asio::io_context& io, Prober& prober, Logger& log,
@@ -52,6 +58,32 @@ KubeRefresh::KubeRefresh(boost::asio::io_context& io, Prober& prober, Logger& lo
       timer_(std::make_unique<Timer>(io)) {
   status_.connection = connection_->description();
   connection_->register_delegates(prober_, io);
+  // The agent lists once and then watches: a change reads the snapshot
+  // again from memory, and the refresh timer costs the API server nothing.
+  connection_->enable_watches([this, &io, alive = std::weak_ptr<bool>(alive_)] {
+    boost::asio::post(io, [this, alive] {
+      if (auto still = alive.lock(); still && *still) on_watched_change();
+    });
+  });
+}
+
+void KubeRefresh::on_watched_change() {
+  if (stopping_ || !config_) return;
+  if (reading_) {
+    changed_during_read_ = true;
+    return;
+  }
+  if (change_pending_) return;
+  change_pending_ = true;
+  timer_->change.expires_after(kChangeSettle);
+  timer_->change.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+        if (ec) return;
+        if (auto still = alive.lock(); still && *still) {
+          change_pending_ = false;
+          if (!reading_) read_now();
+        }
+      });
 }
 
 KubeRefresh::~KubeRefresh() {
@@ -71,6 +103,7 @@ void KubeRefresh::configure(const Config& config) {
 void KubeRefresh::stop() {
   stopping_ = true;
   timer_->timer.cancel();
+  timer_->change.cancel();
   for (const ProbeHandle& probe : hygiene_probes_) probe.cancel();
   connection_->cancel_all();
 }
@@ -78,6 +111,9 @@ void KubeRefresh::stop() {
 void KubeRefresh::read_now() {
   if (stopping_ || !config_) return;
   timer_->timer.cancel();
+  timer_->change.cancel();
+  change_pending_ = false;
+  changed_during_read_ = false;
   reading_ = true;
   connection_->read_async(*config_, io_,
                           [this, alive = std::weak_ptr<bool>(alive_)](KubeSnapshot snapshot) {
@@ -118,6 +154,11 @@ void KubeRefresh::on_read(KubeSnapshot snapshot) {
                     }
                   });
   schedule_next();
+  // A change that arrived while this read ran may not be in it.
+  if (changed_during_read_) {
+    changed_during_read_ = false;
+    on_watched_change();
+  }
 }
 
 void KubeRefresh::on_hygiene(std::uint64_t generation, HygieneReport report) {

@@ -1,5 +1,7 @@
-// The daemon's side of Kubernetes mode: reads the cluster now and every
-// kubernetes.refresh (on a worker thread, never on the event loop), hands
+// The daemon's side of Kubernetes mode: reads the cluster now, within a
+// second of any change to what it read (the reads are listed once, then
+// watched: kube/client/list_watch.h), and every kubernetes.refresh from
+// memory (on a worker thread, never on the event loop), hands
 // each new snapshot to the agent so targets pick up changed CA bundles and
 // endpoints without a restart, runs the hygiene checks, and keeps what
 // /status and /metrics show about all of it.
@@ -52,6 +54,8 @@ class KubeRefresh {
 
  private:
   void read_now();
+  // A watched object changed: read again after kChangeSettle.
+  void on_watched_change();
   void on_read(KubeSnapshot snapshot);
   void on_hygiene(std::uint64_t generation, HygieneReport report);
   void schedule_next();
@@ -73,7 +77,9 @@ class KubeRefresh {
   kube::ObservedFailureLog observed_;
   std::set<std::string> logged_failures_;  // the recent failures already logged
   bool reading_ = false;
-  bool read_again_ = false;  // the config changed while a read was running
+  bool read_again_ = false;           // the config changed while a read was running
+  bool change_pending_ = false;       // the change timer is armed
+  bool changed_during_read_ = false;  // a watched change came while reading
   bool stopping_ = false;
   std::uint64_t hygiene_generation_ = 0;
   std::vector<ProbeHandle> hygiene_probes_;

@@ -35,6 +35,8 @@ struct KubeConnection::Impl {
   std::atomic<bool> stopping{false};
   kube::ApiClient client;
   kube::KubeApi api;
+  // The agent's reads: listed once, then watched (enable_watches).
+  std::unique_ptr<kube::WatchCache> watches;
   // Declared last: destroyed (joined) first, while the client still exists.
   kube::WorkerPool reads{1};
   kube::WorkerPool proxies{kProxyThreads};
@@ -69,7 +71,15 @@ const std::string& KubeConnection::description() const {
   return impl_->client.credentials().description;
 }
 
-void KubeConnection::cancel_all() { impl_->stopping = true; }
+void KubeConnection::cancel_all() {
+  impl_->stopping = true;
+  if (impl_->watches) impl_->watches->stop();
+}
+
+void KubeConnection::enable_watches(std::function<void()> on_change,
+                                    const kube::WatchOptions& options) {
+  impl_->watches = std::make_unique<kube::WatchCache>(impl_->client, options, std::move(on_change));
+}
 
 Expected<std::optional<std::map<std::string, std::string>>> KubeConnection::namespace_labels(
     const std::string& name) {
@@ -103,8 +113,11 @@ void KubeConnection::read_async(Config config, asio::io_context& io,
   impl->reads.post([impl, &io, config = std::move(config), done = std::move(done)]() mutable {
     kube::KubeApi api(impl->client, &impl->stopping);
     api.give_up_when_unreachable();
+    if (impl->watches) api.serve_lists_from(impl->watches.get());
     KubeSnapshot snapshot = read_snapshot(api, config);
     if (impl->stopping) return;
+    // What this read did not ask for is no longer needed (a reload dropped it).
+    if (impl->watches) impl->watches->sweep();
     asio::post(io, [done = std::move(done), snapshot = std::move(snapshot)]() mutable {
       done(std::move(snapshot));
     });

@@ -15,6 +15,7 @@
 
 #include "common/expected.h"
 #include "config/config.h"
+#include "kube/client/list_watch.h"
 #include "kube/mesh_config.h"
 #include "kube/snapshot.h"
 #include "probes/prober.h"
@@ -43,6 +44,12 @@ class KubeConnection {
 
   // On the calling thread.
   KubeSnapshot read(const Config& config);
+
+  // From now on read_async lists each path once and then watches it
+  // (kube/client/list_watch.h): its reads are answered from memory, and
+  // `on_change` runs (on a watch thread) when anything it read changed.
+  // For the agent; `check` reads afresh every round.
+  void enable_watches(std::function<void()> on_change, const kube::WatchOptions& options = {});
 
   // On a worker thread; `done` runs on `io`. It does not keep io.run()
   // going: a read still running at shutdown is abandoned.

@@ -45,16 +45,54 @@ bool transient(const HttpResponse& response) {
 
 // What one transfer collects as it runs.
 struct Transfer {
-  HttpResponse* response;
-  std::size_t limit;
+  HttpResponse* response = nullptr;
+  std::size_t limit = 0;
   bool too_large = false;
-  const std::atomic<bool>* cancel;
+  const std::atomic<bool>* cancel = nullptr;
   long retry_after_seconds = -1;
+  // A streamed GET: the status line's code, the line not yet complete, the
+  // time of the last byte, and whether the stream was ended for silence.
+  const RequestOptions* stream = nullptr;
+  long status = 0;
+  std::string partial_line;
+  Clock::time_point last_byte = Clock::now();
+  bool silent = false;
+  bool stopped = false;  // on_line returned false
 };
+
+// Hands each complete line of `data` to the stream's on_line; false when
+// it asked to stop or a line outgrew the limit.
+bool stream_lines(Transfer& transfer, std::string_view data) {
+  while (!data.empty()) {
+    const std::size_t end = data.find('\n');
+    if (end == std::string_view::npos) {
+      if (transfer.partial_line.size() + data.size() > transfer.limit) {
+        transfer.too_large = true;
+        return false;
+      }
+      transfer.partial_line.append(data);
+      return true;
+    }
+    transfer.partial_line.append(data.substr(0, end));
+    data.remove_prefix(end + 1);
+    std::string line = std::move(transfer.partial_line);
+    transfer.partial_line.clear();
+    if (line.empty()) continue;
+    if (!transfer.stream->on_line(line)) {
+      transfer.stopped = true;
+      return false;
+    }
+  }
+  return true;
+}
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const std::size_t bytes = size * count;
+  transfer->last_byte = Clock::now();
+  if (transfer->stream != nullptr && transfer->status == 200) {
+    return stream_lines(*transfer, std::string_view(data, bytes)) ? bytes : 0;
+  }
   if (transfer->response->body.size() + bytes > transfer->limit) {
     transfer->too_large = true;
     return 0;  // aborts the transfer with CURLE_WRITE_ERROR
@@ -78,7 +116,16 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   const auto value = [&line](std::string_view name) {
     return trimmed(std::string(line.substr(name.size() + 1)));
   };
-  if (header_is(line, "content-type")) {
+  transfer->last_byte = Clock::now();
+  if (line.starts_with("HTTP/")) {
+    // "HTTP/1.1 200 OK": a stream's body is split into lines only for a 200.
+    const std::size_t space = line.find(' ');
+    long code = 0;
+    if (space != std::string_view::npos) {
+      std::from_chars(line.data() + space + 1, line.data() + line.size(), code);
+    }
+    transfer->status = code;
+  } else if (header_is(line, "content-type")) {
     transfer->response->content_type = value("content-type");
   } else if (header_is(line, "retry-after")) {
     const std::string seconds = value("retry-after");
@@ -91,9 +138,16 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   return bytes;
 }
 
+// libcurl calls it at least once a second, also while no byte arrives.
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const auto* transfer = static_cast<Transfer*>(user);
-  return transfer->cancel != nullptr && transfer->cancel->load() ? 1 : 0;
+  auto* transfer = static_cast<Transfer*>(user);
+  if (transfer->cancel != nullptr && transfer->cancel->load()) return 1;
+  if (transfer->stream != nullptr && transfer->stream->silence_timeout.count() > 0 &&
+      Clock::now() - transfer->last_byte > transfer->stream->silence_timeout) {
+    transfer->silent = true;
+    return 1;
+  }
+  return 0;
 }
 
 // curl_slist owner.
@@ -182,7 +236,11 @@ struct ApiClient::Impl {
         exec_credential ? exec_credential->client_cert_pem : credentials.client_cert_pem;
     const std::string& client_key_pem =
         exec_credential ? exec_credential->client_key_pem : credentials.client_key_pem;
-    Transfer transfer{&response, options.max_response_bytes, false, request.cancel, -1};
+    Transfer transfer;
+    transfer.response = &response;
+    transfer.limit = options.max_response_bytes;
+    transfer.cancel = request.cancel;
+    if (request.on_line) transfer.stream = &request;
     CURL* handle = take_handle();
     if (handle == nullptr) {
       response.error = "cannot create a libcurl handle (out of memory?)";
@@ -259,8 +317,18 @@ struct ApiClient::Impl {
     long request_bytes = 0;
     curl.easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &request_bytes);
     response.request_sent = request_bytes > 0;
-    if (result == CURLE_OK) {
+    if (result == CURLE_OK || (transfer.stopped && result == CURLE_WRITE_ERROR)) {
+      // A stream its reader stopped is an answer like one that ended.
       curl.easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response.status);
+      if (transfer.stream != nullptr && response.status == 200 && !transfer.stopped &&
+          !transfer.partial_line.empty()) {
+        transfer.stream->on_line(transfer.partial_line);  // the last line had no newline
+      }
+    } else if (transfer.silent) {
+      response.status = 0;
+      response.timed_out = true;
+      response.silent = true;
+      response.error = "no data for " + std::to_string(request.silence_timeout.count()) + " ms";
     } else {
       response.status = 0;
       response.body.clear();
@@ -282,7 +350,8 @@ struct ApiClient::Impl {
 
   HttpResponse send(std::string_view path_and_query, const RequestOptions& request,
                     const std::string* post_body) {
-    const int attempts = request.retry ? std::max(1, options.max_attempts) : 1;
+    // A stream is never sent twice: its lines were already handed out.
+    const int attempts = request.retry && !request.on_line ? std::max(1, options.max_attempts) : 1;
     bool reread_token = false;
     Outcome outcome;
     for (int attempt = 1;; ++attempt) {

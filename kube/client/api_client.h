@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +36,8 @@ struct HttpResponse {
   std::string error;  // why there was no answer (libcurl's words)
   bool timed_out = false;
   bool cancelled = false;
+  // A streamed answer ended for silence_timeout (no byte that long).
+  bool silent = false;
   // The request reached the server: a timeout after it means the server took
   // the request and did not answer in time.
   bool request_sent = false;
@@ -50,6 +53,14 @@ struct RequestOptions {
   std::chrono::milliseconds timeout{0};  // 0: ApiClientOptions::request_timeout
   // Set from another thread to abandon the request (checked while it runs).
   const std::atomic<bool>* cancel = nullptr;
+  // Set for a streamed GET (a watch): the body of a 200 answer goes to
+  // `on_line` one line at a time (a WatchEvent each) instead of `body`, on
+  // the requesting thread; returning false ends the stream. Other answers
+  // (a 403, a 410 Status) are kept in `body` as usual. Never retried.
+  std::function<bool(std::string_view line)> on_line;
+  // With on_line: no byte for this long ends the stream as timed out (a
+  // watch the server left silent); 0: only `timeout` bounds it.
+  std::chrono::milliseconds silence_timeout{0};
 };
 
 class ApiClient {

@@ -180,6 +180,7 @@ Expected<ListPage<EndpointSlice>> parse_endpoint_slice_list(std::string_view jso
 Expected<ListPage<Namespace>> parse_namespace_list(std::string_view json);
 Expected<ListPage<Node>> parse_node_list(std::string_view json);
 Expected<ConfigMap> parse_config_map(std::string_view json);
+Expected<ListPage<ConfigMap>> parse_config_map_list(std::string_view json);
 Expected<Pod> parse_pod(std::string_view json);
 Expected<ListPage<Pod>> parse_pod_list(std::string_view json);
 Expected<ListPage<Event>> parse_event_list(std::string_view json);

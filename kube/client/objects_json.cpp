@@ -317,6 +317,15 @@ Event event_of(const json::object& object) {
   return event;
 }
 
+ConfigMap config_map_of(const json::object& object) {
+  const json::object& meta = metadata(object);
+  ConfigMap map;
+  map.name = string_field(meta, "name");
+  map.ns = string_field(meta, "namespace");
+  map.data = string_map(object_field(object, "data"), "a data");
+  return map;
+}
+
 template <class T, class ItemParser>
 ListPage<T> list_page(std::string_view text, std::string_view list_kind, ItemParser parse_item) {
   const json::value document = parse_document(text);
@@ -433,13 +442,13 @@ Expected<ConfigMap> parse_config_map(std::string_view text) {
     const json::value document = parse_document(text);
     const json::object& object = as_object(document, "the document");
     expect_kind(object, "ConfigMap");
-    const json::object& meta = metadata(object);
-    ConfigMap map;
-    map.name = string_field(meta, "name");
-    map.ns = string_field(meta, "namespace");
-    map.data = string_map(object_field(object, "data"), "a data");
-    return map;
+    return config_map_of(object);
   });
+}
+
+Expected<ListPage<ConfigMap>> parse_config_map_list(std::string_view text) {
+  return guarded("ConfigMapList",
+                 [&] { return list_page<ConfigMap>(text, "ConfigMapList", config_map_of); });
 }
 
 Expected<ListPage<Pod>> parse_pod_list(std::string_view text) {

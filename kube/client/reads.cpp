@@ -27,6 +27,16 @@ constexpr std::array kAllAccess = {
     kGetPodProxy,
     kListNodes,
     kListKubernetesEndpointSlices,
+    kListConfigMaps,
+    kWatchMutating,
+    kWatchValidating,
+    kWatchNamespaces,
+    kWatchServices,
+    kWatchEndpointSlices,
+    kWatchConfigMaps,
+    kWatchEvents,
+    kWatchPods,
+    kWatchKubernetesEndpointSlices,
 };
 
 std::string endpoint_slices_path(const std::string& ns, const std::string& service) {
@@ -132,6 +142,15 @@ HttpResponse KubeApi::get(const std::string& path) {
 template <class T, class Parse>
 Expected<std::vector<T>> KubeApi::list(const std::string& path, const ApiAccess& access,
                                        const std::string& ns, Parse parse) {
+  if (cache_ != nullptr) {
+    CachedList cached = cache_->list(path);
+    if (!cached.ok) {
+      return Error{describe_failure(cached.failure, access, ns, client_.credentials().server)};
+    }
+    auto all = parse(cached.body);
+    if (!all) return all.error();
+    return std::move(all->items);
+  }
   std::vector<T> items;
   std::string continue_token;
   bool restarted = false;
@@ -177,8 +196,26 @@ Expected<std::optional<T>> KubeApi::get_one(const std::string& path, const ApiAc
   return std::optional<T>(std::move(*object));
 }
 
+template <class T, class ParseList>
+Expected<std::optional<T>> KubeApi::find_by_name(const std::string& collection,
+                                                 const std::string& name, const ApiAccess& access,
+                                                 const std::string& ns, ParseList parse_list) {
+  auto found = list<T>(collection + "?fieldSelector=" + url_encode("metadata.name=" + name), access,
+                       ns, parse_list);
+  if (!found) return found.error();
+  for (T& item : *found) {
+    if (item.name == name) return std::optional<T>(std::move(item));
+  }
+  return std::optional<T>();
+}
+
 Expected<std::optional<WebhookConfiguration>> KubeApi::get_webhook_configuration(
     WebhookKind kind, const std::string& name) {
+  if (cache_ != nullptr) {
+    return find_by_name<WebhookConfiguration>(
+        webhook_path(kind), name, kind == WebhookKind::mutating ? kListMutating : kListValidating,
+        "", [kind](std::string_view body) { return parse_webhook_configuration_list(body, kind); });
+  }
   return get_one<WebhookConfiguration>(
       webhook_path(kind) + "/" + url_encode(name),
       kind == WebhookKind::mutating ? kGetMutating : kGetValidating, "",
@@ -224,6 +261,10 @@ Expected<Namespace> KubeApi::create_namespace(const std::string& name, const Lab
 
 Expected<std::optional<Service>> KubeApi::get_service(const std::string& ns,
                                                       const std::string& name) {
+  if (cache_ != nullptr) {
+    return find_by_name<Service>("/api/v1/namespaces/" + url_encode(ns) + "/services", name,
+                                 kListServices, ns, parse_service_list);
+  }
   return get_one<Service>("/api/v1/namespaces/" + url_encode(ns) + "/services/" + url_encode(name),
                           kGetService, ns, parse_service);
 }
@@ -246,7 +287,11 @@ Expected<std::vector<EndpointSlice>> KubeApi::list_kubernetes_endpoint_slices() 
 }
 
 Expected<std::vector<Node>> KubeApi::list_some_nodes(std::size_t limit) {
-  const HttpResponse response = get("/api/v1/nodes?limit=" + std::to_string(limit));
+  // The platform does not change under a running agent: with the cache,
+  // read once an hour, not watched.
+  const std::string path = "/api/v1/nodes?limit=" + std::to_string(limit);
+  const HttpResponse response =
+      cache_ != nullptr ? cache_->remembered_get(path, std::chrono::hours(1)) : get(path);
   if (response.status != 200) {
     return Error{describe_failure(response, kListNodes, "", client_.credentials().server)};
   }
@@ -257,6 +302,10 @@ Expected<std::vector<Node>> KubeApi::list_some_nodes(std::size_t limit) {
 
 Expected<std::optional<ConfigMap>> KubeApi::get_config_map(const std::string& ns,
                                                            const std::string& name) {
+  if (cache_ != nullptr) {
+    return find_by_name<ConfigMap>("/api/v1/namespaces/" + url_encode(ns) + "/configmaps", name,
+                                   kListConfigMaps, ns, parse_config_map_list);
+  }
   return get_one<ConfigMap>(
       "/api/v1/namespaces/" + url_encode(ns) + "/configmaps/" + url_encode(name), kGetConfigMap, ns,
       parse_config_map);

@@ -12,6 +12,7 @@
 
 #include "common/expected.h"
 #include "kube/client/api_client.h"
+#include "kube/client/list_watch.h"
 #include "kube/client/objects.h"
 
 namespace meshprobe::kube {
@@ -41,6 +42,19 @@ inline constexpr ApiAccess kGetService{"get", "", "services", true};
 inline constexpr ApiAccess kListServices{"list", "", "services", true};
 inline constexpr ApiAccess kListEndpointSlices{"list", "discovery.k8s.io", "endpointslices", true};
 inline constexpr ApiAccess kGetConfigMap{"get", "", "configmaps", true};
+// The agent lists and watches what it reads (kube/client/list_watch.h); one
+// ConfigMap or Service is a list with fieldSelector=metadata.name=NAME,
+// which RBAC's resourceNames still restricts.
+inline constexpr ApiAccess kListConfigMaps{"list", "", "configmaps", true};
+inline constexpr ApiAccess kWatchMutating{"watch", kAdmission, "mutatingwebhookconfigurations",
+                                          false};
+inline constexpr ApiAccess kWatchValidating{"watch", kAdmission, "validatingwebhookconfigurations",
+                                            false};
+inline constexpr ApiAccess kWatchNamespaces{"watch", "", "namespaces", false};
+inline constexpr ApiAccess kWatchServices{"watch", "", "services", true};
+inline constexpr ApiAccess kWatchEndpointSlices{"watch", "discovery.k8s.io", "endpointslices",
+                                                true};
+inline constexpr ApiAccess kWatchConfigMaps{"watch", "", "configmaps", true};
 // The FailedCreate events of every namespace (one list with a field
 // selector per read), and the pods of the namespaces selected for injection
 // plus those labelled sidecar.istio.io/inject=true anywhere. Which
@@ -48,6 +62,8 @@ inline constexpr ApiAccess kGetConfigMap{"get", "", "configmaps", true};
 // the ClusterRole (cluster-wide), not a Role per namespace.
 inline constexpr ApiAccess kListEvents{"list", "", "events", false};
 inline constexpr ApiAccess kListPods{"list", "", "pods", false};
+inline constexpr ApiAccess kWatchEvents{"watch", "", "events", false};
+inline constexpr ApiAccess kWatchPods{"watch", "", "pods", false};
 inline constexpr ApiAccess kGetServiceProxy{"get", "", "services/proxy", true};
 inline constexpr ApiAccess kGetPodProxy{"get", "", "pods/proxy", true};
 // The control plane's context for the webhook verdicts: one node's
@@ -55,6 +71,8 @@ inline constexpr ApiAccess kGetPodProxy{"get", "", "pods/proxy", true};
 inline constexpr ApiAccess kListNodes{"list", "", "nodes", false};
 inline constexpr ApiAccess kListKubernetesEndpointSlices{"list", "discovery.k8s.io",
                                                          "endpointslices", true, "default"};
+inline constexpr ApiAccess kWatchKubernetesEndpointSlices{"watch", "discovery.k8s.io",
+                                                          "endpointslices", true, "default"};
 // `check --create-canary`, with the user's own credentials only.
 inline constexpr ApiAccess kCreateNamespaces{"create", "", "namespaces", false};
 // The dry-run creates of admission targets, in the canary namespace only.
@@ -87,6 +105,11 @@ class KubeApi {
   // waiting out its own retries. For one batch of reads (a snapshot); not
   // for an instance shared between threads.
   void give_up_when_unreachable() { give_up_when_unreachable_ = true; }
+
+  // Lists (and single ConfigMaps, Services and webhook configurations, as
+  // lists by name) are answered by `cache`: listed once, then watched. The
+  // proxy GETs and dry-run creates are probes and always go to the server.
+  void serve_lists_from(WatchCache* cache) { cache_ = cache; }
 
   Expected<std::optional<WebhookConfiguration>> get_webhook_configuration(WebhookKind kind,
                                                                           const std::string& name);
@@ -137,6 +160,11 @@ class KubeApi {
   template <class T, class Parse>
   Expected<std::optional<T>> get_one(const std::string& path, const ApiAccess& access,
                                      const std::string& ns, Parse parse);
+  // With the cache: the object named `name` of `collection` by a list.
+  template <class T, class ParseList>
+  Expected<std::optional<T>> find_by_name(const std::string& collection, const std::string& name,
+                                          const ApiAccess& access, const std::string& ns,
+                                          ParseList parse_list);
 
   RequestOptions request() const;
   // The response of one GET, or the earlier "unreachable" failure.
@@ -146,6 +174,7 @@ class KubeApi {
   const std::atomic<bool>* cancel_;
   std::size_t page_size_;
   bool give_up_when_unreachable_ = false;
+  WatchCache* cache_ = nullptr;
   std::optional<HttpResponse> unreachable_;
 };
 

@@ -465,15 +465,16 @@ YAML
       curl -sf "${CURL_ARGS[@]}" "$URL/metrics" >"$workdir/metrics-$format.txt"
       curl -s --cacert "$workdir/tls/ca.pem" -u "prometheus:wrong" -D - "$URL/status" >"$workdir/refused-$format.txt"
       # The API server starts refusing the token: the errors are logged and
-      # shown, the token is not.
-      jq '.token = "rotated-away"' "$workdir/state.json" >"$workdir/state.tmp" && mv "$workdir/state.tmp" "$workdir/state.json"
+      # shown, the token is not. Open watches outlive the token until they
+      # end: the streams are dropped, and the new ones are refused.
+      jq '.token = "rotated-away" | .drop_watches = true' "$workdir/state.json" >"$workdir/state.tmp" && mv "$workdir/state.tmp" "$workdir/state.json"
       eventually 10 grep -q 401 "$workdir/agent.log" || fail "the 401 was not logged"
       status >"$workdir/status-401-$format.json"
       kill -HUP "$agent_pid"   # a reload reads the web config and kubeconfig again
       eventually 5 grep -q config_reloaded "$workdir/agent.log" || fail "no reload"
       stop_agent
       cp "$workdir/agent.log" "$workdir/agent-$format.log"
-      jq '.token = "'"$TOKEN"'"' "$workdir/state.json" >"$workdir/state.tmp" && mv "$workdir/state.tmp" "$workdir/state.json"
+      jq '.token = "'"$TOKEN"'" | del(.drop_watches)' "$workdir/state.json" >"$workdir/state.tmp" && mv "$workdir/state.tmp" "$workdir/state.json"
       outputs+=("$workdir/status-$format.json" "$workdir/page-$format.html" "$workdir/metrics-$format.txt"
                 "$workdir/refused-$format.txt" "$workdir/status-401-$format.json" "$workdir/agent-$format.log")
     done

@@ -95,7 +95,7 @@ TEST(Rbac, TheDefaultNamespaceGrantsOnlyTheKubernetesServicesSlices) {
   for (const Rule& rule : rules()) {
     if (rule.scope != "default") continue;
     EXPECT_EQ(rule.resources, (std::set<std::string>{"endpointslices"}));
-    EXPECT_EQ(rule.verbs, (std::set<std::string>{"list"}));
+    EXPECT_EQ(rule.verbs, (std::set<std::string>{"list", "watch"}));
   }
 }
 
