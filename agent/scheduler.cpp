@@ -9,6 +9,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "probes/ca_bundle.h"
 #include "probes/prober.h"
 
 namespace meshprobe {
@@ -78,7 +79,12 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
       auto old = entries.find(spec.target->name);
       if (old != entries.end() && old->second->target->url == spec.target->url &&
           old->second->interval == interval) {
-        old->second->target = spec.target;  // new trust or timeout: next round
+        // A new timeout waits for the next round; new trust or new addresses
+        // (a caBundle swapped, an endpoint added in the cluster) are probed
+        // now: that is the change the user waits to see.
+        const bool probe_now = observed_change(*old->second->target, *spec.target);
+        old->second->target = spec.target;
+        if (probe_now) start_now(old->second);
         next.emplace(spec.target->name, old->second);
         entries.erase(old);
         continue;
@@ -93,6 +99,23 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
     for (auto& [name, entry] : entries) entry->removed = true;  // left the config
     entries = std::move(next);
     arm_timer();
+  }
+
+  static bool observed_change(const Target& before, const Target& after) {
+    const auto fingerprint = [](const Target& t) {
+      return t.ca ? t.ca->fingerprint() : std::string();
+    };
+    return before.addresses != after.addresses || fingerprint(before) != fingerprint(after);
+  }
+
+  // An extra round out of the schedule (its grid stays), unless one is
+  // running or waiting already.
+  void start_now(const std::shared_ptr<Entry>& entry) {
+    if (stopped || entry->running || entry->queued) return;
+    entry->queued = true;
+    entry->queued_due = Clock::now();
+    waiting.push_back(entry);
+    start_waiting();
   }
 
   void schedule(const std::shared_ptr<Entry>& entry) {

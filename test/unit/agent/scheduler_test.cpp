@@ -135,5 +135,30 @@ TEST_F(SchedulerTest, ReloadKeepsAnUnchangedTargetAndDropsARemovedOne) {
   EXPECT_GE(rounds["kept"], 6);
 }
 
+TEST_F(SchedulerTest, NewAddressesOfAKeptTargetAreProbedAtOnce) {
+  Scheduler scheduler(io, prober, "node", 16, recording_events());
+  // Its first round is more than the jitter's 0.5 s away.
+  ASSERT_GT(stable_offset("node", "discovered", 10s), 1s);
+  scheduler.set_targets({{target("discovered", "tcp", 50ms), 10s}});
+  io.run_for(10ms);
+  const int before = rounds["discovered"];
+  auto moved = std::make_shared<Target>(*target("discovered", "tcp", 50ms));
+  moved->addresses = {"127.0.0.1"};  // an endpoint the cluster added
+  scheduler.set_targets({{moved, 10s}});
+  io.run_for(300ms);
+  EXPECT_EQ(rounds["discovered"], before + 1);
+}
+
+TEST_F(SchedulerTest, AnUnchangedTargetWaitsForItsRound) {
+  Scheduler scheduler(io, prober, "node", 16, recording_events());
+  ASSERT_GT(stable_offset("node", "discovered", 10s), 1s);
+  scheduler.set_targets({{target("discovered", "tcp", 50ms), 10s}});
+  io.run_for(10ms);
+  const int before = rounds["discovered"];
+  scheduler.set_targets({{target("discovered", "tcp", 50ms), 10s}});
+  io.run_for(300ms);
+  EXPECT_EQ(rounds["discovered"], before);
+}
+
 }  // namespace
 }  // namespace meshprobe
