@@ -70,10 +70,7 @@ class ExecPluginTest : public testing::Test {
   }
 
   Credentials credentials(ExecConfig config) const {
-    Credentials c;
-    c.server = server_->server();
-    c.ca_pem = server_->ca_pem();
-    c.description = "test";
+    Credentials c = test::credentials_for(*server_);
     c.exec = std::move(config);
     return c;
   }

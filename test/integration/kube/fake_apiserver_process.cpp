@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 extern char** environ;
 
@@ -88,6 +89,15 @@ std::vector<std::string> FakeApiServer::requests() const {
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
+}
+
+kube::Credentials credentials_for(const FakeApiServer& server, std::string token) {
+  kube::Credentials c;
+  c.server = server.server();
+  c.ca_pem = server.ca_pem();
+  c.token = std::move(token);
+  c.description = "test";
+  return c;
 }
 
 }  // namespace meshprobe::test

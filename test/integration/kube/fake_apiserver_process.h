@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kube/client/credentials.h"
 #include "test/support/test_pki.h"
 
 namespace meshprobe::test {
@@ -51,5 +52,9 @@ class FakeApiServer {
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
 };
+
+// Credentials that trust `server`, with a bearer token (empty: none, for
+// tests that authenticate another way, e.g. an exec plugin).
+kube::Credentials credentials_for(const FakeApiServer& server, std::string token = {});
 
 }  // namespace meshprobe::test

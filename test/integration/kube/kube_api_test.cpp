@@ -53,12 +53,7 @@ class KubeApiTest : public testing::Test {
   }
 
   Credentials credentials(const std::string& token = kToken) const {
-    Credentials c;
-    c.server = server_->server();
-    c.ca_pem = server_->ca_pem();
-    c.token = token;
-    c.description = "test";
-    return c;
+    return test::credentials_for(*server_, token);
   }
 
   static ApiClientOptions fast() {

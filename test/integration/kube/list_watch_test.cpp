@@ -48,14 +48,9 @@ class ListWatchTest : public testing::Test {
   void SetUp() override {
     if (!test::FakeApiServer::available()) GTEST_SKIP() << "python3 is not installed";
     server_ = std::make_unique<test::FakeApiServer>(state({"a", "b"}));
-    Credentials c;
-    c.server = server_->server();
-    c.ca_pem = server_->ca_pem();
-    c.token = kToken;
-    c.description = "test";
     ApiClientOptions options;
     options.request_timeout = 5s;
-    client_ = std::make_unique<ApiClient>(std::move(c), options);
+    client_ = std::make_unique<ApiClient>(test::credentials_for(*server_, kToken), options);
   }
 
   WatchOptions fast() const {

@@ -68,6 +68,20 @@ class SchedulerTest : public ::testing::Test {
     return events;
   }
 
+  // Schedules "discovered" at a 10 s interval (its first round more than
+  // the jitter's 0.5 s away), then replaces it with `replacement`: the
+  // rounds of the next 300 ms are the ones the replacement started.
+  int rounds_started_by_replacing(Scheduler& scheduler,
+                                  std::shared_ptr<const Target> replacement) {
+    EXPECT_GT(stable_offset("node", "discovered", 10s), 1s);
+    scheduler.set_targets({{target("discovered", "tcp", 50ms), 10s}});
+    io.run_for(10ms);
+    const int before = rounds["discovered"];
+    scheduler.set_targets({{std::move(replacement), 10s}});
+    io.run_for(300ms);
+    return rounds["discovered"] - before;
+  }
+
   test::TlsTestServer server_{test::ServerOptions{.mode = test::ServerMode::tcp_silent}};
   boost::asio::io_context io;
   Prober prober{io};
@@ -137,27 +151,14 @@ TEST_F(SchedulerTest, ReloadKeepsAnUnchangedTargetAndDropsARemovedOne) {
 
 TEST_F(SchedulerTest, NewAddressesOfAKeptTargetAreProbedAtOnce) {
   Scheduler scheduler(io, prober, "node", 16, recording_events());
-  // Its first round is more than the jitter's 0.5 s away.
-  ASSERT_GT(stable_offset("node", "discovered", 10s), 1s);
-  scheduler.set_targets({{target("discovered", "tcp", 50ms), 10s}});
-  io.run_for(10ms);
-  const int before = rounds["discovered"];
   auto moved = std::make_shared<Target>(*target("discovered", "tcp", 50ms));
   moved->addresses = {"127.0.0.1"};  // an endpoint the cluster added
-  scheduler.set_targets({{moved, 10s}});
-  io.run_for(300ms);
-  EXPECT_EQ(rounds["discovered"], before + 1);
+  EXPECT_EQ(rounds_started_by_replacing(scheduler, moved), 1);
 }
 
 TEST_F(SchedulerTest, AnUnchangedTargetWaitsForItsRound) {
   Scheduler scheduler(io, prober, "node", 16, recording_events());
-  ASSERT_GT(stable_offset("node", "discovered", 10s), 1s);
-  scheduler.set_targets({{target("discovered", "tcp", 50ms), 10s}});
-  io.run_for(10ms);
-  const int before = rounds["discovered"];
-  scheduler.set_targets({{target("discovered", "tcp", 50ms), 10s}});
-  io.run_for(300ms);
-  EXPECT_EQ(rounds["discovered"], before);
+  EXPECT_EQ(rounds_started_by_replacing(scheduler, target("discovered", "tcp", 50ms)), 0);
 }
 
 }  // namespace
