@@ -1,4 +1,4 @@
-# Helpers shared by the bench scripts (bench/run.sh, bench/resumption.sh).
+# Helpers shared by the bench scripts (bench/run.sh, resumption.sh, agent_cpu.sh).
 # shellcheck shell=bash
 
 wait_for() {  # wait_for SECONDS COMMAND...
@@ -14,3 +14,6 @@ free_port() {
   done
   exit 1
 }
+
+# Sums a metric's samples in a Prometheus text exposition on stdin.
+metric_sum() { awk -v m="$1" '$1 ~ "^"m"({|$)" {s += $NF} END {printf "%.0f", s}'; }

@@ -57,8 +57,6 @@ serve() {  # serve CPU ARGS...: a testpeer pinned to a core; prints its port
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup"; }
-# Sums a metric's samples in a Prometheus text exposition on stdin.
-metric_sum() { awk -v m="$1" '$1 ~ "^"m"({|$)" {s += $NF} END {printf "%.0f", s}'; }
 # Quantile from the cumulative buckets of a histogram without labels.
 # As PromQL's histogram_quantile: linear inside a bucket, and the highest
 # finite bound when the quantile falls in +Inf (no upper bound to report).
