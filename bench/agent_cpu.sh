@@ -110,9 +110,9 @@ agent_us_per_probe() {  # agent_us_per_probe KIND COUNT
   echo "$ns0 $ns1 $p0 $p1" | awk '{printf "%.1f", ($2 - $1) / 1000 / ($4 - $3)}'
 }
 
-raw_us_per_probe() {  # raw_us_per_probe KIND
+raw_us_per_probe() {  # raw_us_per_probe KIND [PER_SECOND]
   if [ "$1" = tls ]; then
-    taskset -c 0 "$RAW" tls "$tls_port" "$work/pki/ca.pem" "$SERVER_NAME" 3000
+    taskset -c 0 "$RAW" tls "$tls_port" "$work/pki/ca.pem" "$SERVER_NAME" 3000 ${2:+"$2"}
   else
     taskset -c 0 "$RAW" tcp "$tcp_port" 50000
   fi | sed -n 's/^cpu_us_per_probe=//p'
@@ -120,20 +120,30 @@ raw_us_per_probe() {  # raw_us_per_probe KIND
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
+ratio() { echo "$1 / $2" | bc -l | cut -c1-5; }
 for kind in tls tcp; do
-  agents=() raws=()
+  agents=() raws=() paced=()
   targets=$TLS_TARGETS; [ "$kind" = tcp ] && targets=$TCP_TARGETS
   for _ in $(seq 1 "$BLOCKS"); do
     raws+=("$(raw_us_per_probe "$kind")")
+    [ "$kind" = tls ] && paced+=("$(raw_us_per_probe tls "$targets")")
     agents+=("$(agent_us_per_probe "$kind" "$targets")")
   done
   agent=$(echo "${agents[*]}" | median)
   raw=$(echo "${raws[*]}" | median)
-  ratio=$(echo "$agent / $raw" | bc -l | cut -c1-5)
   target=1.15; [ "$kind" = tcp ] && target=2
   printf '%-4s whole agent (%s targets at 1 s) %7s us/probe   raw loop %7s us   %sx (target <= %sx)   runs: agent %s, raw %s\n' \
-    "$kind" "$targets" "$agent" "$raw" "$ratio" "$target" "${agents[*]}" "${raws[*]}"
+    "$kind" "$targets" "$agent" "$raw" "$(ratio "$agent" "$raw")" "$target" "${agents[*]}" "${raws[*]}"
   echo "BENCH agent_${kind}_cpu_us=$agent"
   echo "BENCH raw_${kind}_cpu_us=$raw"
-  echo "BENCH agent_over_raw_${kind}=$ratio"
+  echo "BENCH agent_over_raw_${kind}=$(ratio "$agent" "$raw")"
+  if [ "$kind" = tls ]; then
+    # The same raw loop paced at the agent's rate: handshakes that start
+    # with cold caches, as the agent's do between its rounds.
+    raw_paced=$(echo "${paced[*]}" | median)
+    printf '%-4s raw loop paced at %s handshakes/s %7s us/probe   whole agent over it %sx   runs: %s\n' \
+      tls "$targets" "$raw_paced" "$(ratio "$agent" "$raw_paced")" "${paced[*]}"
+    echo "BENCH raw_tls_paced_cpu_us=$raw_paced"
+    echo "BENCH agent_over_raw_tls_paced=$(ratio "$agent" "$raw_paced")"
+  fi
 done

@@ -5,10 +5,13 @@
 //   meshprobe-bench-raw-loops tcp PORT N
 //     non-blocking connects to 127.0.0.1:PORT, 16 in flight: socket,
 //     connect, epoll until writable, SO_ERROR, close.
-//   meshprobe-bench-raw-loops tls PORT CA_FILE SERVER_NAME N
+//   meshprobe-bench-raw-loops tls PORT CA_FILE SERVER_NAME N [PER_SECOND]
 //     sequential full OpenSSL handshakes with the agent's verification: the
 //     CA loaded once, a fresh SSL per handshake, chain and host name
-//     checked, no session reuse.
+//     checked, no session reuse. With PER_SECOND, paced as an agent's
+//     targets are (a handshake, then sleep until the next is due): the
+//     caches and branch predictors go cold between handshakes as the
+//     agent's do, which back to back they never are.
 //
 // Prints `cpu_us_per_probe=X` (user + system CPU of this process).
 #include <openssl/ssl.h>
@@ -20,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -93,7 +97,7 @@ void tcp_loop(int port, int n) {
   close(epoll_fd);
 }
 
-void tls_loop(int port, const char* ca_file, const char* server_name, int n) {
+void tls_loop(int port, const char* ca_file, const char* server_name, int n, int per_second) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (SSL_CTX_load_verify_locations(ctx, ca_file, nullptr) != 1) {
     throw std::runtime_error("cannot load the CA file");
@@ -101,7 +105,17 @@ void tls_loop(int port, const char* ca_file, const char* server_name, int n) {
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   const sockaddr_in addr = loopback(port);
+  timespec due{};
+  clock_gettime(CLOCK_MONOTONIC, &due);
   for (int i = 0; i < n; ++i) {
+    if (per_second > 0) {
+      due.tv_nsec += 1000000000L / per_second;
+      if (due.tv_nsec >= 1000000000L) {
+        due.tv_nsec -= 1000000000L;
+        ++due.tv_sec;
+      }
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, nullptr);
+    }
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
       throw std::runtime_error("connect failed");
@@ -123,19 +137,20 @@ void tls_loop(int port, const char* ca_file, const char* server_name, int n) {
 
 int main(int argc, char** argv) {
   const std::string kind = argc > 1 ? argv[1] : "";
-  if (!((kind == "tcp" && argc == 4) || (kind == "tls" && argc == 6))) {
-    std::fprintf(stderr,
-                 "usage: %s tcp PORT N | tls PORT CA_FILE SERVER_NAME N\n", argv[0]);
+  if (!((kind == "tcp" && argc == 4) || (kind == "tls" && (argc == 6 || argc == 7)))) {
+    std::fprintf(stderr, "usage: %s tcp PORT N | tls PORT CA_FILE SERVER_NAME N [PER_SECOND]\n",
+                 argv[0]);
     return 2;
   }
   try {
     const int port = std::atoi(argv[2]);
-    const int n = std::atoi(argv[argc - 1]);
+    const int n = std::atoi(argv[kind == "tcp" ? 3 : 5]);
+    const int per_second = argc == 7 ? std::atoi(argv[6]) : 0;
     const auto run = [&](int count) {
       if (kind == "tcp") {
         tcp_loop(port, count);
       } else {
-        tls_loop(port, argv[3], argv[4], count);
+        tls_loop(port, argv[3], argv[4], count, per_second);
       }
     };
     run(n / 10 + 1);  // warm-up: page faults, the CA's parse, the server's caches

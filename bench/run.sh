@@ -7,7 +7,8 @@
 # Environment: BENCH_IDLE_SECONDS (60), BENCH_SCALE_TARGETS (10000),
 # BENCH_SCALE_SECONDS (30), BENCH_TCP_PROBES (10000), BENCH_TLS_PROBES (2000),
 # BENCH_BLACKBOX_PROBES (1000), BENCH_RESUME_PROBES (1000), BENCH_RESUME_BLOCKS (3)
-# (bench/resumption.sh). Only loopback is used.
+# (bench/resumption.sh), BENCH_AGENT_SECONDS (15), BENCH_AGENT_BLOCKS (3)
+# (bench/agent_cpu.sh). bench/kube_requests.sh (10 minutes) runs alone. Only loopback is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -228,4 +229,12 @@ if [ -x "$BUILD/bench/meshprobe-bench-resumption" ] && [ -x "$BUILD/test/support
   grep '^BENCH' "$work/resumption.txt" >/dev/null
 else
   echo "meshprobe-bench-resumption, meshprobe-gopeer or nginx missing: skipped"
+fi
+
+echo "== 8. CPU per probe of the whole agent process vs raw loops on the same nginx"
+if [ -x "$BUILD/bench/meshprobe-bench-raw-loops" ] && command -v nginx >/dev/null; then
+  bench/agent_cpu.sh "$BUILD" | tee "$work/agent_cpu.txt"
+  grep '^BENCH' "$work/agent_cpu.txt" >/dev/null
+else
+  echo "meshprobe-bench-raw-loops or nginx missing: skipped"
 fi
