@@ -17,7 +17,8 @@
 #
 # Environment: BENCH_AGENT_SECONDS (15), BENCH_AGENT_TLS_TARGETS (200),
 # BENCH_AGENT_TCP_TARGETS (1000), BENCH_AGENT_BLOCKS (3: agent and raw runs
-# alternate, the medians are compared). Only loopback is used.
+# alternate, the medians are compared), BENCH_AGENT_RAW_TLS (3000) and
+# BENCH_AGENT_RAW_TCP (50000): the raw loops' probes. Only loopback is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -32,6 +33,8 @@ SECONDS_PER_RUN=${BENCH_AGENT_SECONDS:-15}
 TLS_TARGETS=${BENCH_AGENT_TLS_TARGETS:-200}
 TCP_TARGETS=${BENCH_AGENT_TCP_TARGETS:-1000}
 BLOCKS=${BENCH_AGENT_BLOCKS:-3}
+RAW_TLS=${BENCH_AGENT_RAW_TLS:-3000}
+RAW_TCP=${BENCH_AGENT_RAW_TCP:-50000}
 SERVER_NAME=istiod.istio-system.svc
 
 work=$(mktemp -d)
@@ -112,9 +115,9 @@ agent_us_per_probe() {  # agent_us_per_probe KIND COUNT
 
 raw_us_per_probe() {  # raw_us_per_probe KIND [PER_SECOND]
   if [ "$1" = tls ]; then
-    taskset -c 0 "$RAW" tls "$tls_port" "$work/pki/ca.pem" "$SERVER_NAME" 3000 ${2:+"$2"}
+    taskset -c 0 "$RAW" tls "$tls_port" "$work/pki/ca.pem" "$SERVER_NAME" "$RAW_TLS" ${2:+"$2"}
   else
-    taskset -c 0 "$RAW" tcp "$tcp_port" 50000
+    taskset -c 0 "$RAW" tcp "$tcp_port" "$RAW_TCP"
   fi | sed -n 's/^cpu_us_per_probe=//p'
 }
 
