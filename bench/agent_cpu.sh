@@ -37,17 +37,9 @@ RAW_TLS=${BENCH_AGENT_RAW_TLS:-3000}
 RAW_TCP=${BENCH_AGENT_RAW_TCP:-50000}
 SERVER_NAME=istiod.istio-system.svc
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_workdir
 
 "$TESTPEER" pki "$work/pki" --san "$SERVER_NAME" >/dev/null
 tls_port=$(free_port)

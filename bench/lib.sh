@@ -17,3 +17,17 @@ free_port() {
 
 # Sums a metric's samples in a Prometheus text exposition on stdin.
 metric_sum() { awk -v m="$1" '$1 ~ "^"m"({|$)" {s += $NF} END {printf "%.0f", s}'; }
+
+# A work directory ($work) removed at exit, and the servers started into
+# $pids killed then: the standalone scripts' (run.sh keeps a pidfile too).
+bench_workdir() {
+  work=$(mktemp -d)
+  pids=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}

@@ -20,17 +20,9 @@ command -v nginx >/dev/null || { echo "nginx not installed (nginx-light)"; exit 
 PROBES=${BENCH_RESUME_PROBES:-1000}
 BLOCKS=${BENCH_RESUME_BLOCKS:-3}
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_workdir
 
 # A CA and a leaf for istiod's webhook Service name: KEYTYPE is rsa:2048 or
 # ec (P-256).
