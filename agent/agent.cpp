@@ -301,6 +301,10 @@ class Agent {
       if (e.transient()) return refused;
     }
     watch_.remember(watched_files(config_, web_));
+    // The old config and the forgotten sessions are freed by now; their
+    // pages go back rather than wait under the new ones (bench/run.sh's
+    // scale figures after a reload).
+    malloc_trim(0);
     return refused;
   }
 

@@ -30,7 +30,8 @@ if command -v prometheus-blackbox-exporter >/dev/null; then
 fi
 # Sections 7 and 8 need nginx (not among CI's packages): judged where it is.
 if command -v nginx >/dev/null; then
-  expected+=(agent_over_raw_tls agent_over_raw_tls_paced agent_over_raw_tcp)
+  expected+=(resumption_go_rsa_server_ratio resumption_go_rsa_resumed_over_full
+             agent_over_raw_tls agent_over_raw_tls_paced agent_over_raw_tcp)
 fi
 failed=0
 for name in "${expected[@]}"; do
