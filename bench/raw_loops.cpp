@@ -12,6 +12,11 @@
 //     targets are (a handshake, then sleep until the next is due): the
 //     caches and branch predictors go cold between handshakes as the
 //     agent's do, which back to back they never are.
+//   meshprobe-bench-raw-loops tls-resume PORT CA_FILE SERVER_NAME N [PER_SECOND]
+//     the same, but each handshake resumes the newest session the server
+//     granted (a TLS 1.3 ticket, read after the handshake as the agent reads
+//     it; a TLS 1.2 session): the agent's probes between two full
+//     verifications. Only the warm-up's first handshake is a full one.
 //
 // Prints `cpu_us_per_probe=X` (user + system CPU of this process).
 #include <openssl/ssl.h>
@@ -19,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -97,13 +103,47 @@ void tcp_loop(int port, int n) {
   close(epoll_fd);
 }
 
-void tls_loop(int port, const char* ca_file, const char* server_name, int n, int per_second) {
+// The newest session the server granted (OpenSSL's new-session callback).
+// A copy: OpenSSL marks a connection's own session unresumable when the
+// connection is freed without a close_notify, as these are (and the agent's);
+// the session offered is a copy too.
+SSL_SESSION* newest_session = nullptr;
+int sessions_granted = 0;
+
+int keep_newest_session(SSL* /*ssl*/, SSL_SESSION* session) {
+  SSL_SESSION_free(newest_session);
+  newest_session = SSL_SESSION_dup(session);
+  ++sessions_granted;
+  return 0;
+}
+
+// A TLS 1.3 server sends its ticket after the handshake: read until it has
+// come (as the agent does, bounded by 20 ms).
+void read_ticket(SSL* ssl, int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  const int before = sessions_granted;
+  char byte = 0;
+  for (int waits = 0; sessions_granted == before && waits < 20; ++waits) {
+    if (SSL_read(ssl, &byte, 1) > 0) break;
+    if (SSL_get_error(ssl, 0) != SSL_ERROR_WANT_READ) break;
+    pollfd readable{fd, POLLIN, 0};
+    poll(&readable, 1, 1);
+  }
+}
+
+void tls_loop(int port, const char* ca_file, const char* server_name, int n, int per_second,
+              bool resume) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (SSL_CTX_load_verify_locations(ctx, ca_file, nullptr) != 1) {
     throw std::runtime_error("cannot load the CA file");
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (resume) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(ctx, keep_newest_session);
+  } else {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  }
   const sockaddr_in addr = loopback(port);
   timespec due{};
   clock_gettime(CLOCK_MONOTONIC, &due);
@@ -124,9 +164,19 @@ void tls_loop(int port, const char* ca_file, const char* server_name, int n, int
     SSL_set_fd(ssl, fd);
     SSL_set_tlsext_host_name(ssl, server_name);  // NOLINT: OpenSSL macro
     SSL_set1_host(ssl, server_name);
+    const bool offered = resume && newest_session != nullptr;
+    if (offered) {
+      SSL_SESSION* copy = SSL_SESSION_dup(newest_session);  // the kept one stays resumable
+      SSL_set_session(ssl, copy);
+      SSL_SESSION_free(copy);
+    }
     if (SSL_connect(ssl) != 1 || SSL_get_verify_result(ssl) != X509_V_OK) {
       throw std::runtime_error("handshake failed");
     }
+    if (offered && SSL_session_reused(ssl) != 1) {
+      throw std::runtime_error("the server did not resume the session");
+    }
+    if (resume && SSL_version(ssl) == TLS1_3_VERSION) read_ticket(ssl, fd);
     SSL_free(ssl);
     close(fd);
   }
@@ -137,8 +187,10 @@ void tls_loop(int port, const char* ca_file, const char* server_name, int n, int
 
 int main(int argc, char** argv) {
   const std::string kind = argc > 1 ? argv[1] : "";
-  if (!((kind == "tcp" && argc == 4) || (kind == "tls" && (argc == 6 || argc == 7)))) {
-    std::fprintf(stderr, "usage: %s tcp PORT N | tls PORT CA_FILE SERVER_NAME N [PER_SECOND]\n",
+  const bool tls = kind == "tls" || kind == "tls-resume";
+  if (!((kind == "tcp" && argc == 4) || (tls && (argc == 6 || argc == 7)))) {
+    std::fprintf(stderr,
+                 "usage: %s tcp PORT N | {tls|tls-resume} PORT CA_FILE SERVER_NAME N [PER_SECOND]\n",
                  argv[0]);
     return 2;
   }
@@ -150,7 +202,7 @@ int main(int argc, char** argv) {
       if (kind == "tcp") {
         tcp_loop(port, count);
       } else {
-        tls_loop(port, argv[3], argv[4], count, per_second);
+        tls_loop(port, argv[3], argv[4], count, per_second, kind == "tls-resume");
       }
     };
     run(n / 10 + 1);  // warm-up: page faults, the CA's parse, the server's caches

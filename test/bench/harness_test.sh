@@ -31,7 +31,8 @@ fi
 # Sections 7 and 8 need nginx (not among CI's packages): judged where it is.
 if command -v nginx >/dev/null; then
   expected+=(resumption_go_rsa_server_ratio resumption_go_rsa_resumed_over_full
-             agent_over_raw_tls agent_over_raw_tls_paced agent_over_raw_tcp)
+             agent_over_raw_tls agent_over_raw_tls_paced agent_over_raw_resumed
+             agent_over_raw_resumed_paced agent_over_raw_tcp)
 fi
 failed=0
 for name in "${expected[@]}"; do
