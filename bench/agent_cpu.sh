@@ -73,7 +73,7 @@ wait_for 5 curl -sf "http://127.0.0.1:$tcp_port/"
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
 
 agent_us_per_probe() {  # agent_us_per_probe KIND COUNT (KIND: tls, resumed, tcp)
-  local kind=$1 count=$2 port pid i ns0 ns1 p0 p1 r0 r1 verify=0s
+  local kind=$1 count=$2 port pid i ns0 ns1 probes resumed verify=0s
   [ "$kind" = resumed ] && verify=5m
   port=$(free_port)
   {
@@ -101,25 +101,25 @@ agent_us_per_probe() {  # agent_us_per_probe KIND COUNT (KIND: tls, resumed, tcp
   sleep "$SECONDS_PER_RUN"
   ns1=$(cpu_ns "$pid")
   curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics-1"
-  p0=$(metric_sum meshprobe_probes_total <"$work/metrics-0")
-  p1=$(metric_sum meshprobe_probes_total <"$work/metrics-1")
-  r0=$(metric_sum meshprobe_tls_resumed_total <"$work/metrics-0")
-  r1=$(metric_sum meshprobe_tls_resumed_total <"$work/metrics-1")
+  probes=$(($(metric_sum meshprobe_probes_total <"$work/metrics-1") -
+            $(metric_sum meshprobe_probes_total <"$work/metrics-0")))
+  resumed=$(($(metric_sum meshprobe_tls_resumed_total <"$work/metrics-1") -
+             $(metric_sum meshprobe_tls_resumed_total <"$work/metrics-0")))
   # The figure is of one kind of handshake: all resumed, or none.
-  if [ "$kind" = resumed ] && [ "$(echo "$r1 - $r0" | bc)" != "$(echo "$p1 - $p0" | bc)" ]; then
-    echo "only $(echo "$r1 - $r0" | bc) of $(echo "$p1 - $p0" | bc) probes resumed" >&2
+  if [ "$kind" = resumed ] && [ "$resumed" != "$probes" ]; then
+    echo "only $resumed of $probes probes resumed" >&2
     exit 1
-  elif [ "$kind" != resumed ] && [ "$(echo "$r1 - $r0" | bc)" != 0 ]; then
+  elif [ "$kind" != resumed ] && [ "$resumed" != 0 ]; then
     echo "a probe resumed: the figure would not be a full handshake's" >&2
     exit 1
   fi
-  if curl -sf "http://127.0.0.1:$port/metrics" | grep '^meshprobe_probes_total{' | grep -qv 'diagnosis="ok"'; then
+  if grep '^meshprobe_probes_total{' "$work/metrics-1" | grep -qv 'diagnosis="ok"'; then
     echo "a probe failed: the figure would not be a probe's cost" >&2
-    curl -sf "http://127.0.0.1:$port/metrics" | grep '^meshprobe_probes_total{' >&2
+    grep '^meshprobe_probes_total{' "$work/metrics-1" >&2
     exit 1
   fi
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  echo "$ns0 $ns1 $p0 $p1" | awk '{printf "%.1f", ($2 - $1) / 1000 / ($4 - $3)}'
+  echo "$ns0 $ns1 $probes" | awk '{printf "%.1f", ($2 - $1) / 1000 / $3}'
 }
 
 raw_us_per_probe() {  # raw_us_per_probe KIND [PER_SECOND]
